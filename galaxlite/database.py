@@ -1,0 +1,816 @@
+"""``galaxlite.Database``: a versioned SQLite database in one file.
+
+>>> import tempfile, os
+>>> db = Database(os.path.join(tempfile.mkdtemp(), "shop.db"))
+>>> _ = db.execute("CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT)")
+>>> _ = db.execute("INSERT INTO items (name) VALUES ('apple')")
+>>> v1 = db.create_tag("v1")
+>>> _ = db.execute("UPDATE items SET name = 'pear'")
+>>> db.query("SELECT name FROM items AT VERSION 'v1'")
+[('apple',)]
+>>> db.query("SELECT name FROM items")
+[('pear',)]
+>>> db.close()
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import apsw
+
+import schema
+import transpile
+from galaxlite import clock, storage
+from galaxlite import errors as E
+from transpile import plan as P
+from transpile import quote_identifier as q
+
+DATABASE_FILE = "galaxlite.db"  # the file inside a database directory
+RESERVED_PREFIXES = ("_gl_", "galaxlite_")
+_BULK_EXECUTEMANY_MIN = 64  # executemany of at least this many INSERTs takes the bulk path
+
+Params = Sequence[Any] | Mapping[str, Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class Tag:
+    """A version tag: ``name`` → ``version`` (µs since the epoch)."""
+
+    name: str
+    version: int
+    created_us: int
+    for_training: bool
+    precision: str | None
+    seed: int | None
+
+
+class Result:
+    """The rows and metadata of one executed statement.
+
+    Iterate it, or use ``fetchone``/``fetchmany``/``fetchall``. ``description`` holds PEP 249
+    7-tuples (name, declared type, None, ...), and stays valid after the last row.
+    ``rowcount`` is the number of rows changed by INSERT/UPDATE/DELETE (-1 otherwise);
+    ``lastrowid`` the rowid of the last inserted row.
+    """
+
+    __slots__ = ("_rows", "_raw_description", "_describe", "rowcount", "lastrowid")
+
+    def __init__(
+        self,
+        rows: Iterator[tuple],
+        raw_description: tuple | None = None,
+        describe: Callable[[], tuple | None] | None = None,
+        rowcount: int = -1,
+        lastrowid: int | None = None,
+    ):
+        self._rows = rows
+        self._raw_description = raw_description
+        self._describe = describe
+        self.rowcount = rowcount
+        self.lastrowid = lastrowid
+
+    @property
+    def description(self) -> tuple | None:
+        if self._raw_description is None and self._describe is not None:
+            self._raw_description = self._describe()
+            self._describe = None
+        if not self._raw_description:
+            return None
+        return tuple((name, decl, None, None, None, None, None) for name, decl in self._raw_description)
+
+    @property
+    def columns(self) -> list[str]:
+        return [d[0] for d in self.description or ()]
+
+    def __iter__(self) -> Iterator[tuple]:
+        return self
+
+    def __next__(self) -> tuple:
+        return next(self._rows)
+
+    def fetchone(self) -> tuple | None:
+        return next(self._rows, None)
+
+    def fetchmany(self, size: int = 1) -> list[tuple]:
+        return list(itertools.islice(self._rows, size))
+
+    def fetchall(self) -> list[tuple]:
+        return list(self._rows)
+
+
+def _locate(path: str | Path) -> tuple[str, Path | None]:
+    """(SQLite file name, exports folder) for a file path, a directory path or ':memory:'."""
+    if str(path) == ":memory:":
+        return ":memory:", None
+    p = Path(path)
+    if p.is_dir() or (not p.exists() and p.suffix == ""):
+        p.mkdir(parents=True, exist_ok=True)
+        return str(p / DATABASE_FILE), p / "exports"
+    if not p.parent.exists():
+        raise E.OperationalError(f"cannot open database {str(p)!r}: folder {str(p.parent)!r} does not exist")
+    return str(p), p.parent / (p.name + ".exports")
+
+
+def _describe(conn: apsw.Connection, sql: str, params: Params) -> tuple | None:
+    """Column names and declared types of ``sql``, found by preparing it without running it."""
+    found: list[tuple] = []
+
+    def tracer(cursor: apsw.Cursor, _sql: str, _bindings: Any) -> bool:
+        found.append(cursor.get_description())
+        return False
+
+    cur = conn.cursor()
+    cur.exec_trace = tracer
+    try:
+        cur.execute(sql, params)
+    except apsw.ExecTraceAbort:
+        pass
+    return found[0] if found else None
+
+
+class Database:
+    """A galaxlite database: one SQLite file whose ordinary tables are all versioned.
+
+    ``path`` names a file (``shop.db``), a directory (``./data``, which then holds
+    ``galaxlite.db`` and the ``exports/`` folder), or ``":memory:"``.
+    """
+
+    def __init__(self, path: str | Path, *, timeout: float = 5.0):
+        self.path = str(path)
+        self.filename, self.exports_dir = _locate(path)
+        try:
+            self._conn = apsw.Connection(self.filename)
+            self._conn.set_busy_timeout(int(timeout * 1000))
+            if self.filename != ":memory:":
+                self._conn.execute("PRAGMA journal_mode = WAL")
+            # recursive_triggers: INSERT OR REPLACE must fire the delete trigger, or history is lost.
+            self._conn.execute(
+                "PRAGMA recursive_triggers = ON; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL"
+            )
+            with self._conn:
+                self._conn.execute(schema.catalog_sql())
+        except apsw.Error as exc:
+            raise E.from_apsw(exc) from None
+        self._plans: dict[str, P.Plan | None] = {}
+        self._outer_savepoint: str | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def close(self) -> None:
+        """Close the database. An open transaction is rolled back."""
+        conn = getattr(self, "_conn", None)
+        if conn is None:
+            return
+        try:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+        finally:
+            conn.close()
+            self._conn = None
+
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._conn is None
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._live.in_transaction
+
+    @property
+    def _live(self) -> apsw.Connection:
+        if self._conn is None:
+            raise E.InterfaceError("the database is closed")
+        return self._conn
+
+    # ------------------------------------------------------------------ SQL
+
+    def execute(self, sql: str, parameters: Params = None) -> Result:
+        """Run one statement (SQLite or galaxlite syntax) and return its result.
+
+        >>> db = Database(":memory:")
+        >>> db.execute("SELECT 1 + ?", (1,)).fetchone()
+        (2,)
+        """
+        plan = self._plans.get(sql)
+        if plan is None:
+            plan = self._plan(sql)
+            if plan is None:
+                return Result(iter(()))
+        return _RUNNERS[plan.kind](self, plan, parameters)
+
+    def executemany(self, sql: str, seq_of_parameters: Iterable[Params]) -> Result:
+        """Run one statement once per parameter set, as one version.
+
+        A plain ``INSERT`` into a versioned table with many parameter sets takes the bulk
+        path (no per-row trigger work), with the same result.
+        """
+        plan = self._plans.get(sql) or self._plan(sql)
+        if plan is None:
+            return Result(iter(()))
+        if plan.kind not in (P.WRITE, P.BULK_INSERT, P.READ, P.OTHER):
+            raise E.ProgrammingError(f"executemany() cannot run a {plan.kind.replace('_', ' ')} statement")
+        if plan.refs:
+            raise E.NotSupportedError("executemany() with AT VERSION: use execute() per parameter set")
+        if not isinstance(seq_of_parameters, Sequence):
+            seq_of_parameters = list(seq_of_parameters)
+        target = plan.detail.table if isinstance(plan.detail, P.InsertInto) else None
+        conn = self._live
+        counter = _ChangeCounter(conn)
+        bulk = target is not None and (
+            plan.kind == P.BULK_INSERT or len(seq_of_parameters) >= _BULK_EXECUTEMANY_MIN
+        )
+        try:
+            with self._writing() as version:
+                def run() -> int:
+                    counter.reset()
+                    conn.cursor().executemany(plan.sql, counter.wrap(seq_of_parameters))
+                    return counter.total()
+
+                if bulk:
+                    inserted = self._bulk(target, version, run)
+                else:
+                    inserted = run()
+                lastrowid = conn.last_insert_rowid()
+        except apsw.Error as exc:
+            raise E.from_apsw(exc, plan.source, plan.position) from None
+        return Result(iter(()), rowcount=inserted, lastrowid=lastrowid)
+
+    def executescript(self, script: str) -> None:
+        """Run every statement of ``script``.
+
+        Outside a transaction, a script without its own BEGIN/COMMIT runs as one atomic
+        transaction: if a statement fails, none of the script's changes remain.
+        """
+        try:
+            plans = transpile.parse_script(script)
+        except transpile.TranspileError as exc:
+            raise E.from_transpile(exc) from None
+        controls = {P.BEGIN, P.COMMIT, P.ROLLBACK, P.SAVEPOINT, P.RELEASE}
+        atomic = not self.in_transaction and not any(p.kind in controls for p in plans)
+        if not atomic:
+            for plan in plans:
+                _RUNNERS[plan.kind](self, plan, None).fetchall()
+            return
+        self.begin()
+        try:
+            for plan in plans:
+                _RUNNERS[plan.kind](self, plan, None).fetchall()
+        except BaseException:
+            self.rollback()
+            raise
+        self.commit()
+
+    def query(self, sql: str, parameters: Params = None) -> list[tuple]:
+        """All rows of a query, as tuples."""
+        return self.execute(sql, parameters).fetchall()
+
+    def query_arrow(self, sql: str, parameters: Params = None):
+        """The result of a query as a ``pyarrow.Table``."""
+        from galaxlite.arrow import result_to_arrow
+
+        return result_to_arrow(self.execute(sql, parameters))
+
+    def bulk_insert(
+        self, table: str, rows: Iterable[Sequence[Any]] | Any, columns: Sequence[str] | None = None
+    ) -> int:
+        """Insert many rows into ``table`` as one version, on the fast path; returns the count.
+
+        ``rows`` is an iterable of tuples (in ``columns`` order, or the table's column
+        order), of dicts, or a ``pyarrow.Table``/``RecordBatch``. All rows or none.
+        """
+        from galaxlite.arrow import rows_of
+
+        columns, rows = rows_of(rows, columns)
+        if columns is None and rows:
+            first = rows[0]
+            if isinstance(first, Mapping):
+                columns = list(first)
+        if isinstance(rows, list) and rows and isinstance(rows[0], Mapping):
+            rows = [tuple(r[c] for c in columns) for r in rows]
+        if not rows:
+            return 0
+        width = len(columns) if columns else len(rows[0])
+        cols = f" ({', '.join(q(c) for c in columns)})" if columns else ""
+        sql = f"BULK INSERT INTO {q(table)}{cols} VALUES ({', '.join('?' * width)})"
+        return self.executemany(sql, rows).rowcount
+
+    # ------------------------------------------------------------------ tags
+
+    def create_tag(self, name: str) -> int:
+        """Create version tag ``name`` for the current state; returns its version (µs)."""
+        return self.execute("CREATE VERSION TAG ?", (name,)).fetchone()[0]
+
+    def drop_tag(self, name: str) -> None:
+        """Remove version tag ``name`` (its exports stay)."""
+        self.execute("DROP VERSION TAG ?", (name,))
+
+    def tags(self) -> list[Tag]:
+        """Every version tag, oldest first."""
+        return [
+            Tag(n, v, c, bool(t), p, s)
+            for n, v, c, t, p, s in self._live.execute(
+                "SELECT name, version, created_us, for_training, precision, seed "
+                "FROM galaxlite_tags ORDER BY version"
+            )
+        ]
+
+    def tag_version(self, name: str) -> int:
+        """The version of tag ``name``; UnknownTagError if there is none."""
+        for (v,) in self._live.execute("SELECT version FROM galaxlite_tags WHERE name = ?", (name,)):
+            return v
+        raise E.UnknownTagError(f"unknown version tag {name!r}")
+
+    def create_training_snapshot(self, tag: str, seed: int | None = None, precision: str = "float32") -> int:
+        """``CREATE VERSION TAG tag FOR TRAINING ...`` (the Lance export is not built yet)."""
+        parts = [f"CREATE VERSION TAG ? FOR TRAINING WITH TRAINING PRECISION '{precision}'"]
+        if seed is not None:
+            parts.append(f"TRAINING SEED {int(seed)}")
+        return self.execute(" ".join(parts), (tag,)).fetchone()[0]
+
+    def training_dataset(self, tag: str, table: str | None = None) -> str:
+        self.tag_version(tag)
+        raise E.NotSupportedError(
+            "training exports (Lance datasets) are not implemented yet: "
+            "CREATE VERSION TAG ... FOR TRAINING cannot be used"
+        )
+
+    # ------------------------------------------------------------------ versions
+
+    @property
+    def version(self) -> int:
+        """The last version handed out (µs)."""
+        return clock.current(self._live)
+
+    def versioned_tables(self) -> list[str]:
+        """Names of the versioned tables that exist now."""
+        return [
+            n for (n,) in self._live.execute(
+                "SELECT name FROM galaxlite_tables WHERE valid_to IS NULL ORDER BY name"
+            )
+        ]
+
+    # ------------------------------------------------------------------ transactions
+
+    def begin(self) -> None:
+        """Start a transaction (deferred, like SQLite's BEGIN)."""
+        self.execute("BEGIN")
+
+    def commit(self) -> None:
+        """Commit the open transaction, if any: its writes become one version."""
+        if self.in_transaction:
+            self.execute("COMMIT")
+
+    def rollback(self) -> None:
+        """Roll back the open transaction, if any."""
+        if self.in_transaction:
+            self.execute("ROLLBACK")
+
+    @contextmanager
+    def transaction(self) -> Iterator[Database]:
+        """``with db.transaction():`` commits on success and rolls back on error; nests."""
+        if self.in_transaction:
+            name = f"_gl_sp{id(self)}_{itertools.count().__next__()}"
+            self._live.execute(f"SAVEPOINT {name}")
+            try:
+                yield self
+            except BaseException:
+                self._live.execute(f"ROLLBACK TO {name}")
+                self._live.execute(f"RELEASE {name}")
+                raise
+            self._live.execute(f"RELEASE {name}")
+            return
+        self.begin()
+        try:
+            yield self
+        except BaseException:
+            self.rollback()
+            raise
+        self.commit()
+
+    # ------------------------------------------------------------------ internals
+
+    def _plan(self, sql: str) -> P.Plan | None:
+        if not isinstance(sql, str):
+            raise E.InterfaceError(f"SQL must be a str, not {type(sql).__name__}")
+        try:
+            plan = transpile.parse_statement(sql)
+        except transpile.TranspileError as exc:
+            raise E.from_transpile(exc) from None
+        if len(self._plans) > 2048:
+            self._plans.clear()
+        self._plans[sql] = plan
+        return plan
+
+    @contextmanager
+    def _writing(self, pin: bool = True) -> Iterator[int]:
+        """A write that becomes (part of) one version; yields that version.
+
+        Outside a transaction: BEGIN IMMEDIATE ... COMMIT around it. Inside one: a savepoint,
+        so that a multi-statement operation is all-or-nothing there too.
+        """
+        conn = self._live
+        if conn.in_transaction:
+            conn.execute("SAVEPOINT _gl_write")
+            try:
+                if pin:
+                    clock.pin(conn)
+                yield clock.current(conn)
+            except BaseException:
+                conn.execute("ROLLBACK TO _gl_write")
+                conn.execute("RELEASE _gl_write")
+                raise
+            conn.execute("RELEASE _gl_write")
+            return
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if pin:
+                clock.pin(conn)
+            yield clock.current(conn)
+            clock.unpin(conn)
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+
+    def _bulk(self, table: P.TableName, version: int, run: Callable[[], int]) -> int:
+        """Run an insert on the trigger-free path when the table allows it, else through triggers."""
+        conn = self._live
+        tv = storage.current_version(conn, table.name) if not table.is_temp else None
+        if tv is not None:
+            inserted = [0]
+
+            def counted() -> int:
+                inserted[0] = run()
+                return inserted[0]
+
+            if storage.bulk_append(conn, tv, version, counted):
+                return inserted[0]
+        return run()
+
+    def _render(self, plan: P.Plan, params: Params) -> tuple[str, Params]:
+        """The SQL to run for ``plan``: AT VERSION references resolved into subqueries."""
+        if not plan.refs:
+            return plan.sql, params
+        subqueries = [
+            self._as_of(plan, ref, self._version_of(plan, ref, params)) for ref in plan.refs
+        ]
+        consumed = set(plan.consumed_params)
+        if consumed and params is not None and not isinstance(params, Mapping):
+            params = [p for i, p in enumerate(params) if i not in consumed]
+        return plan.template.render(subqueries), params
+
+    def _version_of(self, plan: P.Plan, ref: P.VersionRef, params: Params) -> int:
+        spec = ref.version
+        tag, ts = spec.tag, spec.timestamp
+        if spec.param is not None:
+            value = _param_value(plan, ref, params)
+            if isinstance(value, str):
+                tag = value
+            elif isinstance(value, int) and not isinstance(value, bool):
+                ts = value
+            else:
+                raise E.sql_error(
+                    E.ProgrammingError,
+                    f"AT VERSION parameter must be a tag name (str) or a µs timestamp (int), "
+                    f"not {type(value).__name__}",
+                    plan.source,
+                    ref.position,
+                )
+        if tag is not None:
+            for (v,) in self._live.execute("SELECT version FROM galaxlite_tags WHERE name = ?", (tag,)):
+                return v
+            raise E.sql_error(E.UnknownTagError, f"unknown version tag {tag!r}", plan.source, ref.position)
+        latest = max(clock.now_us(), clock.current(self._live))
+        if ts < 0 or ts > latest:
+            raise E.sql_error(
+                E.FutureVersionError,
+                f"AT VERSION {ts} is in the future (now is {latest})" if ts >= 0
+                else f"AT VERSION {ts} is not a valid timestamp",
+                plan.source,
+                ref.position,
+            )
+        return ts
+
+    def _as_of(self, plan: P.Plan, ref: P.VersionRef, version: int) -> str:
+        conn = self._live
+        if ref.schema is not None and ref.schema.lower() != "main":
+            raise E.sql_error(
+                E.NotSupportedError,
+                f"AT VERSION reads versioned tables of the main database, not {ref.schema!r}",
+                plan.source,
+                ref.position,
+            )
+        past = storage.version_at(conn, ref.table, version)
+        if past is None:
+            first = storage.first_version(conn, ref.table)
+            if first is not None and first > version:
+                why = f"table {ref.table!r} did not exist at version {version} (created at {first})"
+            elif first is not None:
+                why = f"table {ref.table!r} did not exist at version {version} (it had been dropped)"
+            elif conn.table_exists(None, ref.table):
+                why = f"table {ref.table!r} is not versioned, so it has no past to read"
+            else:
+                why = f"no such table: {ref.table}"
+            raise E.sql_error(E.TableNotAtVersionError, why, plan.source, ref.position)
+        return storage.as_of_sql(past, storage.current_of(conn, past.table_id), version)
+
+    def _check_not_internal(self, plan: P.Plan, name: str) -> None:
+        if name.lower().startswith(RESERVED_PREFIXES):
+            raise E.sql_error(
+                E.ProgrammingError,
+                f"{name!r} is a galaxlite internal table (names starting with _gl_ or galaxlite_ "
+                "are reserved)",
+                plan.source,
+                plan.position,
+            )
+
+
+def _param_value(plan: P.Plan, ref: P.VersionRef, params: Params) -> Any:
+    key = ref.version.param
+    try:
+        if isinstance(key, int):
+            if params is None or isinstance(params, Mapping):
+                raise LookupError
+            return params[key]
+        if params is None or not isinstance(params, Mapping):
+            raise LookupError
+        return params[key]
+    except LookupError:
+        raise E.sql_error(
+            E.ProgrammingError, f"no value bound for AT VERSION parameter {key!r}", plan.source, ref.position
+        ) from None
+
+
+class _ChangeCounter:
+    """Sums ``changes()`` over an executemany: read as each next parameter set is drawn."""
+
+    __slots__ = ("conn", "count", "started")
+
+    def __init__(self, conn: apsw.Connection):
+        self.conn = conn
+        self.reset()
+
+    def reset(self) -> None:
+        self.count = 0
+        self.started = False
+
+    def wrap(self, seq: Iterable[Params]) -> Iterator[Params]:
+        changes = self.conn.changes
+        for params in seq:
+            if self.started:
+                self.count += changes()
+            self.started = True
+            yield params
+
+    def total(self) -> int:
+        return self.count + (self.conn.changes() if self.started else 0)
+
+
+# ---------------------------------------------------------------------- runners
+# One small function per plan kind (see transpile.plan); _RUNNERS maps kind → runner.
+
+
+def _error(exc: apsw.Error, plan: P.Plan, sql: str) -> E.Error:
+    if sql == plan.sql and plan.template is None:
+        return E.from_apsw(exc, plan.source, plan.position)
+    return E.from_apsw(exc, sql)
+
+
+def _run_read(db: Database, plan: P.Plan, params: Params) -> Result:
+    sql, params = db._render(plan, params) if plan.refs else (plan.sql, params)
+    conn = db._live
+    cur = conn.cursor()
+    try:
+        cur.execute(sql, params)
+        try:
+            desc = cur.get_description()
+            return Result(cur, desc)
+        except apsw.ExecutionCompleteError:
+            return Result(iter(()), None, lambda: _describe(conn, sql, params), conn.changes())
+    except apsw.Error as exc:
+        raise _error(exc, plan, sql) from None
+
+
+def _run_write(db: Database, plan: P.Plan, params: Params) -> Result:
+    sql, params = db._render(plan, params) if plan.refs else (plan.sql, params)
+    conn = db._live
+    try:
+        with db._writing():
+            cur = conn.cursor()
+            cur.execute(sql, params)
+            try:
+                desc = cur.get_description()
+            except apsw.ExecutionCompleteError:
+                desc = None
+            rows = list(cur)
+            rowcount, lastrowid = conn.changes(), conn.last_insert_rowid()
+    except apsw.Error as exc:
+        raise _error(exc, plan, sql) from None
+    return Result(iter(rows), desc, rowcount=rowcount, lastrowid=lastrowid)
+
+
+def _run_ddl(db: Database, plan: P.Plan, params: Params, work: Callable[[apsw.Connection, int], None]) -> Result:
+    conn = db._live
+    try:
+        with db._writing() as version:
+            work(conn, version)
+    except apsw.Error as exc:
+        raise _error(exc, plan, plan.sql) from None
+    return Result(iter(()))
+
+
+def _run_create_table(db: Database, plan: P.Plan, params: Params) -> Result:
+    d: P.CreateTable = plan.detail
+    db._check_not_internal(plan, d.table.name)
+    if d.table.schema and d.table.schema.lower() not in ("main", "temp", "temporary") and d.versioned:
+        raise E.sql_error(
+            E.NotSupportedError,
+            f"versioned tables live in the main database, not {d.table.schema!r} "
+            "(add WITHOUT VERSIONING for a plain table there)",
+            plan.source,
+            plan.position,
+        )
+    if not d.versioned:
+        return _run_read(db, plan, params)
+    sql, params = db._render(plan, params)
+
+    def work(conn: apsw.Connection, version: int) -> None:
+        existed = conn.table_exists("main", d.table.name)
+        conn.execute(sql, params)
+        if not existed:
+            storage.make_versioned(conn, d.table.name, version)
+
+    return _run_ddl(db, plan, params, work)
+
+
+def _versioned_or_none(db: Database, plan: P.Plan, table: P.TableName) -> storage.TableVersion | None:
+    db._check_not_internal(plan, table.name)
+    if table.is_temp or (table.schema and table.schema.lower() != "main"):
+        return None
+    return storage.current_version(db._live, table.name)
+
+
+def _run_alter_table(db: Database, plan: P.Plan, params: Params) -> Result:
+    d: P.AlterTable = plan.detail
+    tv = _versioned_or_none(db, plan, d.table)
+    if tv is None:
+        return _run_read(db, plan, params)
+    if d.action == "rename_table":
+        db._check_not_internal(plan, d.new)
+
+    def work(conn: apsw.Connection, version: int) -> None:
+        storage.alter_table(
+            conn, tv, d.action, version, lambda: conn.execute(plan.sql), old=d.old, new=d.new
+        )
+
+    return _run_ddl(db, plan, params, work)
+
+
+def _run_drop_table(db: Database, plan: P.Plan, params: Params) -> Result:
+    d: P.DropTable = plan.detail
+    tv = _versioned_or_none(db, plan, d.table)
+    if tv is None:
+        return _run_read(db, plan, params)
+
+    def work(conn: apsw.Connection, version: int) -> None:
+        storage.drop_table(conn, tv, version, lambda: conn.execute(plan.sql))
+
+    return _run_ddl(db, plan, params, work)
+
+
+def _tag_name(plan: P.Plan, params: Params) -> str:
+    d: P.TagStatement = plan.detail
+    if d.name is not None:
+        return d.name
+    value = _param_value(plan, P.VersionRef(None, "", P.VersionSpec(param=d.param), plan.position), params)
+    if not isinstance(value, str) or not value:
+        raise E.sql_error(
+            E.ProgrammingError, "a version tag name must be a non-empty string", plan.source, plan.position
+        )
+    return value
+
+
+def _run_create_tag(db: Database, plan: P.Plan, params: Params) -> Result:
+    d: P.TagStatement = plan.detail
+    name = _tag_name(plan, params)
+    if d.training is not None:
+        raise E.sql_error(
+            E.NotSupportedError,
+            "CREATE VERSION TAG ... FOR TRAINING needs the training export (Lance dataset "
+            "writer), which is not implemented yet; no tag was created",
+            plan.source,
+            plan.position,
+        )
+    conn = db._live
+    try:
+        with db._writing(pin=False):
+            if next(conn.execute("SELECT count(*) FROM galaxlite_tags WHERE name = ?", (name,)))[0]:
+                raise E.sql_error(
+                    E.DuplicateTagError, f"version tag {name!r} already exists", plan.source, plan.position
+                )
+            version = clock.advance(conn)
+            conn.execute(
+                "INSERT INTO galaxlite_tags (name, version, created_us) VALUES (?, ?, ?)",
+                (name, version, clock.now_us()),
+            )
+    except apsw.Error as exc:
+        raise _error(exc, plan, plan.sql) from None
+    return Result(iter([(version,)]), (("version", "INTEGER"),), rowcount=-1)
+
+
+def _run_drop_tag(db: Database, plan: P.Plan, params: Params) -> Result:
+    d: P.TagStatement = plan.detail
+    name = _tag_name(plan, params)
+    conn = db._live
+    try:
+        with db._writing(pin=False):
+            conn.execute("DELETE FROM galaxlite_tags WHERE name = ?", (name,))
+            if not conn.changes() and not d.if_exists:
+                raise E.sql_error(E.UnknownTagError, f"unknown version tag {name!r}", plan.source, plan.position)
+    except apsw.Error as exc:
+        raise _error(exc, plan, plan.sql) from None
+    return Result(iter(()))
+
+
+def _run_bulk_insert(db: Database, plan: P.Plan, params: Params) -> Result:
+    d: P.InsertInto = plan.detail
+    sql, params = db._render(plan, params)
+    conn = db._live
+
+    def run() -> int:
+        conn.execute(sql, params)
+        return conn.changes()
+
+    try:
+        with db._writing() as version:
+            count = db._bulk(d.table, version, run)
+            lastrowid = conn.last_insert_rowid()
+    except apsw.Error as exc:
+        raise _error(exc, plan, sql) from None
+    return Result(iter(()), rowcount=count, lastrowid=lastrowid)
+
+
+def _run_begin(db: Database, plan: P.Plan, params: Params) -> Result:
+    db._outer_savepoint = None
+    return _run_read(db, plan, params)
+
+
+def _run_commit(db: Database, plan: P.Plan, params: Params) -> Result:
+    conn = db._live
+    if conn.in_transaction:
+        try:
+            clock.unpin(conn)
+        except apsw.Error as exc:
+            raise _error(exc, plan, plan.sql) from None
+    db._outer_savepoint = None
+    return _run_read(db, plan, params)
+
+
+def _run_rollback(db: Database, plan: P.Plan, params: Params) -> Result:
+    db._outer_savepoint = None
+    return _run_read(db, plan, params)
+
+
+def _run_savepoint(db: Database, plan: P.Plan, params: Params) -> Result:
+    if not db._live.in_transaction:
+        db._outer_savepoint = plan.detail.name.lower()
+    return _run_read(db, plan, params)
+
+
+def _run_release(db: Database, plan: P.Plan, params: Params) -> Result:
+    conn = db._live
+    if db._outer_savepoint == plan.detail.name.lower() and conn.in_transaction:
+        clock.unpin(conn)
+        db._outer_savepoint = None
+    return _run_read(db, plan, params)
+
+
+_RUNNERS: dict[str, Callable[[Database, P.Plan, Params], Result]] = {
+    P.READ: _run_read,
+    P.OTHER: _run_read,
+    P.WRITE: _run_write,
+    P.CREATE_TABLE: _run_create_table,
+    P.ALTER_TABLE: _run_alter_table,
+    P.DROP_TABLE: _run_drop_table,
+    P.CREATE_TAG: _run_create_tag,
+    P.DROP_TAG: _run_drop_tag,
+    P.BULK_INSERT: _run_bulk_insert,
+    P.BEGIN: _run_begin,
+    P.COMMIT: _run_commit,
+    P.ROLLBACK: _run_rollback,
+    P.SAVEPOINT: _run_savepoint,
+    P.RELEASE: _run_release,
+}

@@ -1,0 +1,389 @@
+"""Versioned storage: the user's table, its history table, its companion, its triggers.
+
+Layout (DESIGN.md layout B, with valid_from kept out of the user's table):
+
+* ``t`` — the user's table exactly as declared: current rows only. ``SELECT *``,
+  positional INSERT, UPSERT, RETURNING, constraints and foreign keys are SQLite's own.
+* ``_gl_c<id>`` (companion) — ``valid_from`` of every current row, keyed by rowid (or by
+  the primary key of a WITHOUT ROWID table), indexed by ``valid_from``.
+* ``_gl_h<id>`` (history) — closed row versions: the user's columns under stable names
+  ``h0, h1, ...`` plus ``[valid_from, valid_to)``, indexed by ``valid_to``.
+* AFTER INSERT/UPDATE/DELETE triggers on ``t`` maintain both, so writes from any client
+  are versioned. Schema versions are rows of ``galaxlite_tables``.
+
+Reading table ``t`` as of version ``T`` is
+
+    current rows of t whose key is not among the companion rows with valid_from > T
+    UNION ALL history rows with valid_to > T AND valid_from <= T
+
+and both parts use an index on "what changed since T": the cost is the rows visible plus
+the rows changed since, never all of history.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import apsw
+
+import schema
+from transpile import quote_identifier as q
+
+MAX_VERSION = 2**63 - 1
+
+
+@dataclass(frozen=True, slots=True)
+class TableVersion:
+    """One schema version of a versioned table (a row of ``galaxlite_tables``)."""
+
+    table_id: int
+    name: str
+    valid_from: int
+    valid_to: int | None
+    history: str
+    companion: str
+    key_columns: tuple[str, ...]  # ("rowid",) or the WITHOUT ROWID primary key
+    columns: tuple[tuple[str, str], ...]  # (user column name, history column)
+
+    @property
+    def rowid_table(self) -> bool:
+        return self.key_columns in (("rowid",), ("_rowid_",), ("oid",))
+
+    @property
+    def prefix(self) -> str:
+        return f"_gl_t{self.table_id}"
+
+    def history_column(self, name: str) -> str | None:
+        return next((h for n, h in self.columns if n.lower() == name.lower()), None)
+
+
+_SELECT_VERSION = (
+    "SELECT table_id, name, valid_from, valid_to, history, companion, key_columns, columns "
+    "FROM galaxlite_tables "
+)
+
+
+def _row_to_version(row) -> TableVersion:
+    tid, name, vf, vt, hist, comp, keys, cols = row
+    return TableVersion(
+        tid, name, vf, vt, hist, comp, tuple(json.loads(keys)), tuple(map(tuple, json.loads(cols)))
+    )
+
+
+def current_version(conn: apsw.Connection, name: str) -> TableVersion | None:
+    """The schema in force of versioned table ``name``; None if it is not versioned."""
+    for row in conn.execute(
+        _SELECT_VERSION + "WHERE name = ? COLLATE NOCASE AND valid_to IS NULL", (name,)
+    ):
+        return _row_to_version(row)
+    return None
+
+
+def version_at(conn: apsw.Connection, name: str, version: int) -> TableVersion | None:
+    """The schema of table ``name`` as of ``version``; None if it did not exist then."""
+    for row in conn.execute(
+        _SELECT_VERSION + "WHERE name = ? COLLATE NOCASE AND valid_from <= ? "
+        "AND (valid_to IS NULL OR valid_to > ?) ORDER BY valid_from DESC LIMIT 1",
+        (name, version, version),
+    ):
+        return _row_to_version(row)
+    return None
+
+
+def current_of(conn: apsw.Connection, table_id: int) -> TableVersion | None:
+    """The schema in force of the table with this id (None once it was dropped)."""
+    for row in conn.execute(
+        _SELECT_VERSION + "WHERE table_id = ? AND valid_to IS NULL", (table_id,)
+    ):
+        return _row_to_version(row)
+    return None
+
+
+def first_version(conn: apsw.Connection, name: str) -> int | None:
+    """When a versioned table of this name first appeared (for error messages)."""
+    for (vf,) in conn.execute(
+        "SELECT min(valid_from) FROM galaxlite_tables WHERE name = ? COLLATE NOCASE", (name,)
+    ):
+        return vf
+    return None
+
+
+def _record(conn: apsw.Connection, tv: TableVersion) -> None:
+    conn.execute(
+        "UPDATE galaxlite_tables SET valid_to = ? WHERE table_id = ? AND valid_to IS NULL",
+        (tv.valid_from, tv.table_id),
+    )
+    conn.execute(
+        "INSERT INTO galaxlite_tables (table_id, name, valid_from, valid_to, history, companion, "
+        "key_columns, columns) VALUES (?, ?, ?, NULL, ?, ?, ?, ?)",
+        (
+            tv.table_id,
+            tv.name,
+            tv.valid_from,
+            tv.history,
+            tv.companion,
+            json.dumps(list(tv.key_columns)),
+            json.dumps([list(c) for c in tv.columns]),
+        ),
+    )
+
+
+def _table_columns(conn: apsw.Connection, name: str) -> list[tuple[str, int]]:
+    """(name, pk position) of every column of ``name``, generated ones included."""
+    return [
+        (row[1], row[5])
+        for row in conn.execute("SELECT * FROM pragma_table_xinfo(?)", (name,))
+        if row[6] in (0, 2, 3)
+    ]
+
+
+def _is_without_rowid(conn: apsw.Connection, name: str) -> bool:
+    for (wr,) in conn.execute("SELECT wr FROM pragma_table_list WHERE name = ? AND schema = 'main'", (name,)):
+        return bool(wr)
+    return False
+
+
+def _rowid_alias(column_names: list[str]) -> str:
+    taken = {c.lower() for c in column_names}
+    return next(a for a in ("rowid", "_rowid_", "oid") if a not in taken)
+
+
+def placeholders(tv: TableVersion) -> dict[str, str]:
+    """The values that fill versioned.sql's templates for this table version."""
+    keys = [f"_gl_k{i}" for i in range(len(tv.key_columns))]
+    key_exprs = list(tv.key_columns) if tv.rowid_table else [q(k) for k in tv.key_columns]
+    names = [n for n, _ in tv.columns]
+    return {
+        "table": q(tv.name),
+        "history": q(tv.history),
+        "companion": q(tv.companion),
+        "prefix": tv.prefix,
+        "history_index": q(tv.history + "_valid_to"),
+        "companion_index": q(tv.companion + "_valid_from"),
+        "history_columns": ", ".join(h for _, h in tv.columns) if tv.columns else "h_none",
+        "history_names": ", ".join(h for _, h in tv.columns),
+        "old_values": ", ".join(f"OLD.{q(n)}" for n in names),
+        "old_rowid": f"OLD.{tv.key_columns[0]}" if tv.rowid_table else "NULL",
+        "new_key": ", ".join(f"NEW.{k}" for k in key_exprs),
+        "c_is_old_key": " AND ".join(f"{k} = OLD.{e}" for k, e in zip(keys, key_exprs)),
+        "key_unchanged": " AND ".join(f"OLD.{e} IS NEW.{e}" for e in key_exprs),
+        "key_is_old_c": " AND ".join(f"{e} = OLD.{k}" for k, e in zip(keys, key_exprs)),
+        "companion_key_defs": (
+            "_gl_k0 INTEGER PRIMARY KEY"
+            if tv.rowid_table
+            else ", ".join(keys)
+        ),
+        "companion_pk": "" if tv.rowid_table else f", PRIMARY KEY ({', '.join(keys)})",
+        "companion_options": "" if tv.rowid_table else " WITHOUT ROWID",
+    }
+
+
+def _exec_section(conn: apsw.Connection, section: str, tv: TableVersion) -> None:
+    conn.execute(schema.render(section, **placeholders(tv)))
+
+
+def _install_triggers(conn: apsw.Connection, tv: TableVersion) -> None:
+    _exec_section(conn, "insert_trigger", tv)
+    _exec_section(conn, "update_delete_triggers", tv)
+
+
+def make_versioned(conn: apsw.Connection, name: str, version: int) -> TableVersion:
+    """Put existing plain table ``name`` under versioning at ``version``.
+
+    Its current rows become row versions valid from ``version``.
+    """
+    cols = _table_columns(conn, name)
+    names = [c for c, _ in cols]
+    if _is_without_rowid(conn, name):
+        key = tuple(c for c, pk in sorted((c for c in cols if c[1]), key=lambda c: c[1]))
+    else:
+        key = (_rowid_alias(names),)
+    (tid,) = next(conn.execute("SELECT coalesce(max(table_id), 0) + 1 FROM galaxlite_tables"))
+    tv = TableVersion(
+        table_id=tid,
+        name=name,
+        valid_from=version,
+        valid_to=None,
+        history=f"_gl_h{tid}",
+        companion=f"_gl_c{tid}",
+        key_columns=key,
+        columns=tuple((n, f"h{i}") for i, n in enumerate(names)),
+    )
+    _exec_section(conn, "history", tv)
+    _exec_section(conn, "companion", tv)
+    fill_companion(conn, tv, version)
+    _install_triggers(conn, tv)
+    _record(conn, tv)
+    return tv
+
+
+def _key_select(tv: TableVersion) -> str:
+    return ", ".join(tv.key_columns if tv.rowid_table else (q(k) for k in tv.key_columns))
+
+
+def fill_companion(conn: apsw.Connection, tv: TableVersion, version: int, where: str = "") -> int:
+    """Record ``version`` as valid_from of current rows that have no companion row yet."""
+    conn.execute(
+        f"INSERT INTO {q(tv.companion)} SELECT {_key_select(tv)}, ? FROM {q(tv.name)} {where}",
+        (version,),
+    )
+    return conn.changes()
+
+
+def close_current_rows(conn: apsw.Connection, tv: TableVersion, version: int) -> None:
+    """Copy every current row into history as closed at ``version``.
+
+    Used before a change that would lose what the past saw (DROP COLUMN, DROP TABLE).
+    Rows written at ``version`` itself were never visible to any tag and are skipped.
+    """
+    keys = [f"_gl_k{i}" for i in range(len(tv.key_columns))]
+    key_exprs = list(tv.key_columns) if tv.rowid_table else [q(k) for k in tv.key_columns]
+    on = " AND ".join(f"c.{k} = t.{e}" for k, e in zip(keys, key_exprs))
+    values = ", ".join(f"t.{q(n)}" for n, _ in tv.columns)
+    rowid = f"t.{tv.key_columns[0]}" if tv.rowid_table else "NULL"
+    conn.execute(
+        f"INSERT INTO {q(tv.history)} ({', '.join(h for _, h in tv.columns)}, _gl_rowid, "
+        f"valid_from, valid_to) SELECT {values}, {rowid}, c.valid_from, ? "
+        f"FROM {q(tv.name)} AS t JOIN {q(tv.companion)} AS c ON {on} WHERE c.valid_from < ?",
+        (version, version),
+    )
+
+
+def _next_schema(tv: TableVersion, version: int, **changes) -> TableVersion:
+    values = {f: getattr(tv, f) for f in TableVersion.__slots__}
+    values.update(valid_from=version, valid_to=None, **changes)
+    return TableVersion(**values)
+
+
+def alter_table(
+    conn: apsw.Connection,
+    tv: TableVersion,
+    action: str,
+    version: int,
+    run_user_sql: Callable[[], None],
+    old: str | None = None,
+    new: str | None = None,
+) -> TableVersion:
+    """Run the user's ALTER TABLE and record the new schema version; the past stays readable."""
+    _exec_section(conn, "drop_triggers", tv)
+    if action == "drop_column":
+        # The dropped values of current rows must survive for older versions: close them.
+        close_current_rows(conn, tv, version)
+        conn.execute(f"UPDATE {q(tv.companion)} SET valid_from = ?", (version,))
+    run_user_sql()
+    if action == "rename_table":
+        nxt = _next_schema(tv, version, name=new)
+    elif action == "rename_column":
+        nxt = _next_schema(
+            tv, version, columns=tuple((new if n.lower() == old.lower() else n, h) for n, h in tv.columns)
+        )
+        if not tv.rowid_table:
+            nxt = _next_schema(
+                nxt, version,
+                key_columns=tuple(new if k.lower() == old.lower() else k for k in tv.key_columns),
+            )
+    elif action == "add_column":
+        names = [c for c, _ in _table_columns(conn, tv.name)]
+        added = [n for n in names if tv.history_column(n) is None]
+        used = {h for _, h in _all_history_columns(conn, tv)}
+        columns = list(tv.columns)
+        for n in added:
+            h = f"h{len(used)}"
+            used.add(h)
+            conn.execute(f"ALTER TABLE {q(tv.history)} ADD COLUMN {h}")
+            columns.append((n, h))
+        nxt = _next_schema(tv, version, columns=tuple(columns))
+    elif action == "drop_column":
+        nxt = _next_schema(
+            tv, version, columns=tuple((n, h) for n, h in tv.columns if n.lower() != old.lower())
+        )
+    else:  # pragma: no cover - the front end only produces the actions above
+        raise ValueError(action)
+    _install_triggers(conn, nxt)
+    _record(conn, nxt)
+    return nxt
+
+
+def _all_history_columns(conn: apsw.Connection, tv: TableVersion) -> list[tuple[str, str]]:
+    return [
+        (row[1], row[1])
+        for row in conn.execute("SELECT * FROM pragma_table_info(?)", (tv.history,))
+        if row[1].startswith("h")
+    ]
+
+
+def drop_table(conn: apsw.Connection, tv: TableVersion, version: int, run_user_sql: Callable[[], None]) -> None:
+    """Drop the user's table; its rows stay readable AT VERSION before ``version``."""
+    close_current_rows(conn, tv, version)
+    run_user_sql()  # drops the table and its triggers
+    conn.execute(f"DROP TABLE {q(tv.companion)}")
+    conn.execute(
+        "UPDATE galaxlite_tables SET valid_to = ? WHERE table_id = ? AND valid_to IS NULL",
+        (version, tv.table_id),
+    )
+
+
+def as_of_sql(past: TableVersion, now: TableVersion | None, version: int) -> str:
+    """A subquery returning table ``past`` as it was at ``version``, with its columns then.
+
+    ``now`` is the same table's schema in force (None if it has been dropped since).
+    """
+    v = int(version)
+    hist = ", ".join(f"{h} AS {q(n)}" for n, h in past.columns)
+    parts = []
+    if now is not None:
+        current_name = {h: n for n, h in now.columns}
+        cur = ", ".join(
+            f"{q(current_name[h])} AS {q(n)}" if h in current_name else f"NULL AS {q(n)}"
+            for n, h in past.columns
+        )
+        keys = ", ".join(f"_gl_k{i}" for i in range(len(now.key_columns)))
+        key_exprs = _key_select(now)
+        if len(now.key_columns) > 1:
+            key_exprs, keys_sel = f"({key_exprs})", keys
+        else:
+            keys_sel = keys
+        parts.append(
+            f"SELECT {cur} FROM {q(now.name)} WHERE {key_exprs} NOT IN "
+            f"(SELECT {keys_sel} FROM {q(now.companion)} WHERE valid_from > {v})"
+        )
+    parts.append(f"SELECT {hist} FROM {q(past.history)} WHERE valid_to > {v} AND valid_from <= {v}")
+    return "(" + " UNION ALL ".join(parts) + ")"
+
+
+def bulk_append(
+    conn: apsw.Connection, tv: TableVersion, version: int, run_insert: Callable[[], int]
+) -> bool:
+    """Run ``run_insert`` with the insert trigger removed, then version the new rows in one pass.
+
+    Works for rowid tables when every inserted row got a rowid above the old maximum (the
+    normal case). Returns False, with nothing changed, when that did not hold (explicit low
+    rowids, REPLACE or UPSERT hits): the caller then inserts through the triggers instead,
+    which gives the same result.
+    """
+    if not tv.rowid_table:
+        return False
+    rowid = tv.key_columns[0]
+    (high,) = next(conn.execute(f"SELECT coalesce(max({rowid}), 0) FROM {q(tv.name)}"))
+    if high >= MAX_VERSION:  # SQLite would pick random rowids
+        return False
+    conn.execute("SAVEPOINT _gl_bulk")
+    try:
+        _exec_section(conn, "drop_insert_trigger", tv)
+        inserted = run_insert()
+        versioned = fill_companion(conn, tv, version, where=f"WHERE {rowid} > {int(high)}")
+        ok = inserted == versioned
+        if ok:
+            _exec_section(conn, "insert_trigger", tv)
+    except apsw.ConstraintError:
+        ok = False
+    except BaseException:
+        conn.execute("ROLLBACK TO _gl_bulk")
+        conn.execute("RELEASE _gl_bulk")
+        raise
+    if not ok:
+        conn.execute("ROLLBACK TO _gl_bulk")
+    conn.execute("RELEASE _gl_bulk")
+    return ok

@@ -1,0 +1,46 @@
+-- galaxlite catalog. Plain SQLite: any client can read it (and must not need galaxlite to).
+CREATE TABLE IF NOT EXISTS galaxlite_meta (
+    key   TEXT PRIMARY KEY,
+    value
+) WITHOUT ROWID;
+
+-- The version clock lives in the file so that triggers (which cannot see TEMP tables) and
+-- plain clients share it. `version` is the last version handed out, in µs since the epoch.
+-- `pinned` is 1 only inside a galaxlite write transaction, whose writes all share `version`;
+-- it is reset before COMMIT, so no other connection ever sees it set.
+CREATE TABLE IF NOT EXISTS galaxlite_clock (
+    id      INTEGER PRIMARY KEY CHECK (id = 1),
+    version INTEGER NOT NULL,
+    pinned  INTEGER NOT NULL DEFAULT 0
+);
+INSERT OR IGNORE INTO galaxlite_clock (id, version, pinned) VALUES (1, 0, 0);
+
+-- Version tags: a name for one version. Creating one copies nothing.
+CREATE TABLE IF NOT EXISTS galaxlite_tags (
+    name         TEXT PRIMARY KEY,
+    version      INTEGER NOT NULL UNIQUE,
+    created_us   INTEGER NOT NULL,
+    for_training INTEGER NOT NULL DEFAULT 0,
+    precision    TEXT,
+    seed         INTEGER
+);
+CREATE TRIGGER IF NOT EXISTS galaxlite_tags_immutable BEFORE UPDATE ON galaxlite_tags
+BEGIN
+    SELECT RAISE(ABORT, 'galaxlite: version tags are immutable');
+END;
+
+-- One row per schema version of each versioned table: [valid_from, valid_to) in µs,
+-- valid_to NULL for the schema in force. `columns` maps the user's column names at that
+-- version to the stable column names of the history table (JSON [[name, hcol], ...]).
+CREATE TABLE IF NOT EXISTS galaxlite_tables (
+    table_id    INTEGER NOT NULL,
+    name        TEXT NOT NULL,
+    valid_from  INTEGER NOT NULL,
+    valid_to    INTEGER,
+    history     TEXT NOT NULL,
+    companion   TEXT NOT NULL,
+    key_columns TEXT NOT NULL,
+    columns     TEXT NOT NULL,
+    PRIMARY KEY (table_id, valid_from)
+);
+CREATE INDEX IF NOT EXISTS galaxlite_tables_by_name ON galaxlite_tables (name COLLATE NOCASE, valid_from);

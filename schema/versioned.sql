@@ -1,0 +1,80 @@
+-- Storage of one versioned table. Placeholders in {braces} are filled by schema.render().
+--   {table}      the user's table: current rows only, exactly as the user declared it
+--   {history}    closed row versions: the user's columns as h0, h1, ... + rowid + [valid_from, valid_to)
+--   {companion}  valid_from of each current row, keyed by rowid (or the WITHOUT ROWID key)
+-- Every write from any client is versioned by the triggers below; they use only plain SQL
+-- that SQLite 3.31 understands, so edge devices can write to the file too.
+
+-- name: history
+CREATE TABLE {history} (
+    {history_columns},
+    _gl_rowid,
+    valid_from INTEGER NOT NULL,
+    valid_to   INTEGER NOT NULL
+);
+CREATE INDEX {history_index} ON {history} (valid_to);
+CREATE TRIGGER {prefix}_h_no_update BEFORE UPDATE ON {history}
+BEGIN
+    SELECT RAISE(ABORT, 'galaxlite: history is immutable (closed row versions cannot be updated)');
+END;
+CREATE TRIGGER {prefix}_h_no_delete BEFORE DELETE ON {history}
+BEGIN
+    SELECT RAISE(ABORT, 'galaxlite: history is immutable (closed row versions cannot be deleted)');
+END;
+
+-- name: companion
+CREATE TABLE {companion} (
+    {companion_key_defs},
+    valid_from INTEGER NOT NULL{companion_pk}
+){companion_options};
+CREATE INDEX {companion_index} ON {companion} (valid_from);
+CREATE TRIGGER {prefix}_c_no_update BEFORE UPDATE ON {companion}
+WHEN NEW.valid_from IS NOT (SELECT version FROM galaxlite_clock)
+BEGIN
+    SELECT RAISE(ABORT, 'galaxlite: row versions are immutable (valid_from cannot be rewritten)');
+END;
+CREATE TRIGGER {prefix}_c_no_delete BEFORE DELETE ON {companion}
+WHEN EXISTS (SELECT 1 FROM {table} WHERE {key_is_old_c})
+BEGIN
+    SELECT RAISE(ABORT, 'galaxlite: row versions are immutable (a current row keeps its valid_from)');
+END;
+
+-- name: update_delete_triggers
+CREATE TRIGGER {prefix}_au AFTER UPDATE ON {table}
+BEGIN
+    UPDATE galaxlite_clock SET version = max(version + 1, {now}) WHERE pinned = 0;
+    INSERT INTO {history} ({history_names}, _gl_rowid, valid_from, valid_to)
+        SELECT {old_values}, {old_rowid}, c.valid_from, k.version
+        FROM {companion} AS c, galaxlite_clock AS k
+        WHERE {c_is_old_key} AND c.valid_from < k.version;
+    UPDATE {companion} SET valid_from = (SELECT version FROM galaxlite_clock)
+        WHERE {c_is_old_key} AND {key_unchanged};
+    DELETE FROM {companion} WHERE {c_is_old_key} AND NOT ({key_unchanged});
+    INSERT INTO {companion} SELECT {new_key}, version FROM galaxlite_clock WHERE NOT ({key_unchanged})
+        ON CONFLICT DO UPDATE SET valid_from = excluded.valid_from;
+END;
+CREATE TRIGGER {prefix}_ad AFTER DELETE ON {table}
+BEGIN
+    UPDATE galaxlite_clock SET version = max(version + 1, {now}) WHERE pinned = 0;
+    INSERT INTO {history} ({history_names}, _gl_rowid, valid_from, valid_to)
+        SELECT {old_values}, {old_rowid}, c.valid_from, k.version
+        FROM {companion} AS c, galaxlite_clock AS k
+        WHERE {c_is_old_key} AND c.valid_from < k.version;
+    DELETE FROM {companion} WHERE {c_is_old_key};
+END;
+
+-- name: drop_triggers
+DROP TRIGGER IF EXISTS {prefix}_ai;
+DROP TRIGGER IF EXISTS {prefix}_au;
+DROP TRIGGER IF EXISTS {prefix}_ad;
+
+-- name: drop_insert_trigger
+DROP TRIGGER IF EXISTS {prefix}_ai;
+
+-- name: insert_trigger
+CREATE TRIGGER {prefix}_ai AFTER INSERT ON {table}
+BEGIN
+    UPDATE galaxlite_clock SET version = max(version + 1, {now}) WHERE pinned = 0;
+    INSERT INTO {companion} VALUES ({new_key}, (SELECT version FROM galaxlite_clock))
+        ON CONFLICT DO UPDATE SET valid_from = excluded.valid_from;
+END;
