@@ -96,8 +96,11 @@ class Cursor:
         if self.peek() is not None:
             raise self.error("unexpected text after the end of the statement")
 
-    def remove(self, first: Token, last: Token, replacement: str = "") -> None:
-        self.edits.append((first.start, last.end, replacement))
+    def remove(self, first: Token, last: Token) -> None:
+        """Delete tokens first..last and the whitespace after them."""
+        k = self.tokens.index(last)
+        end = self.tokens[k + 1].start if k + 1 < len(self.tokens) else last.end
+        self.edits.append((first.start, end, ""))
 
 
 # ---------------------------------------------------------------- plan builders
