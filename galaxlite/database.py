@@ -59,30 +59,35 @@ class Result:
     ``lastrowid`` the rowid of the last inserted row.
     """
 
-    __slots__ = ("_rows", "_raw_description", "_describe", "rowcount", "lastrowid")
+    __slots__ = ("_rows", "_raw_description", "_source", "rowcount", "lastrowid")
 
     def __init__(
         self,
         rows: Iterator[tuple],
         raw_description: tuple | None = None,
-        describe: Callable[[], tuple | None] | None = None,
+        source: tuple | None = None,
         rowcount: int = -1,
         lastrowid: int | None = None,
     ):
         self._rows = rows
         self._raw_description = raw_description
-        self._describe = describe
+        self._source = source  # (connection, sql, params): to describe a finished statement
         self.rowcount = rowcount
         self.lastrowid = lastrowid
 
     @property
     def description(self) -> tuple | None:
-        if self._raw_description is None and self._describe is not None:
-            self._raw_description = self._describe()
-            self._describe = None
-        if not self._raw_description:
+        raw = self._raw_description
+        if raw is None and self._source is not None:
+            conn, sql, params = self._source
+            try:
+                raw = self._rows.get_description()  # still running
+            except (apsw.ExecutionCompleteError, AttributeError):
+                raw = _describe(conn, sql, params)
+            self._raw_description, self._source = raw, None
+        if not raw:
             return None
-        return tuple((name, decl, None, None, None, None, None) for name, decl in self._raw_description)
+        return tuple((name, decl, None, None, None, None, None) for name, decl in raw)
 
     @property
     def columns(self) -> list[str]:
@@ -158,6 +163,7 @@ class Database:
         except apsw.Error as exc:
             raise E.from_apsw(exc) from None
         self._plans: dict[str, P.Plan | None] = {}
+        self._plain_reads: set[str] = set()  # SQL texts that run as written (no rewrite)
         self._outer_savepoint: str | None = None
 
     # ------------------------------------------------------------------ lifecycle
@@ -190,9 +196,10 @@ class Database:
 
     @property
     def _live(self) -> apsw.Connection:
-        if self._conn is None:
+        conn = self._conn
+        if conn is None:
             raise E.InterfaceError("the database is closed")
-        return self._conn
+        return conn
 
     # ------------------------------------------------------------------ SQL
 
@@ -203,6 +210,13 @@ class Database:
         >>> db.execute("SELECT 1 + ?", (1,)).fetchone()
         (2,)
         """
+        if sql in self._plain_reads:  # the hot path: a plain query, run as written
+            cur = self._live.cursor()
+            try:
+                cur.execute(sql, parameters)
+            except apsw.Error as exc:
+                raise E.from_apsw(exc, sql) from None
+            return Result(cur, None, (self._conn, sql, parameters))
         plan = self._plans.get(sql)
         if plan is None:
             plan = self._plan(sql)
@@ -410,7 +424,10 @@ class Database:
             raise E.from_transpile(exc) from None
         if len(self._plans) > 2048:
             self._plans.clear()
+            self._plain_reads.clear()
         self._plans[sql] = plan
+        if plan is not None and plan.kind == P.READ and not plan.refs and plan.sql == sql:
+            self._plain_reads.add(sql)
         return plan
 
     @contextmanager
@@ -595,13 +612,9 @@ def _run_read(db: Database, plan: P.Plan, params: Params) -> Result:
     cur = conn.cursor()
     try:
         cur.execute(sql, params)
-        try:
-            desc = cur.get_description()
-            return Result(cur, desc)
-        except apsw.ExecutionCompleteError:
-            return Result(iter(()), None, lambda: _describe(conn, sql, params), conn.changes())
     except apsw.Error as exc:
         raise _error(exc, plan, sql) from None
+    return Result(cur, None, (conn, sql, params))
 
 
 def _run_write(db: Database, plan: P.Plan, params: Params) -> Result:

@@ -370,6 +370,28 @@ def _writes_to(tokens: tuple[Token, ...], k: int) -> bool:
     return k >= 3 and tokens[k - 3].is_word("UPDATE") and tokens[k - 2].is_word("OR")
 
 
+_CLAUSE_WORDS = frozenset(
+    """FROM JOIN SELECT WHERE ON USING GROUP HAVING ORDER SET VALUES LIMIT RETURNING INTO UPDATE
+    WINDOW BY""".split()
+)
+
+
+def _in_from_clause(tokens: tuple[Token, ...], k: int) -> bool:
+    """Is token k inside a FROM/JOIN clause (walking back over balanced parentheses)?"""
+    depth = 0
+    for j in range(k - 1, -1, -1):
+        tok = tokens[j]
+        if tok.kind == OP and tok.text == ")":
+            depth += 1
+        elif tok.kind == OP and tok.text == "(":
+            if depth == 0:
+                return False
+            depth -= 1
+        elif depth == 0 and tok.kind == WORD and tok.upper in _CLAUSE_WORDS:
+            return tok.upper in ("FROM", "JOIN", "INTO", "UPDATE")
+    return False
+
+
 def find_version_refs(c: Cursor) -> list[P.VersionRef]:
     """Find every ``name AT VERSION x``; record an edit that leaves a hole for it."""
     toks = c.tokens
@@ -393,6 +415,8 @@ def find_version_refs(c: Cursor) -> list[P.VersionRef]:
             name_k -= 2
             schema = toks[name_k].value
         table = toks[k - 1].value
+        if not _in_from_clause(toks, name_k):
+            raise c.error("AT VERSION must follow a table name in a FROM or JOIN clause", at)
         if _writes_to(toks, name_k):
             raise c.error(
                 f"table {table!r} AT VERSION is read-only: the past cannot be changed",
