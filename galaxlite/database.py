@@ -246,7 +246,9 @@ class Database:
             plan.kind == P.BULK_INSERT or len(seq_of_parameters) >= _BULK_EXECUTEMANY_MIN
         )
         try:
-            with self._writing() as version:
+            with self._writing():
+                version = clock.current(conn)
+
                 def run() -> int:
                     counter.reset()
                     conn.cursor().executemany(plan.sql, counter.wrap(seq_of_parameters))
@@ -431,19 +433,25 @@ class Database:
         return plan
 
     @contextmanager
-    def _writing(self, pin: bool = True) -> Iterator[int]:
-        """A write that becomes (part of) one version; yields that version.
+    def _writing(self, pin: bool = True, atomic: bool = True) -> Iterator[None]:
+        """A write that becomes (part of) one version (``clock.current`` inside tells which).
 
         Outside a transaction: BEGIN IMMEDIATE ... COMMIT around it. Inside one: a savepoint,
-        so that a multi-statement operation is all-or-nothing there too.
+        so that a multi-statement operation is all-or-nothing there too (``atomic=False``
+        for a single statement, which SQLite already makes all-or-nothing).
         """
         conn = self._live
+        if conn.in_transaction and not atomic:
+            if pin:
+                clock.pin(conn)
+            yield
+            return
         if conn.in_transaction:
             conn.execute("SAVEPOINT _gl_write")
             try:
                 if pin:
                     clock.pin(conn)
-                yield clock.current(conn)
+                yield
             except BaseException:
                 conn.execute("ROLLBACK TO _gl_write")
                 conn.execute("RELEASE _gl_write")
@@ -454,7 +462,7 @@ class Database:
         try:
             if pin:
                 clock.pin(conn)
-            yield clock.current(conn)
+            yield
             clock.unpin(conn)
             conn.execute("COMMIT")
         except BaseException:
@@ -621,7 +629,7 @@ def _run_write(db: Database, plan: P.Plan, params: Params) -> Result:
     sql, params = db._render(plan, params) if plan.refs else (plan.sql, params)
     conn = db._live
     try:
-        with db._writing():
+        with db._writing(atomic=False):
             cur = conn.cursor()
             cur.execute(sql, params)
             try:
@@ -638,8 +646,8 @@ def _run_write(db: Database, plan: P.Plan, params: Params) -> Result:
 def _run_ddl(db: Database, plan: P.Plan, params: Params, work: Callable[[apsw.Connection, int], None]) -> Result:
     conn = db._live
     try:
-        with db._writing() as version:
-            work(conn, version)
+        with db._writing():
+            work(conn, clock.current(conn))
     except apsw.Error as exc:
         raise _error(exc, plan, plan.sql) from None
     return Result(iter(()))
@@ -768,8 +776,8 @@ def _run_bulk_insert(db: Database, plan: P.Plan, params: Params) -> Result:
         return conn.changes()
 
     try:
-        with db._writing() as version:
-            count = db._bulk(d.table, version, run)
+        with db._writing():
+            count = db._bulk(d.table, clock.current(conn), run)
             lastrowid = conn.last_insert_rowid()
     except apsw.Error as exc:
         raise _error(exc, plan, sql) from None

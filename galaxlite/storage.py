@@ -175,6 +175,7 @@ def placeholders(tv: TableVersion) -> dict[str, str]:
             if tv.rowid_table
             else ", ".join(keys)
         ),
+        "companion_keys": ", ".join(keys),
         "companion_pk": "" if tv.rowid_table else f", PRIMARY KEY ({', '.join(keys)})",
         "companion_options": "" if tv.rowid_table else " WITHOUT ROWID",
     }

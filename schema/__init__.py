@@ -43,4 +43,8 @@ def render(section: str, **values: str) -> str:
 
     ``{now}`` is always available: the current time in µs, in plain SQL.
     """
-    return _sections("versioned.sql")[section].format(now=NOW_US_SQL, **values)
+    sections = _sections("versioned.sql")
+    body = sections[section]
+    if "{close_old_version}" in body:
+        values = dict(values, close_old_version=render("close_old_version", **values))
+    return body.format(now=NOW_US_SQL, **values)

@@ -3,7 +3,17 @@
 --   {history}    closed row versions: the user's columns as h0, h1, ... + rowid + [valid_from, valid_to)
 --   {companion}  valid_from of each current row, keyed by rowid (or the WITHOUT ROWID key)
 -- Every write from any client is versioned by the triggers below; they use only plain SQL
--- that SQLite 3.31 understands, so edge devices can write to the file too.
+-- that SQLite 3.31 understands (UPSERT with a conflict target, no unixepoch('subsec')),
+-- so edge devices can write to the file too.
+
+-- name: close_old_version
+-- (inside the UPDATE and DELETE triggers) draw a version for a plain client's write, then
+-- copy the row's old version into history unless it was written in this same version.
+UPDATE galaxlite_clock SET version = max(version + 1, {now}) WHERE pinned = 0;
+    INSERT INTO {history} ({history_names}, _gl_rowid, valid_from, valid_to)
+        SELECT {old_values}, {old_rowid}, c.valid_from, k.version
+        FROM {companion} AS c, galaxlite_clock AS k
+        WHERE {c_is_old_key} AND c.valid_from < k.version;
 
 -- name: history
 CREATE TABLE {history} (
@@ -41,31 +51,30 @@ END;
 
 -- name: update_delete_triggers
 CREATE TRIGGER {prefix}_au AFTER UPDATE ON {table}
+WHEN {key_unchanged}
 BEGIN
-    UPDATE galaxlite_clock SET version = max(version + 1, {now}) WHERE pinned = 0;
-    INSERT INTO {history} ({history_names}, _gl_rowid, valid_from, valid_to)
-        SELECT {old_values}, {old_rowid}, c.valid_from, k.version
-        FROM {companion} AS c, galaxlite_clock AS k
-        WHERE {c_is_old_key} AND c.valid_from < k.version;
-    UPDATE {companion} SET valid_from = (SELECT version FROM galaxlite_clock)
-        WHERE {c_is_old_key} AND {key_unchanged};
-    DELETE FROM {companion} WHERE {c_is_old_key} AND NOT ({key_unchanged});
-    INSERT INTO {companion} SELECT {new_key}, version FROM galaxlite_clock WHERE NOT ({key_unchanged})
-        ON CONFLICT DO UPDATE SET valid_from = excluded.valid_from;
+    {close_old_version}
+    UPDATE {companion} SET valid_from = (SELECT version FROM galaxlite_clock) WHERE {c_is_old_key};
+END;
+-- An UPDATE that changes the rowid / primary key moves the row version to its new key.
+CREATE TRIGGER {prefix}_ak AFTER UPDATE ON {table}
+WHEN NOT ({key_unchanged})
+BEGIN
+    {close_old_version}
+    DELETE FROM {companion} WHERE {c_is_old_key};
+    INSERT INTO {companion} SELECT {new_key}, version FROM galaxlite_clock WHERE 1
+        ON CONFLICT ({companion_keys}) DO UPDATE SET valid_from = excluded.valid_from;
 END;
 CREATE TRIGGER {prefix}_ad AFTER DELETE ON {table}
 BEGIN
-    UPDATE galaxlite_clock SET version = max(version + 1, {now}) WHERE pinned = 0;
-    INSERT INTO {history} ({history_names}, _gl_rowid, valid_from, valid_to)
-        SELECT {old_values}, {old_rowid}, c.valid_from, k.version
-        FROM {companion} AS c, galaxlite_clock AS k
-        WHERE {c_is_old_key} AND c.valid_from < k.version;
+    {close_old_version}
     DELETE FROM {companion} WHERE {c_is_old_key};
 END;
 
 -- name: drop_triggers
 DROP TRIGGER IF EXISTS {prefix}_ai;
 DROP TRIGGER IF EXISTS {prefix}_au;
+DROP TRIGGER IF EXISTS {prefix}_ak;
 DROP TRIGGER IF EXISTS {prefix}_ad;
 
 -- name: drop_insert_trigger
@@ -76,5 +85,5 @@ CREATE TRIGGER {prefix}_ai AFTER INSERT ON {table}
 BEGIN
     UPDATE galaxlite_clock SET version = max(version + 1, {now}) WHERE pinned = 0;
     INSERT INTO {companion} VALUES ({new_key}, (SELECT version FROM galaxlite_clock))
-        ON CONFLICT DO UPDATE SET valid_from = excluded.valid_from;
+        ON CONFLICT ({companion_keys}) DO UPDATE SET valid_from = excluded.valid_from;
 END;
