@@ -7,6 +7,27 @@
 """
 
 from galaxlite.database import Database, Result, Tag
+from galaxlite.dbapi import (
+    BINARY,
+    DATETIME,
+    LEGACY_TRANSACTION_CONTROL,
+    NUMBER,
+    ROWID,
+    STRING,
+    Binary,
+    Connection,
+    Cursor,
+    Date,
+    DateFromTicks,
+    Time,
+    TimeFromTicks,
+    Timestamp,
+    TimestampFromTicks,
+    apilevel,
+    connect,
+    paramstyle,
+    threadsafety,
+)
 from galaxlite.errors import (
     DatabaseError,
     DataError,
@@ -30,6 +51,25 @@ from galaxlite.errors import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "BINARY",
+    "DATETIME",
+    "LEGACY_TRANSACTION_CONTROL",
+    "NUMBER",
+    "ROWID",
+    "STRING",
+    "Binary",
+    "Connection",
+    "Cursor",
+    "Date",
+    "DateFromTicks",
+    "Time",
+    "TimeFromTicks",
+    "Timestamp",
+    "TimestampFromTicks",
+    "apilevel",
+    "connect",
+    "paramstyle",
+    "threadsafety",
     "DataError",
     "Database",
     "DatabaseError",

@@ -38,9 +38,9 @@ def result_to_arrow(result: Result) -> pa.Table:
     description = result.description or ()
     names = [d[0] for d in description]
     rows = result.fetchall()
-    columns = list(zip(*rows)) if rows else [() for _ in names]
+    columns = list(zip(*rows, strict=True)) if rows else [() for _ in names]
     arrays = []
-    for name, decl, values in zip(names, (d[1] for d in description), columns):
+    for name, decl, values in zip(names, (d[1] for d in description), columns, strict=True):
         try:
             arrays.append(pa.array(list(values), type=None if values else _affinity_type(decl)))
         except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
@@ -65,7 +65,7 @@ def rows_of(data: Any, columns: Sequence[str] | None) -> tuple[list[str] | None,
     if isinstance(data, (pa.Table, pa.RecordBatch)):
         names = list(columns) if columns else list(data.schema.names)
         cols = [data.column(n).to_pylist() for n in names]
-        return names, list(zip(*cols))
+        return names, list(zip(*cols, strict=True))
     if isinstance(data, Iterable):
         return (list(columns) if columns else None), list(data)
     raise E.InterfaceError(f"cannot insert rows from a {type(data).__name__}")

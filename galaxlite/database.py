@@ -97,16 +97,22 @@ class Result:
         return self
 
     def __next__(self) -> tuple:
-        return next(self._rows)
+        try:
+            return next(self._rows)
+        except apsw.Error as exc:  # an error met while stepping (overflow, interrupt, ...)
+            raise E.from_apsw(exc) from None
 
     def fetchone(self) -> tuple | None:
-        return next(self._rows, None)
+        return next(self, None)
 
     def fetchmany(self, size: int = 1) -> list[tuple]:
-        return list(itertools.islice(self._rows, size))
+        return list(itertools.islice(self, size))
 
     def fetchall(self) -> list[tuple]:
-        return list(self._rows)
+        try:
+            return list(self._rows)
+        except apsw.Error as exc:
+            raise E.from_apsw(exc) from None
 
 
 def _locate(path: str | Path) -> tuple[str, Path | None]:
@@ -146,7 +152,7 @@ class Database:
     ``galaxlite.db`` and the ``exports/`` folder), or ``":memory:"``.
     """
 
-    def __init__(self, path: str | Path, *, timeout: float = 5.0):
+    def __init__(self, path: str | Path, *, timeout: float = 5.0, foreign_keys: bool = True):
         self.path = str(path)
         self.filename, self.exports_dir = _locate(path)
         try:
@@ -154,10 +160,11 @@ class Database:
             self._conn.set_busy_timeout(int(timeout * 1000))
             if self.filename != ":memory:":
                 self._conn.execute("PRAGMA journal_mode = WAL")
-            # recursive_triggers: INSERT OR REPLACE must fire the delete trigger, or history is lost.
             self._conn.execute(
-                "PRAGMA recursive_triggers = ON; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL"
+                f"PRAGMA foreign_keys = {'ON' if foreign_keys else 'OFF'}; PRAGMA synchronous = NORMAL"
             )
+            # changes() must count the user's statement, not the clock bookkeeping after it.
+            self._conn.create_scalar_function("changes", lambda: self._changes, 0)
             with self._conn:
                 self._conn.execute(schema.catalog_sql())
         except apsw.Error as exc:
@@ -165,6 +172,8 @@ class Database:
         self._plans: dict[str, P.Plan | None] = {}
         self._plain_reads: set[str] = set()  # SQL texts that run as written (no rewrite)
         self._outer_savepoint: str | None = None
+        self._changes = 0  # what SQL changes() reports: rows changed by the last user write
+        self._schema_replaces: bool | None = None  # does any schema object use REPLACE?
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -246,7 +255,7 @@ class Database:
             plan.kind == P.BULK_INSERT or len(seq_of_parameters) >= _BULK_EXECUTEMANY_MIN
         )
         try:
-            with self._writing():
+            with self._writing(), self._replace_keeps_history(plan):
                 version = clock.current(conn)
 
                 def run() -> int:
@@ -261,6 +270,7 @@ class Database:
                 lastrowid = conn.last_insert_rowid()
         except apsw.Error as exc:
             raise E.from_apsw(exc, plan.source, plan.position) from None
+        self._changes = counter.last
         return Result(iter(()), rowcount=inserted, lastrowid=lastrowid)
 
     def executescript(self, script: str) -> None:
@@ -470,6 +480,36 @@ class Database:
                 conn.execute("ROLLBACK")
             raise
 
+    @contextmanager
+    def _replace_keeps_history(self, plan: P.Plan) -> Iterator[None]:
+        """REPLACE deletes conflicting rows without firing DELETE triggers unless
+        recursive_triggers is on, and then their history would be lost. It is turned on only
+        for statements that can REPLACE, so that users' own triggers keep SQLite's default
+        (non-recursive) behaviour everywhere else.
+        """
+        if not (plan.may_replace or self._schema_uses_replace()):
+            yield
+            return
+        conn = self._live
+        conn.execute("PRAGMA recursive_triggers = ON")
+        try:
+            yield
+        finally:
+            conn.execute("PRAGMA recursive_triggers = OFF")
+
+    def _schema_uses_replace(self) -> bool:
+        """Does a table constraint (ON CONFLICT REPLACE) or a user trigger use REPLACE?"""
+        if self._schema_replaces is None:
+            self._schema_replaces = bool(
+                next(
+                    self._live.execute(
+                        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE sql LIKE '%REPLACE%' "
+                        "AND name NOT LIKE '\\_gl\\_%' ESCAPE '\\')"
+                    )
+                )[0]
+            )
+        return self._schema_replaces
+
     def _bulk(self, table: P.TableName, version: int, run: Callable[[], int]) -> int:
         """Run an insert on the trigger-free path when the table allows it, else through triggers."""
         conn = self._live
@@ -582,14 +622,14 @@ def _param_value(plan: P.Plan, ref: P.VersionRef, params: Params) -> Any:
 class _ChangeCounter:
     """Sums ``changes()`` over an executemany: read as each next parameter set is drawn."""
 
-    __slots__ = ("conn", "count", "started")
+    __slots__ = ("conn", "count", "started", "last")
 
     def __init__(self, conn: apsw.Connection):
         self.conn = conn
         self.reset()
 
     def reset(self) -> None:
-        self.count = 0
+        self.count = self.last = 0
         self.started = False
 
     def wrap(self, seq: Iterable[Params]) -> Iterator[Params]:
@@ -601,7 +641,8 @@ class _ChangeCounter:
             yield params
 
     def total(self) -> int:
-        return self.count + (self.conn.changes() if self.started else 0)
+        self.last = self.conn.changes() if self.started else 0
+        return self.count + self.last
 
 
 # ---------------------------------------------------------------------- runners
@@ -629,7 +670,7 @@ def _run_write(db: Database, plan: P.Plan, params: Params) -> Result:
     sql, params = db._render(plan, params) if plan.refs else (plan.sql, params)
     conn = db._live
     try:
-        with db._writing(atomic=False):
+        with db._writing(atomic=False), db._replace_keeps_history(plan):
             cur = conn.cursor()
             cur.execute(sql, params)
             try:
@@ -640,16 +681,21 @@ def _run_write(db: Database, plan: P.Plan, params: Params) -> Result:
             rowcount, lastrowid = conn.changes(), conn.last_insert_rowid()
     except apsw.Error as exc:
         raise _error(exc, plan, sql) from None
+    db._changes = rowcount
     return Result(iter(rows), desc, rowcount=rowcount, lastrowid=lastrowid)
 
 
 def _run_ddl(db: Database, plan: P.Plan, params: Params, work: Callable[[apsw.Connection, int], None]) -> Result:
     conn = db._live
+    db._schema_replaces = None
+    lastrowid = conn.last_insert_rowid()  # catalog inserts must not show through
     try:
         with db._writing():
             work(conn, clock.current(conn))
     except apsw.Error as exc:
         raise _error(exc, plan, plan.sql) from None
+    finally:
+        conn.set_last_insert_rowid(lastrowid)
     return Result(iter(()))
 
 
@@ -665,7 +711,7 @@ def _run_create_table(db: Database, plan: P.Plan, params: Params) -> Result:
             plan.position,
         )
     if not d.versioned:
-        return _run_read(db, plan, params)
+        return _run_other(db, plan, params)
     sql, params = db._render(plan, params)
 
     def work(conn: apsw.Connection, version: int) -> None:
@@ -688,7 +734,7 @@ def _run_alter_table(db: Database, plan: P.Plan, params: Params) -> Result:
     d: P.AlterTable = plan.detail
     tv = _versioned_or_none(db, plan, d.table)
     if tv is None:
-        return _run_read(db, plan, params)
+        return _run_other(db, plan, params)
     if d.action == "rename_table":
         db._check_not_internal(plan, d.new)
 
@@ -704,7 +750,7 @@ def _run_drop_table(db: Database, plan: P.Plan, params: Params) -> Result:
     d: P.DropTable = plan.detail
     tv = _versioned_or_none(db, plan, d.table)
     if tv is None:
-        return _run_read(db, plan, params)
+        return _run_other(db, plan, params)
 
     def work(conn: apsw.Connection, version: int) -> None:
         storage.drop_table(conn, tv, version, lambda: conn.execute(plan.sql))
@@ -736,6 +782,7 @@ def _run_create_tag(db: Database, plan: P.Plan, params: Params) -> Result:
             plan.position,
         )
     conn = db._live
+    lastrowid = conn.last_insert_rowid()
     try:
         with db._writing(pin=False):
             if next(conn.execute("SELECT count(*) FROM galaxlite_tags WHERE name = ?", (name,)))[0]:
@@ -749,6 +796,8 @@ def _run_create_tag(db: Database, plan: P.Plan, params: Params) -> Result:
             )
     except apsw.Error as exc:
         raise _error(exc, plan, plan.sql) from None
+    finally:
+        conn.set_last_insert_rowid(lastrowid)
     return Result(iter([(version,)]), (("version", "INTEGER"),), rowcount=-1)
 
 
@@ -776,11 +825,12 @@ def _run_bulk_insert(db: Database, plan: P.Plan, params: Params) -> Result:
         return conn.changes()
 
     try:
-        with db._writing():
+        with db._writing(), db._replace_keeps_history(plan):
             count = db._bulk(d.table, clock.current(conn), run)
             lastrowid = conn.last_insert_rowid()
     except apsw.Error as exc:
         raise _error(exc, plan, sql) from None
+    db._changes = count
     return Result(iter(()), rowcount=count, lastrowid=lastrowid)
 
 
@@ -819,9 +869,14 @@ def _run_release(db: Database, plan: P.Plan, params: Params) -> Result:
     return _run_read(db, plan, params)
 
 
+def _run_other(db: Database, plan: P.Plan, params: Params) -> Result:
+    db._schema_replaces = None  # CREATE TRIGGER / CREATE TABLE WITHOUT VERSIONING / ...
+    return _run_read(db, plan, params)
+
+
 _RUNNERS: dict[str, Callable[[Database, P.Plan, Params], Result]] = {
     P.READ: _run_read,
-    P.OTHER: _run_read,
+    P.OTHER: _run_other,
     P.WRITE: _run_write,
     P.CREATE_TABLE: _run_create_table,
     P.ALTER_TABLE: _run_alter_table,

@@ -150,10 +150,16 @@ def _rowid_alias(column_names: list[str]) -> str:
     return next(a for a in ("rowid", "_rowid_", "oid") if a not in taken)
 
 
-def placeholders(tv: TableVersion) -> dict[str, str]:
-    """The values that fill versioned.sql's templates for this table version."""
+def _keys(tv: TableVersion) -> tuple[list[str], list[str]]:
+    """(companion key columns, the matching key expressions on the user's table)."""
     keys = [f"_gl_k{i}" for i in range(len(tv.key_columns))]
     key_exprs = list(tv.key_columns) if tv.rowid_table else [q(k) for k in tv.key_columns]
+    return keys, key_exprs
+
+
+def placeholders(tv: TableVersion) -> dict[str, str]:
+    """The values that fill versioned.sql's templates for this table version."""
+    keys, key_exprs = _keys(tv)
     names = [n for n, _ in tv.columns]
     return {
         "table": q(tv.name),
@@ -167,9 +173,9 @@ def placeholders(tv: TableVersion) -> dict[str, str]:
         "old_values": ", ".join(f"OLD.{q(n)}" for n in names),
         "old_rowid": f"OLD.{tv.key_columns[0]}" if tv.rowid_table else "NULL",
         "new_key": ", ".join(f"NEW.{k}" for k in key_exprs),
-        "c_is_old_key": " AND ".join(f"{k} = OLD.{e}" for k, e in zip(keys, key_exprs)),
+        "c_is_old_key": " AND ".join(f"{k} = OLD.{e}" for k, e in zip(keys, key_exprs, strict=True)),
         "key_unchanged": " AND ".join(f"OLD.{e} IS NEW.{e}" for e in key_exprs),
-        "key_is_old_c": " AND ".join(f"{e} = OLD.{k}" for k, e in zip(keys, key_exprs)),
+        "key_is_old_c": " AND ".join(f"{e} = OLD.{k}" for k, e in zip(keys, key_exprs, strict=True)),
         "companion_key_defs": (
             "_gl_k0 INTEGER PRIMARY KEY"
             if tv.rowid_table
@@ -239,9 +245,8 @@ def close_current_rows(conn: apsw.Connection, tv: TableVersion, version: int) ->
     Used before a change that would lose what the past saw (DROP COLUMN, DROP TABLE).
     Rows written at ``version`` itself were never visible to any tag and are skipped.
     """
-    keys = [f"_gl_k{i}" for i in range(len(tv.key_columns))]
-    key_exprs = list(tv.key_columns) if tv.rowid_table else [q(k) for k in tv.key_columns]
-    on = " AND ".join(f"c.{k} = t.{e}" for k, e in zip(keys, key_exprs))
+    keys, key_exprs = _keys(tv)
+    on = " AND ".join(f"c.{k} = t.{e}" for k, e in zip(keys, key_exprs, strict=True))
     values = ", ".join(f"t.{q(n)}" for n, _ in tv.columns)
     rowid = f"t.{tv.key_columns[0]}" if tv.rowid_table else "NULL"
     conn.execute(

@@ -119,6 +119,37 @@ def test_insert_or_replace_keeps_history(items):
     assert items.query("SELECT price FROM items AT VERSION 'v1' WHERE id = 1") == [(1.0,)]
 
 
+def test_replace_fires_delete_triggers_to_keep_history(items):
+    """Documented difference: REPLACE runs with recursive_triggers on (history is kept), so a
+    user's DELETE trigger fires for the replaced row; other statements keep SQLite's default."""
+    items.execute("CREATE TABLE log (m TEXT)")
+    items.execute("CREATE TRIGGER gone AFTER DELETE ON items BEGIN INSERT INTO log VALUES (OLD.name); END")
+    items.execute("CREATE TABLE r (n INTEGER)")
+    items.execute("CREATE TRIGGER again AFTER INSERT ON r WHEN NEW.n < 5 BEGIN INSERT INTO r VALUES (NEW.n + 1); END")
+    items.create_tag("v1")
+    items.execute("REPLACE INTO items (id, name, price) VALUES (1, 'apple', 9)")
+    assert items.query("SELECT m FROM log") == [("apple",)]
+    assert items.query("SELECT price FROM items AT VERSION 'v1' WHERE id = 1") == [(1.0,)]
+    items.execute("INSERT INTO r VALUES (1)")
+    assert items.query("SELECT count(*) FROM r") == [(2,)]  # not recursive: SQLite's default
+
+
+def test_changes_function_counts_the_users_statement(items):
+    items.execute("INSERT INTO items (name) VALUES ('a'), ('b'), ('c')")
+    assert items.query("SELECT changes()") == [(3,)]
+    items.execute("INSERT OR IGNORE INTO items (name) VALUES ('a')")
+    assert items.query("SELECT changes()") == [(0,)]
+    r = items.execute("CREATE TABLE other (x)")
+    assert r.lastrowid is None or items.query("SELECT last_insert_rowid()") == [(5,)]
+
+
+def test_errors_while_stepping_are_galaxlite_errors(db):
+    r = db.execute("SELECT 1 UNION ALL SELECT abs(-9223372036854775807 - 1)")
+    assert r.fetchone() == (1,)
+    with pytest.raises(galaxlite.Error, match="overflow"):
+        r.fetchone()
+
+
 def test_without_versioning_and_temp_tables_are_plain(db):
     db.execute("CREATE TABLE scratch (a) WITHOUT VERSIONING")
     db.execute("CREATE TEMP TABLE tmp (a)")

@@ -134,6 +134,7 @@ class Plan:
     refs: tuple[VersionRef, ...] = ()
     detail: Any = None
     param_markers: int = field(default=0)  # how many plain ``?`` markers the statement has
+    may_replace: bool = False  # uses REPLACE conflict resolution (REPLACE / OR REPLACE)
 
     @property
     def consumed_params(self) -> tuple[int, ...]:

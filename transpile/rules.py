@@ -474,7 +474,12 @@ def analyze(stmt: Statement) -> P.Plan:
     c.i = 0
     refs = find_version_refs(c) if kind in (P.READ, P.WRITE, P.BULK_INSERT, P.OTHER, P.CREATE_TABLE) else []
     sql, template = _apply_edits(stmt, c.edits)
-    markers = sum(1 for t in stmt.tokens if t.kind == PARAM and t.text == "?")
+    toks = stmt.tokens
+    markers = sum(1 for t in toks if t.kind == PARAM and t.text == "?")
+    may_replace = any(
+        t.is_word("REPLACE") and not (k + 1 < len(toks) and toks[k + 1].text == "(")
+        for k, t in enumerate(toks)
+    )
     return P.Plan(
         kind=kind,
         sql=sql,
@@ -484,4 +489,5 @@ def analyze(stmt: Statement) -> P.Plan:
         refs=tuple(refs),
         detail=detail,
         param_markers=markers,
+        may_replace=may_replace,
     )
