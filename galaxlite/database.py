@@ -103,7 +103,10 @@ class Result:
             raise E.from_apsw(exc) from None
 
     def fetchone(self) -> tuple | None:
-        return next(self, None)
+        try:
+            return next(self._rows, None)
+        except apsw.Error as exc:
+            raise E.from_apsw(exc) from None
 
     def fetchmany(self, size: int = 1) -> list[tuple]:
         return list(itertools.islice(self, size))
@@ -158,15 +161,16 @@ class Database:
         try:
             self._conn = apsw.Connection(self.filename)
             self._conn.set_busy_timeout(int(timeout * 1000))
-            if self.filename != ":memory:":
+            if self.filename != ":memory:" and self._conn.pragma("journal_mode") != "wal":
                 self._conn.execute("PRAGMA journal_mode = WAL")
             self._conn.execute(
                 f"PRAGMA foreign_keys = {'ON' if foreign_keys else 'OFF'}; PRAGMA synchronous = NORMAL"
             )
             # changes() must count the user's statement, not the clock bookkeeping after it.
             self._conn.create_scalar_function("changes", lambda: self._changes, 0)
-            with self._conn:
-                self._conn.execute(schema.catalog_sql())
+            if not self._conn.table_exists("main", "galaxlite_clock"):  # no write lock otherwise
+                with self._conn:
+                    self._conn.execute(schema.catalog_sql())
         except apsw.Error as exc:
             raise E.from_apsw(exc) from None
         self._plans: dict[str, P.Plan | None] = {}
@@ -212,20 +216,25 @@ class Database:
 
     # ------------------------------------------------------------------ SQL
 
-    def execute(self, sql: str, parameters: Params = None) -> Result:
+    def execute(self, sql: str, parameters: Params = None, _cursor: apsw.Cursor | None = None) -> Result:
         """Run one statement (SQLite or galaxlite syntax) and return its result.
+
+        (``_cursor``: an apsw cursor to run a plain query on, which the DB-API reuses.)
 
         >>> db = Database(":memory:")
         >>> db.execute("SELECT 1 + ?", (1,)).fetchone()
         (2,)
         """
         if sql in self._plain_reads:  # the hot path: a plain query, run as written
-            cur = self._live.cursor()
+            conn = self._conn
+            if conn is None:
+                raise E.InterfaceError("the database is closed")
+            cur = _cursor or conn.cursor()
             try:
                 cur.execute(sql, parameters)
-            except apsw.Error as exc:
-                raise E.from_apsw(exc, sql) from None
-            return Result(cur, None, (self._conn, sql, parameters))
+            except _BIND_ERRORS as exc:
+                raise _binding_error(exc, sql) from None
+            return Result(cur, None, (conn, sql, parameters))
         plan = self._plans.get(sql)
         if plan is None:
             plan = self._plan(sql)
@@ -268,8 +277,8 @@ class Database:
                 else:
                     inserted = run()
                 lastrowid = conn.last_insert_rowid()
-        except apsw.Error as exc:
-            raise E.from_apsw(exc, plan.source, plan.position) from None
+        except _BIND_ERRORS as exc:
+            raise _binding_error(exc, plan.source, plan.position) from None
         self._changes = counter.last
         return Result(iter(()), rowcount=inserted, lastrowid=lastrowid)
 
@@ -619,6 +628,18 @@ def _param_value(plan: P.Plan, ref: P.VersionRef, params: Params) -> Any:
         ) from None
 
 
+_BIND_ERRORS = (apsw.Error, KeyError, TypeError, OverflowError, ValueError)
+
+
+def _binding_error(exc: Exception, sql: str, base: int = 0) -> E.Error:
+    """An apsw error, or a parameter apsw could not bind, as a galaxlite error."""
+    if isinstance(exc, apsw.Error):
+        return E.from_apsw(exc, sql, base)
+    if isinstance(exc, KeyError):
+        return E.ProgrammingError(f"you did not supply a value for binding parameter :{exc.args[0]}")
+    return E.ProgrammingError(f"error binding a parameter: {exc}")
+
+
 class _ChangeCounter:
     """Sums ``changes()`` over an executemany: read as each next parameter set is drawn."""
 
@@ -649,10 +670,10 @@ class _ChangeCounter:
 # One small function per plan kind (see transpile.plan); _RUNNERS maps kind → runner.
 
 
-def _error(exc: apsw.Error, plan: P.Plan, sql: str) -> E.Error:
+def _error(exc: Exception, plan: P.Plan, sql: str) -> E.Error:
     if sql == plan.sql and plan.template is None:
-        return E.from_apsw(exc, plan.source, plan.position)
-    return E.from_apsw(exc, sql)
+        return _binding_error(exc, plan.source, plan.position)
+    return _binding_error(exc, sql)
 
 
 def _run_read(db: Database, plan: P.Plan, params: Params) -> Result:
@@ -661,7 +682,7 @@ def _run_read(db: Database, plan: P.Plan, params: Params) -> Result:
     cur = conn.cursor()
     try:
         cur.execute(sql, params)
-    except apsw.Error as exc:
+    except _BIND_ERRORS as exc:
         raise _error(exc, plan, sql) from None
     return Result(cur, None, (conn, sql, params))
 
@@ -679,7 +700,7 @@ def _run_write(db: Database, plan: P.Plan, params: Params) -> Result:
                 desc = None
             rows = list(cur)
             rowcount, lastrowid = conn.changes(), conn.last_insert_rowid()
-    except apsw.Error as exc:
+    except _BIND_ERRORS as exc:
         raise _error(exc, plan, sql) from None
     db._changes = rowcount
     return Result(iter(rows), desc, rowcount=rowcount, lastrowid=lastrowid)
@@ -828,7 +849,7 @@ def _run_bulk_insert(db: Database, plan: P.Plan, params: Params) -> Result:
         with db._writing(), db._replace_keeps_history(plan):
             count = db._bulk(d.table, clock.current(conn), run)
             lastrowid = conn.last_insert_rowid()
-    except apsw.Error as exc:
+    except _BIND_ERRORS as exc:
         raise _error(exc, plan, sql) from None
     db._changes = count
     return Result(iter(()), rowcount=count, lastrowid=lastrowid)

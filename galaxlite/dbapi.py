@@ -406,6 +406,7 @@ class Cursor:
         "rowcount",
         "lastrowid",
         "row_factory",
+        "_apsw_cursor",
         "__weakref__",
     )
 
@@ -421,6 +422,7 @@ class Cursor:
         self.rowcount = -1
         self.lastrowid: int | None = None
         self.row_factory: RowFactory | None = connection.row_factory
+        self._apsw_cursor = None  # one apsw cursor per Cursor, reused for plain queries
         connection._cursors.add(self)
 
     @property
@@ -465,6 +467,11 @@ class Cursor:
         kind = conn._kinds.get(sql)
         if kind is None:
             kind = conn._kind(sql)
+        # Finish the previous statement first (as sqlite3 does): a half-read result must not
+        # keep its read snapshot for the next statement, and its SQLite statement goes back
+        # to the statement cache, to be reused when the same SQL runs again.
+        self._result = None
+        self._rows = _NO_RESULT_SET
         try:
             if kind == _DML:
                 if conn._implicit and not db.in_transaction:
@@ -473,7 +480,10 @@ class Cursor:
                 self.lastrowid = result.lastrowid
                 rowcount = result.rowcount
             else:
-                result = db.execute(sql, parameters)
+                cur = self._apsw_cursor
+                if cur is None:
+                    cur = self._apsw_cursor = db._live.cursor()
+                result = db.execute(sql, parameters, cur)
                 rowcount = -1
         except BaseException:
             self._clear()
@@ -493,8 +503,8 @@ class Cursor:
         kind = conn._kinds.get(sql)
         if kind is None:
             kind = conn._kind(sql)
+        self._clear()
         if kind == _READ:
-            self._clear()
             raise ProgrammingError("executemany() can only execute DML statements")
         try:
             if kind == _DML and conn._implicit and not db.in_transaction:
@@ -511,6 +521,7 @@ class Cursor:
         is atomic: if a statement fails, none of its changes remain."""
         db = self._usable()
         conn = self._connection
+        self._clear()
         if conn._autocommit == LEGACY_TRANSACTION_CONTROL:
             db.commit()
         try:

@@ -1,0 +1,228 @@
+"""``galaxlite demo``: build a small database from ``fixtures/demo`` and show each step.
+
+Every step prints its SQL, then what galaxlite answered. The database stays in the
+directory afterwards, for ``galaxlite shell DIR`` or ``galaxlite info DIR``.
+"""
+
+from __future__ import annotations
+
+import csv
+import sqlite3
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+import click
+
+from galaxlite import errors as E
+from galaxlite.cli import table_lines, tag_rows, write_result
+from galaxlite.database import DATABASE_FILE, Database
+
+DEFAULT_FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "demo"
+NEW_DOCS = [
+    ("Astronomers timed a pulsar glitch to the microsecond.", "science", "news"),
+    ("The underdogs won the regional final on penalties.", "sports", "forum"),
+    ("This flatbread bakes in a dry pan in five minutes.", "cooking", "blog"),
+]
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    """The rows of a CSV file with a header line."""
+    with path.open(newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def prepare_directory(directory: str | None) -> Path:
+    """The demo's directory: new, or existing without a galaxlite database in it."""
+    if directory is None:
+        return Path(tempfile.mkdtemp(prefix="galaxlite-demo-")).resolve()
+    path = Path(directory)
+    if path.exists() and not path.is_dir():
+        raise E.InterfaceError(f"{directory!r} is a file; give a directory for the demo")
+    if (path / DATABASE_FILE).exists():
+        raise E.InterfaceError(
+            f"{directory!r} already holds a galaxlite database; give a new or empty directory"
+        )
+    path.mkdir(parents=True, exist_ok=True)
+    return path.resolve()
+
+
+class Demo:
+    """Prints steps, SQL and results while running them on one database."""
+
+    def __init__(self, db: Database, out: TextIO):
+        self.db = db
+        self.out = out
+        self.steps = 0
+
+    def echo(self, text: str = "", **style: Any) -> None:
+        click.secho(text, file=self.out, **style)
+
+    def step(self, title: str, why: str) -> None:
+        self.steps += 1
+        self.echo()
+        self.echo(f"{self.steps}. {title}", bold=True)
+        self.echo(f"   {why}", dim=True)
+
+    def show_sql(self, sql: str, note: str | None = None) -> None:
+        lines = sql.splitlines()
+        self.echo(f"sql> {lines[0]}", fg="cyan")
+        for line in lines[1:]:
+            self.echo(f"...> {line}", fg="cyan")
+        if note:
+            self.echo(f"     -- {note}", dim=True)
+
+    def sql(self, sql: str, params: Sequence[Any] | None = None, note: str | None = None) -> Any:
+        """Show ``sql``, run it, show its result; returns the first value of the first row."""
+        self.show_sql(sql, note)
+        result = self.db.execute(sql, params)
+        description = result.description
+        rows = result.fetchall() if description is not None else []
+        if description is not None:
+            for line in table_lines([d[0] for d in description], rows):
+                self.echo(line)
+        else:
+            write_result(self.out, result, "table")
+        return rows[0][0] if rows else None
+
+    def many(self, sql: str, rows: list[tuple], note: str) -> None:
+        """Show ``sql``, run it once per row (one version), show the count."""
+        self.show_sql(sql, note)
+        result = self.db.executemany(sql, rows)
+        n = result.rowcount
+        self.echo(f"{n} row{'' if n == 1 else 's'} changed")
+
+
+def run_demo(directory: str | None, fixtures: Path | None, out: TextIO) -> Path:
+    """Build the demo database in ``directory`` and narrate; returns the directory."""
+    data = fixtures or DEFAULT_FIXTURES
+    if not (data / "docs.csv").is_file():
+        raise E.InterfaceError(f"the demo data is not in {str(data)!r}: give --fixtures DIR")
+    docs, labels = read_csv(data / "docs.csv"), read_csv(data / "labels.csv")
+    corrections = read_csv(data / "corrections.csv")
+    where = prepare_directory(directory)
+    click.secho(f"galaxlite demo: building a database in {where}", file=out, bold=True)
+    with Database(where) as db:
+        demo = Demo(db, out)
+        load(demo, docs, labels)
+        clean(demo, corrections)
+        time_travel(demo)
+        schema_change(demo)
+        plain_client(demo)
+        not_yet(demo)
+        finish(demo, where)
+    return where
+
+
+def load(demo: Demo, docs: list[dict[str, str]], labels: list[dict[str, str]]) -> None:
+    demo.step("Create tables", "Every ordinary table is versioned; it still looks like a plain table.")
+    demo.sql("CREATE TABLE labels (name TEXT PRIMARY KEY, description TEXT)")
+    demo.sql(
+        "CREATE TABLE docs (id INTEGER PRIMARY KEY, text TEXT NOT NULL,\n"
+        "                   label TEXT NOT NULL REFERENCES labels (name), source TEXT)"
+    )
+    demo.step("Load the data with BULK INSERT", "One version, all-or-nothing, on the fast path.")
+    demo.many(
+        "BULK INSERT INTO labels (name, description) VALUES (?, ?)",
+        [(r["name"], r["description"]) for r in labels],
+        f"{len(labels)} rows from labels.csv",
+    )
+    demo.many(
+        "BULK INSERT INTO docs (id, text, label, source) VALUES (?, ?, ?, ?)",
+        [(int(r["id"]), r["text"], r["label"], r["source"]) for r in docs],
+        f"{len(docs)} rows from docs.csv",
+    )
+    demo.sql("SELECT label, count(*) AS docs FROM docs GROUP BY label ORDER BY label")
+    demo.step("Tag the raw data", "A tag names the current version; it copies nothing.")
+    demo.sql("CREATE VERSION TAG 'raw'")
+
+
+def clean(demo: Demo, corrections: list[dict[str, str]]) -> None:
+    demo.step("Clean the data", "Fix labels, drop junk and duplicates, add documents.")
+    demo.many(
+        "UPDATE docs SET label = ? WHERE id = ?",
+        [(r["label"], int(r["id"])) for r in corrections],
+        f"{len(corrections)} label fixes from corrections.csv",
+    )
+    demo.sql("DELETE FROM docs WHERE length(text) < 20", note="junk such as 'n/a' and 'lorem ipsum'")
+    demo.sql(
+        "DELETE FROM docs WHERE id NOT IN (SELECT min(id) FROM docs GROUP BY text)",
+        note="exact duplicates",
+    )
+    demo.sql(
+        "INSERT INTO docs (text, label, source) VALUES (?, ?, ?), (?, ?, ?), (?, ?, ?)",
+        [v for row in NEW_DOCS for v in row],
+    )
+    demo.sql("CREATE VERSION TAG 'clean'")
+
+
+def time_travel(demo: Demo) -> None:
+    demo.step("Travel in time with AT VERSION", "Read any table as it was at a tag or a µs timestamp.")
+    demo.sql(
+        "SELECT (SELECT count(*) FROM docs AT VERSION 'raw') AS raw,\n"
+        "       (SELECT count(*) FROM docs AT VERSION 'clean') AS clean"
+    )
+    demo.sql(
+        "SELECT past.id, past.label AS was, now.label AS is_now, now.text\n"
+        "FROM docs AT VERSION 'raw' AS past JOIN docs AS now ON now.id = past.id\n"
+        "WHERE past.label <> now.label ORDER BY past.id",
+        note="today joined with the past: the relabelled documents",
+    )
+    demo.sql(
+        "SELECT id, text FROM docs AT VERSION 'raw'\n"
+        "WHERE id NOT IN (SELECT id FROM docs) ORDER BY id",
+        note="what the cleaning removed",
+    )
+    raw_version = demo.db.tag_version("raw")
+    demo.sql(
+        "SELECT count(*) AS docs FROM docs AT VERSION ?",
+        [raw_version],
+        note=f"a bound int is a µs timestamp: {raw_version}, the version of tag 'raw'",
+    )
+
+
+def schema_change(demo: Demo) -> None:
+    demo.step("Change the schema", "ALTER TABLE keeps every past version readable, with its columns then.")
+    demo.sql("ALTER TABLE docs ADD COLUMN split TEXT")
+    demo.sql("UPDATE docs SET split = CASE WHEN id % 5 = 0 THEN 'test' ELSE 'train' END")
+    demo.sql("ALTER TABLE docs RENAME COLUMN text TO body")
+    demo.sql("CREATE VERSION TAG 'split'")
+    demo.sql("SELECT split, count(*) AS docs FROM docs GROUP BY split ORDER BY split")
+    demo.sql("SELECT * FROM docs ORDER BY id LIMIT 3")
+    demo.sql("SELECT * FROM docs AT VERSION 'raw' ORDER BY id LIMIT 3", note="the columns as they were")
+
+
+def plain_client(demo: Demo) -> None:
+    demo.step("Read the file with plain SQLite", "Python's sqlite3 (or any SQLite) sees the current data.")
+    demo.show_sql("SELECT count(*) FROM docs", note="run by Python's sqlite3 module")
+    plain = sqlite3.connect(demo.db.filename)
+    try:
+        (count,) = plain.execute("SELECT count(*) FROM docs").fetchone()
+    finally:
+        plain.close()
+    demo.echo(f"{count}")
+
+
+def not_yet(demo: Demo) -> None:
+    demo.step("Training exports", "FOR TRAINING exports (Lance datasets) and dataset snapshots come later.")
+    statement = "CREATE VERSION TAG 'train-v1' FOR TRAINING WITH TRAINING PRECISION 'sq8' TRAINING SEED 42"
+    demo.show_sql(statement)
+    try:
+        demo.db.execute(statement)
+    except E.NotSupportedError as exc:
+        demo.echo(f"not supported yet: {exc.message}", fg="yellow")
+    else:  # the export exists: say so rather than pretend it does not
+        demo.echo("tag 'train-v1' created with its training export")
+
+
+def finish(demo: Demo, where: Path) -> None:
+    demo.step("Version tags", "Tags are names for versions; they never change.")
+    columns, rows = tag_rows(demo.db)
+    for line in table_lines(columns[:4], [r[:4] for r in rows]):
+        demo.echo(line)
+    demo.echo()
+    demo.echo(f"Done. The database is in {where}. Explore it with:", bold=True)
+    demo.echo(f"  galaxlite shell {where}")
+    demo.echo(f"  galaxlite info {where}")
+    demo.echo(f"  galaxlite {where} \"SELECT * FROM docs AT VERSION 'raw' LIMIT 5\"")

@@ -1,0 +1,282 @@
+"""``galaxlite shell DB``: an interactive SQL shell.
+
+Statements may span lines and end with ``;`` (the front end's statement splitter decides
+when one is complete, so a ``;`` inside a string, a comment or a trigger body does not end
+it). Lines starting with ``.`` at the start of a statement are meta commands (``.help``).
+History is kept with readline in ``~/.galaxlite_history`` (or ``$GALAXLITE_HISTORY``).
+When standard input is not a terminal, the shell runs what it reads, without prompts, and
+exits with status 1 if any statement failed.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TextIO
+
+import transpile
+from galaxlite import errors as E
+from galaxlite.cli import (
+    FORMATS,
+    not_supported_yet,
+    statements,
+    table_lines,
+    tag_rows,
+    write_result,
+)
+from galaxlite.database import Database
+
+PROMPT = "galaxlite> "
+CONTINUE = "     ...> "
+HISTORY_LENGTH = 2000
+_SENTINEL = "galaxlite_statement_end"
+
+HELP = """\
+Enter SQL statements ending with ';' (they may span lines). Meta commands:
+  .tables             list tables (versioned or plain) and views
+  .schema [TABLE]     show CREATE statements (of TABLE only, if given)
+  .tags               list version tags
+  .snapshots          list dataset snapshots (not supported yet)
+  .mode [FORMAT]      show or set the output format: table, csv, json, jsonl
+  .help               this text
+  .quit, .exit        leave (Ctrl-D too); Ctrl-C cancels the statement being typed
+Examples:
+  SELECT count(*) FROM docs AT VERSION 'v1';
+  CREATE VERSION TAG 'v2';"""
+
+
+def is_complete(text: str) -> bool:
+    """Does ``text`` end with a complete statement (a top-level ``;``)?
+
+    A word appended after ``text`` is a statement of its own exactly when every statement of
+    ``text`` is terminated; inside a string, a comment or a trigger body it is swallowed.
+    """
+    if not text.strip():
+        return False
+    try:
+        parts = transpile.split_statements(f"{text}\n{_SENTINEL}")
+    except transpile.TranspileError:
+        return False  # an unterminated string or identifier: more lines to come
+    last = parts[-1].tokens if parts else ()
+    return len(parts) > 1 and len(last) == 1 and last[0].text == _SENTINEL
+
+
+def user_objects_sql(db: Database, table: str | None) -> list[str]:
+    """CREATE statements of the user's schema objects (galaxlite's own are left out)."""
+    sql = (
+        "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL "
+        "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name NOT LIKE '\\_gl\\_%' ESCAPE '\\' "
+        "AND name NOT LIKE 'galaxlite\\_%' ESCAPE '\\' "
+        "AND tbl_name NOT LIKE '\\_gl\\_%' ESCAPE '\\' AND tbl_name NOT LIKE 'galaxlite\\_%' ESCAPE '\\'"
+    )
+    params: tuple = ()
+    if table is not None:
+        sql += " AND tbl_name = ? COLLATE NOCASE"
+        params = (table,)
+    sql += " ORDER BY tbl_name, type DESC, name"
+    return [s for (s,) in db.query(sql, params)]
+
+
+class Shell:
+    """The read-eval-print loop over one open ``Database``."""
+
+    def __init__(
+        self,
+        db: Database,
+        stdin: TextIO | None = None,
+        stdout: TextIO | None = None,
+        stderr: TextIO | None = None,
+    ):
+        self.db = db
+        self.stdin = stdin or sys.stdin
+        self.stdout = stdout or sys.stdout
+        self.stderr = stderr or sys.stderr
+        self.mode = "table"
+        self.failed = False
+        self.interactive = self.stdin.isatty() and self.stdout.isatty()
+        self._readline = None
+        self.meta: dict[str, Callable[[list[str]], bool]] = {
+            ".help": self.cmd_help,
+            ".tables": self.cmd_tables,
+            ".schema": self.cmd_schema,
+            ".tags": self.cmd_tags,
+            ".snapshots": self.cmd_snapshots,
+            ".mode": self.cmd_mode,
+            ".quit": self.cmd_quit,
+            ".exit": self.cmd_quit,
+        }
+
+    # -------------------------------------------------------------- the loop
+
+    def run(self) -> int:
+        """Read and run until end of input or ``.quit``; the exit status."""
+        if self.interactive:
+            self._start_history()
+            self.say(f"galaxlite shell on {self.db.filename}. Type .help for help, .quit to leave.")
+        buffer: list[str] = []
+        try:
+            while True:
+                try:
+                    line = self.read_line(CONTINUE if buffer else PROMPT)
+                except KeyboardInterrupt:
+                    self.stdout.write("^C\n")
+                    buffer = []
+                    continue
+                if line is None:
+                    break
+                if not buffer and line.strip().startswith("."):
+                    if not self.run_meta(line.strip()):
+                        break
+                    continue
+                buffer.append(line)
+                text = "\n".join(buffer)
+                if is_complete(text):
+                    self._remember(buffer)
+                    buffer = []
+                    self.run_sql(text)
+            if "\n".join(buffer).strip():  # input ended inside a statement: run what there is
+                self.run_sql("\n".join(buffer))
+        finally:
+            self._save_history()
+            if self.db.in_transaction:
+                self.say("the open transaction was rolled back (COMMIT to keep changes)")
+        return 1 if self.failed and not self.interactive else 0
+
+    def read_line(self, prompt: str) -> str | None:
+        """The next line of input without its newline; None at end of input."""
+        if self.interactive:
+            try:
+                return input(prompt)
+            except EOFError:
+                self.stdout.write("\n")
+                return None
+        line = self.stdin.readline()
+        return line.rstrip("\n") if line else None
+
+    def run_sql(self, text: str) -> None:
+        """Run each statement of ``text``; stop at the first error."""
+        try:
+            for statement in statements(text):
+                write_result(self.stdout, self.db.execute(statement), self.mode)
+                self.stdout.flush()
+        except E.Error as exc:
+            self.error(str(exc))
+        except KeyboardInterrupt:
+            self.error("interrupted")
+
+    def run_meta(self, line: str) -> bool:
+        """Run a meta command; False means leave the shell."""
+        words = line.split()
+        command = self.meta.get(words[0].lower())
+        if command is None:
+            self.error(f"unknown command {words[0]!r}: type .help for the list")
+            return True
+        try:
+            return command(words[1:])
+        except E.Error as exc:
+            self.error(str(exc))
+            return True
+
+    # -------------------------------------------------------------- output
+
+    def say(self, text: str) -> None:
+        self.stdout.write(text + "\n")
+        self.stdout.flush()
+
+    def error(self, message: str) -> None:
+        self.failed = True
+        self.stdout.flush()
+        self.stderr.write(f"error: {' '.join(message.split())}\n")
+        self.stderr.flush()
+
+    # -------------------------------------------------------------- meta commands
+
+    def cmd_help(self, args: list[str]) -> bool:
+        self.say(HELP)
+        return True
+
+    def cmd_quit(self, args: list[str]) -> bool:
+        return False
+
+    def cmd_tables(self, args: list[str]) -> bool:
+        versioned = {n.lower() for n in self.db.versioned_tables()}
+        rows = [
+            (name, "view" if kind == "view" else "versioned" if name.lower() in versioned else "plain")
+            for name, kind in self.db.query(
+                "SELECT name, type FROM sqlite_master WHERE type IN ('table', 'view') "
+                "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name NOT LIKE '\\_gl\\_%' ESCAPE '\\' "
+                "AND name NOT LIKE 'galaxlite\\_%' ESCAPE '\\' ORDER BY name"
+            )
+        ]
+        if not rows:
+            self.say("(no tables)")
+            return True
+        for text in table_lines(["table", "kind"], rows):
+            self.say(text)
+        return True
+
+    def cmd_schema(self, args: list[str]) -> bool:
+        for sql in user_objects_sql(self.db, args[0] if args else None):
+            self.say(sql + ";")
+        return True
+
+    def cmd_tags(self, args: list[str]) -> bool:
+        columns, rows = tag_rows(self.db)
+        if not rows:
+            self.say("(no version tags)")
+            return True
+        for text in table_lines(columns, rows):
+            self.say(text)
+        return True
+
+    def cmd_snapshots(self, args: list[str]) -> bool:
+        self.error(str(not_supported_yet("dataset snapshots (CREATE SNAPSHOT ...)")))
+        return True
+
+    def cmd_mode(self, args: list[str]) -> bool:
+        if not args:
+            self.say(f"output format: {self.mode}")
+        elif args[0].lower() in FORMATS:
+            self.mode = args[0].lower()
+        else:
+            self.error(f"unknown format {args[0]!r}: choose one of {', '.join(FORMATS)}")
+        return True
+
+    # -------------------------------------------------------------- history
+
+    def _history_file(self) -> Path:
+        return Path(os.environ.get("GALAXLITE_HISTORY") or Path.home() / ".galaxlite_history")
+
+    def _start_history(self) -> None:
+        try:
+            import readline
+        except ImportError:  # a Python built without readline: no history
+            return
+        self._readline = readline
+        readline.set_history_length(HISTORY_LENGTH)
+        path = self._history_file()
+        if path.is_file():
+            try:
+                readline.read_history_file(path)
+            except OSError:
+                pass
+
+    def _remember(self, lines: list[str]) -> None:
+        """Keep a multi-line statement as one history entry."""
+        readline = self._readline
+        if readline is None or len(lines) < 2:
+            return
+        n = readline.get_current_history_length()
+        for _ in range(min(len(lines), n)):
+            readline.remove_history_item(readline.get_current_history_length() - 1)
+        readline.add_history(" ".join(line.strip() for line in lines))
+
+    def _save_history(self) -> None:
+        if self._readline is None:
+            return
+        try:
+            self._readline.write_history_file(self._history_file())
+        except OSError as exc:
+            self.error(f"could not save the history: {exc}")
