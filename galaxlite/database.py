@@ -171,13 +171,14 @@ class Database:
             if not self._conn.table_exists("main", "galaxlite_clock"):  # no write lock otherwise
                 with self._conn:
                     self._conn.execute(schema.catalog_sql())
+                self._conn.set_last_insert_rowid(0)
         except apsw.Error as exc:
             raise E.from_apsw(exc) from None
         self._plans: dict[str, P.Plan | None] = {}
         self._plain_reads: set[str] = set()  # SQL texts that run as written (no rewrite)
         self._outer_savepoint: str | None = None
         self._changes = 0  # what SQL changes() reports: rows changed by the last user write
-        self._schema_replaces: bool | None = None  # does any schema object use REPLACE?
+        self._schema_clauses: frozenset[str] | None = None  # REPLACE/FAIL used in the schema
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -452,7 +453,7 @@ class Database:
         return plan
 
     @contextmanager
-    def _writing(self, pin: bool = True, atomic: bool = True) -> Iterator[None]:
+    def _writing(self, pin: bool = True, atomic: bool = True, keep_partial: bool = False) -> Iterator[None]:
         """A write that becomes (part of) one version (``clock.current`` inside tells which).
 
         Outside a transaction: BEGIN IMMEDIATE ... COMMIT around it. Inside one: a savepoint,
@@ -482,12 +483,21 @@ class Database:
             if pin:
                 clock.pin(conn)
             yield
-            clock.unpin(conn)
-            conn.execute("COMMIT")
+        except apsw.Error:
+            # A statement failing under ON CONFLICT FAIL keeps the rows it wrote before the
+            # failing one, as in plain autocommit SQLite: commit them (``keep_partial``).
+            if keep_partial and conn.in_transaction:
+                clock.unpin(conn)
+                conn.execute("COMMIT")
+            elif conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
         except BaseException:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
+        clock.unpin(conn)
+        conn.execute("COMMIT")
 
     @contextmanager
     def _replace_keeps_history(self, plan: P.Plan) -> Iterator[None]:
@@ -496,7 +506,7 @@ class Database:
         for statements that can REPLACE, so that users' own triggers keep SQLite's default
         (non-recursive) behaviour everywhere else.
         """
-        if not (plan.may_replace or self._schema_uses_replace()):
+        if "REPLACE" not in plan.conflict_clauses and "REPLACE" not in self._schema_conflicts():
             yield
             return
         conn = self._live
@@ -506,18 +516,26 @@ class Database:
         finally:
             conn.execute("PRAGMA recursive_triggers = OFF")
 
-    def _schema_uses_replace(self) -> bool:
-        """Does a table constraint (ON CONFLICT REPLACE) or a user trigger use REPLACE?"""
-        if self._schema_replaces is None:
-            self._schema_replaces = bool(
-                next(
+    def _schema_conflicts(self) -> frozenset[str]:
+        """Conflict resolutions (REPLACE, FAIL) named by table constraints or user triggers."""
+        if self._schema_clauses is None:
+            found = set()
+            for word in ("REPLACE", "FAIL"):
+                (used,) = next(
                     self._live.execute(
-                        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE sql LIKE '%REPLACE%' "
-                        "AND name NOT LIKE '\\_gl\\_%' ESCAPE '\\')"
+                        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE sql LIKE ? "
+                        "AND name NOT LIKE '\\_gl\\_%' ESCAPE '\\')",
+                        (f"%{word}%",),
                     )
-                )[0]
-            )
-        return self._schema_replaces
+                )
+                if used:
+                    found.add(word)
+            self._schema_clauses = frozenset(found)
+        return self._schema_clauses
+
+    def _keeps_partial_writes(self, plan: P.Plan) -> bool:
+        """Can a failing statement keep the rows it wrote before failing (ON CONFLICT FAIL)?"""
+        return "FAIL" in plan.conflict_clauses or "FAIL" in self._schema_conflicts()
 
     def _bulk(self, table: P.TableName, version: int, run: Callable[[], int]) -> int:
         """Run an insert on the trigger-free path when the table allows it, else through triggers."""
@@ -691,7 +709,8 @@ def _run_write(db: Database, plan: P.Plan, params: Params) -> Result:
     sql, params = db._render(plan, params) if plan.refs else (plan.sql, params)
     conn = db._live
     try:
-        with db._writing(atomic=False), db._replace_keeps_history(plan):
+        with db._writing(atomic=False, keep_partial=db._keeps_partial_writes(plan)), \
+                db._replace_keeps_history(plan):
             cur = conn.cursor()
             cur.execute(sql, params)
             try:
@@ -708,7 +727,7 @@ def _run_write(db: Database, plan: P.Plan, params: Params) -> Result:
 
 def _run_ddl(db: Database, plan: P.Plan, params: Params, work: Callable[[apsw.Connection, int], None]) -> Result:
     conn = db._live
-    db._schema_replaces = None
+    db._schema_clauses = None
     lastrowid = conn.last_insert_rowid()  # catalog inserts must not show through
     try:
         with db._writing():
@@ -891,7 +910,7 @@ def _run_release(db: Database, plan: P.Plan, params: Params) -> Result:
 
 
 def _run_other(db: Database, plan: P.Plan, params: Params) -> Result:
-    db._schema_replaces = None  # CREATE TRIGGER / CREATE TABLE WITHOUT VERSIONING / ...
+    db._schema_clauses = None  # CREATE TRIGGER / CREATE TABLE WITHOUT VERSIONING / ...
     return _run_read(db, plan, params)
 
 

@@ -229,7 +229,8 @@ class HashEmbedder:
     top bit the sign.  Rows are L2-normalised; a text with no word characters maps to one fixed
     unit vector.
 
-    Deterministic across processes, platforms and Python versions; no dependency but numpy.
+    Deterministic across processes and platforms (non-ASCII text also depends on the Unicode
+    tables of the Python version, through NFKC and ``\\w``); no dependency but numpy.
     It measures shared vocabulary and spelling, not meaning (paraphrases with different words
     score near 0).
 
@@ -240,6 +241,8 @@ class HashEmbedder:
         (1.0, True)
     """
 
+    # Unrelated short texts reach ~0.33 at p99 through shared stop words; 0.5 means a large
+    # part of the vocabulary is shared.
     typical_threshold: float = 0.5
 
     def __init__(self, dim: int = 384, *, name: str = "hash") -> None:
@@ -248,8 +251,12 @@ class HashEmbedder:
         self.name = name
         self.dim = dim
         self._cache: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        empty_idx, empty_w = self._features_of("\x00<empty>")
-        self._empty = (empty_idx, empty_w)
+        # the fixed unit vector of texts without features (or whose features cancel out)
+        idx, wts = self._features_of("\x00<empty>")
+        empty = np.bincount(idx, weights=wts, minlength=dim)
+        if not empty.any():
+            empty[0] = 1.0
+        self._empty = empty / np.linalg.norm(empty)
 
     def __repr__(self) -> str:
         return f"HashEmbedder(dim={self.dim}, name={self.name!r})"
@@ -288,22 +295,21 @@ class HashEmbedder:
         wt_parts: list[np.ndarray] = []
         for row, text in enumerate(items):
             words = _WORD_RE.findall(unicodedata.normalize("NFKC", text).casefold())
-            feats = [self._word_features(w) for w in words] or [self._empty]
             offset = row * self.dim
-            for idx, wts in feats:
+            for idx, wts in map(self._word_features, words):
                 idx_parts.append(idx + offset)
                 wt_parts.append(wts)
-        flat = np.bincount(
-            np.concatenate(idx_parts), weights=np.concatenate(wt_parts), minlength=n * self.dim
-        )
+        flat = np.zeros(n * self.dim)
+        if idx_parts:
+            flat = np.bincount(
+                np.concatenate(idx_parts), weights=np.concatenate(wt_parts), minlength=n * self.dim
+            )
         out = flat.reshape(n, self.dim)
         norms = np.linalg.norm(out, axis=1, keepdims=True)
-        # Features may cancel out exactly; such a row falls back to the fixed "empty" vector.
         zero = norms[:, 0] == 0
         if zero.any():
-            empty = np.bincount(self._empty[0], weights=self._empty[1], minlength=self.dim)
-            out[zero] = empty
-            norms[zero] = np.linalg.norm(empty)
+            out[zero] = self._empty
+            norms[zero] = 1.0
         return np.ascontiguousarray(out / norms, dtype=np.float32)
 
 
@@ -656,8 +662,8 @@ class MiniLMEmbedder:
         if "bert.embeddings.word_embeddings.weight" in w:  # some exports keep the prefix
             w = {k.removeprefix("bert."): v for k, v in w.items()}
 
-        def f32(key: str) -> np.ndarray:
-            return np.ascontiguousarray(w[key], dtype=np.float32)
+        def f32(key: str) -> np.ndarray:  # a copy, so the file buffer can be freed after load
+            return np.array(w[key], dtype=np.float32, order="C", copy=True)
 
         def lin(key: str) -> np.ndarray:  # torch Linear (out, in) -> (in, out) for x @ W
             return np.ascontiguousarray(w[key].T, dtype=np.float32)

@@ -379,7 +379,9 @@ def bulk_append(
     try:
         _exec_section(conn, "drop_insert_trigger", tv)
         inserted = run_insert()
+        last_rowid = conn.last_insert_rowid()
         versioned = fill_companion(conn, tv, version, where=f"WHERE {rowid} > {int(high)}")
+        conn.set_last_insert_rowid(last_rowid)
         ok = inserted == versioned
         if ok:
             _exec_section(conn, "insert_trigger", tv)

@@ -134,7 +134,8 @@ class Plan:
     refs: tuple[VersionRef, ...] = ()
     detail: Any = None
     param_markers: int = field(default=0)  # how many plain ``?`` markers the statement has
-    may_replace: bool = False  # uses REPLACE conflict resolution (REPLACE / OR REPLACE)
+    # conflict resolutions the statement names: "REPLACE" (REPLACE / OR REPLACE) and "FAIL"
+    conflict_clauses: frozenset[str] = frozenset()
 
     @property
     def consumed_params(self) -> tuple[int, ...]:

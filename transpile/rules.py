@@ -476,9 +476,10 @@ def analyze(stmt: Statement) -> P.Plan:
     sql, template = _apply_edits(stmt, c.edits)
     toks = stmt.tokens
     markers = sum(1 for t in toks if t.kind == PARAM and t.text == "?")
-    may_replace = any(
-        t.is_word("REPLACE") and not (k + 1 < len(toks) and toks[k + 1].text == "(")
+    conflict_clauses = frozenset(
+        t.upper
         for k, t in enumerate(toks)
+        if t.is_word("REPLACE", "FAIL") and not (k + 1 < len(toks) and toks[k + 1].text == "(")
     )
     return P.Plan(
         kind=kind,
@@ -489,5 +490,5 @@ def analyze(stmt: Statement) -> P.Plan:
         refs=tuple(refs),
         detail=detail,
         param_markers=markers,
-        may_replace=may_replace,
+        conflict_clauses=conflict_clauses,
     )
