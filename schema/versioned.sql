@@ -37,7 +37,6 @@ CREATE TABLE {companion} (
     {companion_key_defs},
     valid_from INTEGER NOT NULL{companion_pk}
 ){companion_options};
-CREATE INDEX {companion_index} ON {companion} (valid_from);
 CREATE TRIGGER {prefix}_c_no_update BEFORE UPDATE ON {companion}
 WHEN NEW.valid_from IS NOT (SELECT version FROM galaxlite_clock)
 BEGIN

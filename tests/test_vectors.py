@@ -98,8 +98,14 @@ def test_encoded_blob_is_accepted_as_input(values):
 
 
 @settings(max_examples=50)
-@given(st.integers(1, 32).flatmap(lambda d: st.tuples(st.just(d), st.lists(
-    st.lists(f32_values, min_size=d, max_size=d), min_size=0, max_size=20))))
+@given(
+    st.integers(1, 32).flatmap(
+        lambda d: st.tuples(
+            st.just(d),
+            st.lists(st.lists(f32_values, min_size=d, max_size=d), min_size=0, max_size=20),
+        )
+    )
+)
 def test_decode_matrix_matches_rows(case):
     dim, rows = case
     blobs = [encode_vector(r) for r in rows]
@@ -115,8 +121,11 @@ def test_decode_matrix_matches_rows(case):
 
 def test_decode_matrix_empty_and_mixed_buffers():
     assert decode_matrix([], 5).shape == (0, 5)
-    blobs = [encode_vector([1, 2]), bytearray(encode_vector([3, 4])),
-             memoryview(encode_vector([5, 6]))]
+    blobs = [
+        encode_vector([1, 2]),
+        bytearray(encode_vector([3, 4])),
+        memoryview(encode_vector([5, 6])),
+    ]
     assert decode_matrix(blobs, 2).tolist() == [[1, 2], [3, 4], [5, 6]]
     with pytest.raises(ValueError, match="needs dim"):
         decode_matrix([])
@@ -188,8 +197,21 @@ def test_non_finite_message_names_component():
 
 @pytest.mark.parametrize(
     "text",
-    ["[nan]", "[inf, 1]", "1, 2", "[1, 2", "[1,,2]", "[1, x]", "[]", "[ ]", "[[1, 2]]",
-     "[1 2]", "[0x10]", "[1_000]", ""],
+    [
+        "[nan]",
+        "[inf, 1]",
+        "1, 2",
+        "[1, 2",
+        "[1,,2]",
+        "[1, x]",
+        "[]",
+        "[ ]",
+        "[[1, 2]]",
+        "[1 2]",
+        "[0x10]",
+        "[1_000]",
+        "",
+    ],
 )
 def test_bad_literals_rejected(text):
     with pytest.raises(ValueError):
@@ -203,8 +225,18 @@ def test_literal_forms_accepted():
 
 @pytest.mark.parametrize(
     "value",
-    [[True, False], [1, "2"], [None], [[1.0]], {1.0}, 3.0, None, np.array([1 + 2j]),
-     np.array(["1"]), np.array([True])],
+    [
+        [True, False],
+        [1, "2"],
+        [None],
+        [[1.0]],
+        {1.0},
+        3.0,
+        None,
+        np.array([1 + 2j]),
+        np.array(["1"]),
+        np.array([True]),
+    ],
 )
 def test_bad_types_rejected(value):
     with pytest.raises((TypeError, ValueError)):
