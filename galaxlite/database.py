@@ -265,7 +265,7 @@ class Database:
             plan.kind == P.BULK_INSERT or len(seq_of_parameters) >= _BULK_EXECUTEMANY_MIN
         )
         try:
-            with self._writing(), self._replace_keeps_history(plan):
+            with self._writing(plan):
                 version = clock.current(conn)
 
                 def run() -> int:
@@ -414,8 +414,16 @@ class Database:
             self.execute("ROLLBACK")
 
     @contextmanager
-    def transaction(self) -> Iterator[Database]:
-        """``with db.transaction():`` commits on success and rolls back on error; nests."""
+    def transaction(self, mode: str = "IMMEDIATE") -> Iterator[Database]:
+        """``with db.transaction():`` commits on success and rolls back on error; nests.
+
+        ``mode`` is the BEGIN mode. IMMEDIATE (the default) takes the write lock up front,
+        so a transaction that reads before it writes cannot fail with "database is locked"
+        when another connection commits in between (DEFERRED is SQLite's default).
+        """
+        mode = mode.upper()
+        if mode not in ("DEFERRED", "IMMEDIATE", "EXCLUSIVE"):
+            raise E.ProgrammingError(f"unknown transaction mode {mode!r}")
         if self.in_transaction:
             name = f"_gl_sp{id(self)}_{itertools.count().__next__()}"
             self._live.execute(f"SAVEPOINT {name}")
@@ -427,7 +435,7 @@ class Database:
                 raise
             self._live.execute(f"RELEASE {name}")
             return
-        self.begin()
+        self.execute(f"BEGIN {mode}")
         try:
             yield self
         except BaseException:
@@ -452,69 +460,21 @@ class Database:
             self._plain_reads.add(sql)
         return plan
 
-    @contextmanager
-    def _writing(self, pin: bool = True, atomic: bool = True, keep_partial: bool = False) -> Iterator[None]:
-        """A write that becomes (part of) one version (``clock.current`` inside tells which).
+    def _writing(self, plan: P.Plan | None = None, *, pin: bool = True, atomic: bool = True) -> _WriteScope:
+        """``with db._writing(plan):`` a write that becomes (part of) one version.
 
-        Outside a transaction: BEGIN IMMEDIATE ... COMMIT around it. Inside one: a savepoint,
-        so that a multi-statement operation is all-or-nothing there too (``atomic=False``
-        for a single statement, which SQLite already makes all-or-nothing).
+        ``atomic=False`` for a single statement, which SQLite already makes all-or-nothing
+        inside a transaction (no savepoint needed). With a ``plan``, REPLACE and
+        ON CONFLICT FAIL get what they need (see ``_WriteScope``).
         """
-        conn = self._live
-        if conn.in_transaction and not atomic:
-            if pin:
-                clock.pin(conn)
-            yield
-            return
-        if conn.in_transaction:
-            conn.execute("SAVEPOINT _gl_write")
-            try:
-                if pin:
-                    clock.pin(conn)
-                yield
-            except BaseException:
-                conn.execute("ROLLBACK TO _gl_write")
-                conn.execute("RELEASE _gl_write")
-                raise
-            conn.execute("RELEASE _gl_write")
-            return
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            if pin:
-                clock.pin(conn)
-            yield
-        except apsw.Error:
-            # A statement failing under ON CONFLICT FAIL keeps the rows it wrote before the
-            # failing one, as in plain autocommit SQLite: commit them (``keep_partial``).
-            if keep_partial and conn.in_transaction:
-                clock.unpin(conn)
-                conn.execute("COMMIT")
-            elif conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
-        clock.unpin(conn)
-        conn.execute("COMMIT")
-
-    @contextmanager
-    def _replace_keeps_history(self, plan: P.Plan) -> Iterator[None]:
-        """REPLACE deletes conflicting rows without firing DELETE triggers unless
-        recursive_triggers is on, and then their history would be lost. It is turned on only
-        for statements that can REPLACE, so that users' own triggers keep SQLite's default
-        (non-recursive) behaviour everywhere else.
-        """
-        if "REPLACE" not in plan.conflict_clauses and "REPLACE" not in self._schema_conflicts():
-            yield
-            return
-        conn = self._live
-        conn.execute("PRAGMA recursive_triggers = ON")
-        try:
-            yield
-        finally:
-            conn.execute("PRAGMA recursive_triggers = OFF")
+        conflicts = plan.conflict_clauses | self._schema_conflicts() if plan is not None else ()
+        return _WriteScope(
+            self._live,
+            pin=pin,
+            atomic=atomic,
+            keep_partial="FAIL" in conflicts,
+            recursive="REPLACE" in conflicts,
+        )
 
     def _schema_conflicts(self) -> frozenset[str]:
         """Conflict resolutions (REPLACE, FAIL) named by table constraints or user triggers."""
@@ -532,10 +492,6 @@ class Database:
                     found.add(word)
             self._schema_clauses = frozenset(found)
         return self._schema_clauses
-
-    def _keeps_partial_writes(self, plan: P.Plan) -> bool:
-        """Can a failing statement keep the rows it wrote before failing (ON CONFLICT FAIL)?"""
-        return "FAIL" in plan.conflict_clauses or "FAIL" in self._schema_conflicts()
 
     def _bulk(self, table: P.TableName, version: int, run: Callable[[], int]) -> int:
         """Run an insert on the trigger-free path when the table allows it, else through triggers."""
@@ -658,6 +614,77 @@ def _binding_error(exc: Exception, sql: str, base: int = 0) -> E.Error:
     return E.ProgrammingError(f"error binding a parameter: {exc}")
 
 
+class _WriteScope:
+    """A write that becomes (part of) one version.
+
+    Outside a transaction: BEGIN IMMEDIATE, pin the clock, ..., unpin, COMMIT (ROLLBACK on
+    error). Inside one: pin the clock (idempotent), within a savepoint when ``atomic`` so a
+    multi-statement operation is all-or-nothing there too.
+
+    ``keep_partial``: a statement failing under ON CONFLICT FAIL keeps the rows it wrote
+    before the failing one, as in plain autocommit SQLite, so they are committed.
+    ``recursive``: REPLACE deletes conflicting rows without firing DELETE triggers unless
+    recursive_triggers is on, and their history would be lost; it is turned on only for
+    statements that can REPLACE, so users' own triggers keep SQLite's default elsewhere.
+    A class, not a generator context manager: it is on every write's path.
+    """
+
+    __slots__ = ("conn", "pin", "atomic", "keep_partial", "recursive", "mode")
+
+    def __init__(self, conn: apsw.Connection, *, pin: bool, atomic: bool, keep_partial: bool, recursive: bool):
+        self.conn, self.pin, self.atomic = conn, pin, atomic
+        self.keep_partial, self.recursive = keep_partial, recursive
+        self.mode = ""
+
+    def __enter__(self) -> _WriteScope:
+        conn = self.conn
+        if not conn.in_transaction:
+            self.mode = "begin"
+            conn.execute("BEGIN IMMEDIATE")
+        elif self.atomic:
+            self.mode = "savepoint"
+            conn.execute("SAVEPOINT _gl_write")
+        else:
+            self.mode = "inside"
+        try:
+            if self.pin:
+                clock.pin(conn)
+            if self.recursive:
+                conn.execute("PRAGMA recursive_triggers = ON")
+        except BaseException:
+            self.recursive = False
+            self.__exit__(Exception, None, None)
+            raise
+        return self
+
+    def __exit__(self, exc_type: type | None, exc: object, tb: object) -> bool:
+        conn, mode = self.conn, self.mode
+        if self.recursive:
+            conn.execute("PRAGMA recursive_triggers = OFF")
+        if exc_type is None:
+            if mode == "begin":
+                try:
+                    clock.unpin(conn)
+                    conn.execute("COMMIT")
+                except BaseException:  # e.g. a deferred foreign key fails at COMMIT
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
+            elif mode == "savepoint":
+                conn.execute("RELEASE _gl_write")
+            return False
+        if mode == "begin" and conn.in_transaction:
+            if self.keep_partial and issubclass(exc_type, apsw.Error):
+                clock.unpin(conn)
+                conn.execute("COMMIT")
+            else:
+                conn.execute("ROLLBACK")
+        elif mode == "savepoint":
+            conn.execute("ROLLBACK TO _gl_write")
+            conn.execute("RELEASE _gl_write")
+        return False
+
+
 class _ChangeCounter:
     """Sums ``changes()`` over an executemany: read as each next parameter set is drawn."""
 
@@ -709,15 +736,16 @@ def _run_write(db: Database, plan: P.Plan, params: Params) -> Result:
     sql, params = db._render(plan, params) if plan.refs else (plan.sql, params)
     conn = db._live
     try:
-        with db._writing(atomic=False, keep_partial=db._keeps_partial_writes(plan)), \
-                db._replace_keeps_history(plan):
+        with db._writing(plan, atomic=False):
             cur = conn.cursor()
             cur.execute(sql, params)
-            try:
-                desc = cur.get_description()
-            except apsw.ExecutionCompleteError:
-                desc = None
-            rows = list(cur)
+            desc, rows = None, []
+            if plan.returning:
+                try:
+                    desc = cur.get_description()
+                except apsw.ExecutionCompleteError:  # RETURNING, but no row was written
+                    desc = _describe(conn, sql, params)
+                rows = list(cur)
             rowcount, lastrowid = conn.changes(), conn.last_insert_rowid()
     except _BIND_ERRORS as exc:
         raise _error(exc, plan, sql) from None
@@ -865,7 +893,7 @@ def _run_bulk_insert(db: Database, plan: P.Plan, params: Params) -> Result:
         return conn.changes()
 
     try:
-        with db._writing(), db._replace_keeps_history(plan):
+        with db._writing(plan):
             count = db._bulk(d.table, clock.current(conn), run)
             lastrowid = conn.last_insert_rowid()
     except _BIND_ERRORS as exc:

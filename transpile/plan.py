@@ -136,6 +136,7 @@ class Plan:
     param_markers: int = field(default=0)  # how many plain ``?`` markers the statement has
     # conflict resolutions the statement names: "REPLACE" (REPLACE / OR REPLACE) and "FAIL"
     conflict_clauses: frozenset[str] = frozenset()
+    returning: bool = False  # has a RETURNING clause (a write that yields rows)
 
     @property
     def consumed_params(self) -> tuple[int, ...]:

@@ -491,4 +491,5 @@ def analyze(stmt: Statement) -> P.Plan:
         detail=detail,
         param_markers=markers,
         conflict_clauses=conflict_clauses,
+        returning=any(t.is_word("RETURNING") for t in toks),
     )
