@@ -178,6 +178,11 @@ class Database:
         self._plain_reads: set[str] = set()  # SQL texts that run as written (no rewrite)
         self._outer_savepoint: str | None = None
         self._changes = 0  # what SQL changes() reports: rows changed by the last user write
+        # True once the open transaction holds its version (see clock.py): every later write
+        # in it skips the pin. Reset whenever the transaction ends or may have lost the pin.
+        self._pinned = False
+        self._conn.set_commit_hook(self._transaction_ended)
+        self._conn.set_rollback_hook(self._transaction_ended)
         self._schema_clauses: frozenset[str] | None = None  # REPLACE/FAIL used in the schema
 
     # ------------------------------------------------------------------ lifecycle
@@ -432,6 +437,7 @@ class Database:
             except BaseException:
                 self._live.execute(f"ROLLBACK TO {name}")
                 self._live.execute(f"RELEASE {name}")
+                self._pinned = False
                 raise
             self._live.execute(f"RELEASE {name}")
             return
@@ -460,6 +466,16 @@ class Database:
             self._plain_reads.add(sql)
         return plan
 
+    def _transaction_ended(self) -> bool:
+        self._pinned = False
+        return False  # (a commit hook returning True would turn the commit into a rollback)
+
+    def _pin(self) -> None:
+        """Give the open transaction its version, once."""
+        if not self._pinned:
+            clock.pin(self._conn)
+            self._pinned = True
+
     def _writing(self, plan: P.Plan | None = None, *, pin: bool = True, atomic: bool = True) -> _WriteScope:
         """``with db._writing(plan):`` a write that becomes (part of) one version.
 
@@ -469,7 +485,7 @@ class Database:
         """
         conflicts = plan.conflict_clauses | self._schema_conflicts() if plan is not None else ()
         return _WriteScope(
-            self._live,
+            self,
             pin=pin,
             atomic=atomic,
             keep_partial="FAIL" in conflicts,
@@ -629,10 +645,10 @@ class _WriteScope:
     A class, not a generator context manager: it is on every write's path.
     """
 
-    __slots__ = ("conn", "pin", "atomic", "keep_partial", "recursive", "mode")
+    __slots__ = ("db", "conn", "pin", "atomic", "keep_partial", "recursive", "mode")
 
-    def __init__(self, conn: apsw.Connection, *, pin: bool, atomic: bool, keep_partial: bool, recursive: bool):
-        self.conn, self.pin, self.atomic = conn, pin, atomic
+    def __init__(self, db: Database, *, pin: bool, atomic: bool, keep_partial: bool, recursive: bool):
+        self.db, self.conn, self.pin, self.atomic = db, db._live, pin, atomic
         self.keep_partial, self.recursive = keep_partial, recursive
         self.mode = ""
 
@@ -648,7 +664,7 @@ class _WriteScope:
             self.mode = "inside"
         try:
             if self.pin:
-                clock.pin(conn)
+                self.db._pin()
             if self.recursive:
                 conn.execute("PRAGMA recursive_triggers = ON")
         except BaseException:
@@ -680,8 +696,9 @@ class _WriteScope:
             else:
                 conn.execute("ROLLBACK")
         elif mode == "savepoint":
-            conn.execute("ROLLBACK TO _gl_write")
+            conn.execute("ROLLBACK TO _gl_write")  # may undo the pin
             conn.execute("RELEASE _gl_write")
+            self.db._pinned = False
         return False
 
 
@@ -858,6 +875,7 @@ def _run_create_tag(db: Database, plan: P.Plan, params: Params) -> Result:
                     E.DuplicateTagError, f"version tag {name!r} already exists", plan.source, plan.position
                 )
             version = clock.advance(conn)
+            db._pinned = False  # later writes, even in this transaction, come after the tag
             conn.execute(
                 "INSERT INTO galaxlite_tags (name, version, created_us) VALUES (?, ?, ?)",
                 (name, version, clock.now_us()),
@@ -933,7 +951,13 @@ def _run_release(db: Database, plan: P.Plan, params: Params) -> Result:
     conn = db._live
     if db._outer_savepoint == plan.detail.name.lower() and conn.in_transaction:
         clock.unpin(conn)
+        db._pinned = False
         db._outer_savepoint = None
+    return _run_read(db, plan, params)
+
+
+def _run_rollback_to(db: Database, plan: P.Plan, params: Params) -> Result:
+    db._pinned = False  # rolling back to a savepoint may undo the pin
     return _run_read(db, plan, params)
 
 
@@ -955,6 +979,7 @@ _RUNNERS: dict[str, Callable[[Database, P.Plan, Params], Result]] = {
     P.BEGIN: _run_begin,
     P.COMMIT: _run_commit,
     P.ROLLBACK: _run_rollback,
+    P.ROLLBACK_TO: _run_rollback_to,
     P.SAVEPOINT: _run_savepoint,
     P.RELEASE: _run_release,
 }

@@ -72,7 +72,7 @@ def test_line_col():
         ("BEGIN IMMEDIATE", P.BEGIN),
         ("END TRANSACTION", P.COMMIT),
         ("ROLLBACK", P.ROLLBACK),
-        ("ROLLBACK TO sp", P.OTHER),
+        ("ROLLBACK TO sp", P.ROLLBACK_TO),
         ("SAVEPOINT sp", P.SAVEPOINT),
         ("RELEASE sp", P.RELEASE),
     ],

@@ -23,6 +23,7 @@ BULK_INSERT = "bulk_insert"
 BEGIN = "begin"
 COMMIT = "commit"
 ROLLBACK = "rollback"
+ROLLBACK_TO = "rollback_to"
 SAVEPOINT = "savepoint"
 RELEASE = "release"
 

@@ -295,7 +295,7 @@ def build_rollback(c: Cursor) -> tuple[str, object]:
     c.expect("ROLLBACK")
     c.accept("TRANSACTION")
     if c.accept("TO"):
-        return P.OTHER, None  # ROLLBACK TO a savepoint: the transaction goes on
+        return P.ROLLBACK_TO, None  # the transaction goes on
     return P.ROLLBACK, None
 
 
