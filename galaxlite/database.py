@@ -488,7 +488,7 @@ class Database:
             self,
             pin=pin,
             atomic=atomic,
-            keep_partial="FAIL" in conflicts,
+            keep_partial="FAIL" in conflicts and not atomic,  # BULK stays all-or-nothing
             recursive="REPLACE" in conflicts,
         )
 

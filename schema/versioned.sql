@@ -23,6 +23,11 @@ CREATE TABLE {history} (
     valid_to   INTEGER NOT NULL
 );
 CREATE INDEX {history_index} ON {history} (valid_to);
+CREATE TRIGGER {prefix}_h_no_forgery BEFORE INSERT ON {history}
+WHEN NEW.valid_to IS NOT (SELECT version FROM galaxlite_clock)
+BEGIN
+    SELECT RAISE(ABORT, 'galaxlite: history is immutable (row versions are closed only by writes to the table)');
+END;
 CREATE TRIGGER {prefix}_h_no_update BEFORE UPDATE ON {history}
 BEGIN
     SELECT RAISE(ABORT, 'galaxlite: history is immutable (closed row versions cannot be updated)');
