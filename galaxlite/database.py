@@ -589,7 +589,12 @@ class Database:
             else:
                 why = f"no such table: {ref.table}"
             raise E.sql_error(E.TableNotAtVersionError, why, plan.source, ref.position)
-        return storage.as_of_sql(past, storage.current_of(conn, past.table_id), version)
+        now = storage.current_of(conn, past.table_id)
+        # Leaving out the history part is only safe when the probe and the query share one
+        # read snapshot, i.e. inside a transaction (in autocommit a writer could close rows
+        # in between).
+        with_history = not conn.in_transaction or storage.closed_since(conn, past, version)
+        return storage.as_of_sql(past, now, version, with_history)
 
     def _check_not_internal(self, plan: P.Plan, name: str) -> None:
         if name.lower().startswith(RESERVED_PREFIXES):

@@ -336,10 +336,20 @@ def drop_table(conn: apsw.Connection, tv: TableVersion, version: int, run_user_s
     )
 
 
-def as_of_sql(past: TableVersion, now: TableVersion | None, version: int) -> str:
+def closed_since(conn: apsw.Connection, tv: TableVersion, version: int) -> bool:
+    """Was any row version of this table closed after ``version``? (one index probe)"""
+    sql = f"SELECT EXISTS (SELECT 1 FROM {q(tv.history)} WHERE valid_to > ?)"
+    return bool(next(conn.execute(sql, (version,)))[0])
+
+
+def as_of_sql(
+    past: TableVersion, now: TableVersion | None, version: int, with_history: bool = True
+) -> str:
     """A subquery returning table ``past`` as it was at ``version``, with its columns then.
 
     ``now`` is the same table's schema in force (None if it has been dropped since).
+    ``with_history=False`` when no row version was closed since (``closed_since``): the
+    subquery is then a plain join that SQLite can flatten into the outer query.
     """
     v = int(version)
     hist = ", ".join(f"{h} AS {q(n)}" for n, h in past.columns)
@@ -358,7 +368,10 @@ def as_of_sql(past: TableVersion, now: TableVersion | None, version: int) -> str
             f"SELECT {cur} FROM {q(now.name)} AS _gl_t CROSS JOIN {q(now.companion)} AS _gl_c "
             f"ON {on} WHERE _gl_c.valid_from <= {v}"
         )
-    parts.append(f"SELECT {hist} FROM {q(past.history)} WHERE valid_to > {v} AND valid_from <= {v}")
+    if with_history or not parts:
+        parts.append(
+            f"SELECT {hist} FROM {q(past.history)} WHERE valid_to > {v} AND valid_from <= {v}"
+        )
     return "(" + " UNION ALL ".join(parts) + ")"
 
 
