@@ -6,88 +6,11 @@
 (42,)
 """
 
+from galaxlite import dbapi, errors
 from galaxlite.database import Database, Result, Tag
-from galaxlite.dbapi import (
-    BINARY,
-    DATETIME,
-    LEGACY_TRANSACTION_CONTROL,
-    NUMBER,
-    ROWID,
-    STRING,
-    Binary,
-    Connection,
-    Cursor,
-    Date,
-    DateFromTicks,
-    Time,
-    TimeFromTicks,
-    Timestamp,
-    TimestampFromTicks,
-    apilevel,
-    connect,
-    paramstyle,
-    threadsafety,
-)
-from galaxlite.errors import (
-    DatabaseError,
-    DataError,
-    DuplicateTagError,
-    Error,
-    FutureVersionError,
-    IntegrityError,
-    InterfaceError,
-    InternalError,
-    NotSupportedError,
-    OperationalError,
-    ProgrammingError,
-    ReadOnlyVersionError,
-    SqlSyntaxError,
-    TableNotAtVersionError,
-    UnknownTagError,
-    VersionError,
-    Warning,
-)
+from galaxlite.dbapi import *  # noqa: F403 - the PEP 249 module surface (connect, types, ...)
+from galaxlite.errors import *  # noqa: F403 - every galaxlite exception
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "BINARY",
-    "DATETIME",
-    "LEGACY_TRANSACTION_CONTROL",
-    "NUMBER",
-    "ROWID",
-    "STRING",
-    "Binary",
-    "Connection",
-    "Cursor",
-    "Date",
-    "DateFromTicks",
-    "Time",
-    "TimeFromTicks",
-    "Timestamp",
-    "TimestampFromTicks",
-    "apilevel",
-    "connect",
-    "paramstyle",
-    "threadsafety",
-    "DataError",
-    "Database",
-    "DatabaseError",
-    "DuplicateTagError",
-    "Error",
-    "FutureVersionError",
-    "IntegrityError",
-    "InterfaceError",
-    "InternalError",
-    "NotSupportedError",
-    "OperationalError",
-    "ProgrammingError",
-    "ReadOnlyVersionError",
-    "Result",
-    "SqlSyntaxError",
-    "Tag",
-    "TableNotAtVersionError",
-    "UnknownTagError",
-    "VersionError",
-    "Warning",
-]
+__all__ = sorted({"Database", "Result", "Tag", *dbapi.__all__, *errors.__all__})
