@@ -7,7 +7,9 @@
 """
 
 from galaxlite import dbapi, errors
-from galaxlite.database import Database, Result, Tag
+from galaxlite.database import Database as Database
+from galaxlite.database import Result as Result
+from galaxlite.database import Tag as Tag
 from galaxlite.dbapi import *  # noqa: F403 - the PEP 249 module surface (connect, types, ...)
 from galaxlite.errors import *  # noqa: F403 - every galaxlite exception
 
