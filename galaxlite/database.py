@@ -594,7 +594,8 @@ class Database:
         # read snapshot, i.e. inside a transaction (in autocommit a writer could close rows
         # in between).
         with_history = not conn.in_transaction or storage.closed_since(conn, past, version)
-        return storage.as_of_sql(past, now, version, with_history)
+        newer = storage.ranges_after(conn, now, version) if now is not None else []
+        return storage.as_of_sql(past, now, version, with_history, newer)
 
     def _check_not_internal(self, plan: P.Plan, name: str) -> None:
         if name.lower().startswith(RESERVED_PREFIXES):

@@ -56,6 +56,11 @@ class TableVersion:
     def prefix(self) -> str:
         return f"_gl_t{self.table_id}"
 
+    @property
+    def ranges(self) -> str:
+        """Rowid ranges appended by bulk inserts, with their valid_from (rowid tables)."""
+        return f"_gl_r{self.table_id}"
+
     def history_column(self, name: str) -> str | None:
         return next((h for n, h in self.columns if n.lower() == name.lower()), None)
 
@@ -167,7 +172,11 @@ def placeholders(tv: TableVersion) -> dict[str, str]:
     """The values that fill versioned.sql's templates for this table version."""
     keys, key_exprs = _keys(tv)
     names = [n for n, _ in tv.columns]
+    c_is_old_key = " AND ".join(f"{k} = OLD.{e}" for k, e in zip(keys, key_exprs, strict=True))
     return {
+        "ranges": q(tv.ranges),
+        "ranges_index": q(tv.ranges + "_lo"),
+        "old_valid_from": _valid_from_sql(tv, "OLD.", c_is_old_key),
         "table": q(tv.name),
         "history": q(tv.history),
         "companion": q(tv.companion),
@@ -178,7 +187,7 @@ def placeholders(tv: TableVersion) -> dict[str, str]:
         "old_values": ", ".join(f"OLD.{q(n)}" for n in names),
         "old_rowid": f"OLD.{tv.key_columns[0]}" if tv.rowid_table else "NULL",
         "new_key": ", ".join(f"NEW.{k}" for k in key_exprs),
-        "c_is_old_key": " AND ".join(f"{k} = OLD.{e}" for k, e in zip(keys, key_exprs, strict=True)),
+        "c_is_old_key": c_is_old_key,
         "key_unchanged": " AND ".join(f"OLD.{e} IS NEW.{e}" for e in key_exprs),
         "key_is_old_c": " AND ".join(f"{e} = OLD.{k}" for k, e in zip(keys, key_exprs, strict=True)),
         "companion_key_defs": (
@@ -190,6 +199,19 @@ def placeholders(tv: TableVersion) -> dict[str, str]:
         "companion_pk": "" if tv.rowid_table else f", PRIMARY KEY ({', '.join(keys)})",
         "companion_options": "" if tv.rowid_table else " WITHOUT ROWID",
     }
+
+
+def _valid_from_sql(tv: TableVersion, row: str, companion_match: str) -> str:
+    """SQL for the valid_from of the current row ``row`` (``OLD.`` or ``t.``): its companion
+    row's, else (rowid tables) that of the latest bulk range covering its rowid."""
+    own = f"(SELECT valid_from FROM {q(tv.companion)} WHERE {companion_match})"
+    if not tv.rowid_table:
+        return own
+    rowid = f"{row}{tv.key_columns[0]}"
+    return (
+        f"coalesce({own}, (SELECT valid_from FROM {q(tv.ranges)} WHERE lo <= {rowid} "
+        f"AND hi >= {rowid} ORDER BY valid_from DESC LIMIT 1))"
+    )
 
 
 def _exec_section(conn: apsw.Connection, section: str, tv: TableVersion) -> None:
@@ -225,6 +247,8 @@ def make_versioned(conn: apsw.Connection, name: str, version: int) -> TableVersi
     )
     _exec_section(conn, "history", tv)
     _exec_section(conn, "companion", tv)
+    if tv.rowid_table:
+        _exec_section(conn, "ranges", tv)
     fill_companion(conn, tv, version)
     _install_triggers(conn, tv)
     _record(conn, tv)
@@ -251,15 +275,27 @@ def close_current_rows(conn: apsw.Connection, tv: TableVersion, version: int) ->
     Rows written at ``version`` itself were never visible to any tag and are skipped.
     """
     keys, key_exprs = _keys(tv)
-    on = " AND ".join(f"c.{k} = t.{e}" for k, e in zip(keys, key_exprs, strict=True))
+    match = " AND ".join(f"{k} = t.{e}" for k, e in zip(keys, key_exprs, strict=True))
     values = ", ".join(f"t.{q(n)}" for n, _ in tv.columns)
     rowid = f"t.{tv.key_columns[0]}" if tv.rowid_table else "NULL"
     conn.execute(
         f"INSERT INTO {q(tv.history)} ({', '.join(h for _, h in tv.columns)}, _gl_rowid, "
-        f"valid_from, valid_to) SELECT {values}, {rowid}, c.valid_from, ? "
-        f"FROM {q(tv.name)} AS t JOIN {q(tv.companion)} AS c ON {on} WHERE c.valid_from < ?",
+        f"valid_from, valid_to) SELECT * FROM (SELECT {values}, {rowid}, "
+        f"{_valid_from_sql(tv, 't.', match)} AS vf, ? FROM {q(tv.name)} AS t) WHERE vf < ?",
         (version, version),
     )
+
+
+def restart_current_rows(conn: apsw.Connection, tv: TableVersion, version: int) -> None:
+    """Make every current row's version start at ``version`` (after ``close_current_rows``)."""
+    conn.execute(f"UPDATE {q(tv.companion)} SET valid_from = ?", (version,))
+    if tv.rowid_table:
+        rowid = tv.key_columns[0]
+        conn.execute(
+            f"INSERT INTO {q(tv.ranges)} SELECT min({rowid}), max({rowid}), ? FROM {q(tv.name)} "
+            f"WHERE {rowid} IS NOT NULL HAVING count(*) > 0",
+            (version,),
+        )
 
 
 def _next_schema(tv: TableVersion, version: int, **changes) -> TableVersion:
@@ -282,7 +318,7 @@ def alter_table(
     if action == "drop_column":
         # The dropped values of current rows must survive for older versions: close them.
         close_current_rows(conn, tv, version)
-        conn.execute(f"UPDATE {q(tv.companion)} SET valid_from = ?", (version,))
+        restart_current_rows(conn, tv, version)
     run_user_sql()
     if action == "rename_table":
         nxt = _next_schema(tv, version, name=new)
@@ -330,6 +366,7 @@ def drop_table(conn: apsw.Connection, tv: TableVersion, version: int, run_user_s
     close_current_rows(conn, tv, version)
     run_user_sql()  # drops the table and its triggers
     conn.execute(f"DROP TABLE {q(tv.companion)}")
+    conn.execute(f"DROP TABLE IF EXISTS {q(tv.ranges)}")
     conn.execute(
         "UPDATE galaxlite_tables SET valid_to = ? WHERE table_id = ? AND valid_to IS NULL",
         (version, tv.table_id),
@@ -342,32 +379,36 @@ def closed_since(conn: apsw.Connection, tv: TableVersion, version: int) -> bool:
     return bool(next(conn.execute(sql, (version,)))[0])
 
 
+def ranges_after(conn: apsw.Connection, tv: TableVersion, version: int) -> list[tuple[int, int]]:
+    """Rowid ranges bulk-appended after ``version`` (their rows did not exist then)."""
+    if not tv.rowid_table:
+        return []
+    sql = f"SELECT lo, hi FROM {q(tv.ranges)} WHERE valid_from > ? ORDER BY lo"
+    return [(lo, hi) for lo, hi in conn.execute(sql, (version,))]
+
+
+MAX_INLINE_RANGES = 64  # beyond this, a per-row probe of the ranges table instead
+
+
 def as_of_sql(
-    past: TableVersion, now: TableVersion | None, version: int, with_history: bool = True
+    past: TableVersion,
+    now: TableVersion | None,
+    version: int,
+    with_history: bool = True,
+    newer_ranges: list[tuple[int, int]] = (),
 ) -> str:
     """A subquery returning table ``past`` as it was at ``version``, with its columns then.
 
     ``now`` is the same table's schema in force (None if it has been dropped since).
     ``with_history=False`` when no row version was closed since (``closed_since``): the
     subquery is then a plain join that SQLite can flatten into the outer query.
+    ``newer_ranges``: ``ranges_after(version)`` of ``now``.
     """
     v = int(version)
     hist = ", ".join(f"{h} AS {q(n)}" for n, h in past.columns)
     parts = []
     if now is not None:
-        current_name = {h: n for n, h in now.columns}
-        cur = ", ".join(
-            f"_gl_t.{q(current_name[h])} AS {q(n)}" if h in current_name else f"NULL AS {q(n)}"
-            for n, h in past.columns
-        )
-        keys, key_exprs = _keys(now)
-        on = " AND ".join(f"_gl_c.{k} = _gl_t.{e}" for k, e in zip(keys, key_exprs, strict=True))
-        # CROSS JOIN keeps the user's table as the outer loop: one ordered pass over it, with
-        # a primary-key probe of the companion per row.
-        parts.append(
-            f"SELECT {cur} FROM {q(now.name)} AS _gl_t CROSS JOIN {q(now.companion)} AS _gl_c "
-            f"ON {on} WHERE _gl_c.valid_from <= {v}"
-        )
+        parts.append(_current_rows_as_of(past, now, v, newer_ranges))
     if with_history or not parts:
         parts.append(
             f"SELECT {hist} FROM {q(past.history)} WHERE valid_to > {v} AND valid_from <= {v}"
@@ -375,10 +416,50 @@ def as_of_sql(
     return "(" + " UNION ALL ".join(parts) + ")"
 
 
+def _current_rows_as_of(
+    past: TableVersion, now: TableVersion, v: int, newer_ranges: list[tuple[int, int]]
+) -> str:
+    """The current rows whose version had started at ``v``: one ordered pass over the table
+    with a key probe of the companion per row (the user's table stays the outer loop)."""
+    current_name = {h: n for n, h in now.columns}
+    cur = ", ".join(
+        f"_gl_t.{q(current_name[h])} AS {q(n)}" if h in current_name else f"NULL AS {q(n)}"
+        for n, h in past.columns
+    )
+    keys, key_exprs = _keys(now)
+    on = " AND ".join(f"_gl_c.{k} = _gl_t.{e}" for k, e in zip(keys, key_exprs, strict=True))
+    table, companion = q(now.name), q(now.companion)
+    if not now.rowid_table:
+        return (
+            f"SELECT {cur} FROM {table} AS _gl_t CROSS JOIN {companion} AS _gl_c "
+            f"ON {on} WHERE _gl_c.valid_from <= {v}"
+        )
+    # A row without a companion row was bulk-appended: it is visible unless a range appended
+    # after v covers its rowid.
+    rowid = f"_gl_t.{now.key_columns[0]}"
+    if not newer_ranges:
+        appended_before = "1"
+    elif len(newer_ranges) <= MAX_INLINE_RANGES:
+        appended_before = "NOT (" + " OR ".join(
+            f"{rowid} BETWEEN {int(lo)} AND {int(hi)}" for lo, hi in newer_ranges
+        ) + ")"
+    else:
+        appended_before = (
+            f"NOT EXISTS (SELECT 1 FROM {q(now.ranges)} WHERE valid_from > {v} "
+            f"AND lo <= {rowid} AND hi >= {rowid})"
+        )
+    return (
+        f"SELECT {cur} FROM {table} AS _gl_t LEFT JOIN {companion} AS _gl_c ON {on} "
+        f"WHERE CASE WHEN _gl_c._gl_k0 IS NULL THEN {appended_before} "
+        f"ELSE _gl_c.valid_from <= {v} END"
+    )
+
+
 def bulk_append(
     conn: apsw.Connection, tv: TableVersion, version: int, run_insert: Callable[[], int]
 ) -> bool:
-    """Run ``run_insert`` with the insert trigger removed, then version the new rows in one pass.
+    """Run ``run_insert`` with the insert trigger removed, then version all the new rows at
+    once: one row ``(lowest new rowid, highest new rowid, version)`` in the ranges table.
 
     Works for rowid tables when every inserted row got a rowid above the old maximum (the
     normal case). Returns False, with nothing changed, when that did not hold (explicit low
@@ -395,11 +476,26 @@ def bulk_append(
     try:
         _exec_section(conn, "drop_insert_trigger", tv)
         inserted = run_insert()
-        last_rowid = conn.last_insert_rowid()
-        versioned = fill_companion(conn, tv, version, where=f"WHERE {rowid} > {int(high)}")
-        conn.set_last_insert_rowid(last_rowid)
-        ok = inserted == versioned
+        appended, low, top = next(
+            conn.execute(
+                f"SELECT count(*), min({rowid}), max({rowid}) FROM {q(tv.name)} WHERE {rowid} > ?",
+                (high,),
+            )
+        )
+        # A companion row above the old maximum would be stale (left by a plain client's
+        # REPLACE without recursive triggers) and would shadow the range: use the triggers.
+        (stale,) = next(
+            conn.execute(f"SELECT EXISTS (SELECT 1 FROM {q(tv.companion)} WHERE _gl_k0 > ?)", (high,))
+        )
+        ok = inserted == appended and not stale
         if ok:
+            if appended:
+                last_rowid = conn.last_insert_rowid()
+                conn.execute(
+                    f"INSERT INTO {q(tv.ranges)} (lo, hi, valid_from) VALUES (?, ?, ?)",
+                    (low, top, version),
+                )
+                conn.set_last_insert_rowid(last_rowid)
             _exec_section(conn, "insert_trigger", tv)
     except apsw.ConstraintError:
         ok = False

@@ -2,6 +2,9 @@
 --   {table}      the user's table: current rows only, exactly as the user declared it
 --   {history}    closed row versions: the user's columns as h0, h1, ... + rowid + [valid_from, valid_to)
 --   {companion}  valid_from of each current row, keyed by rowid (or the WITHOUT ROWID key)
+--   {ranges}     (rowid tables) valid_from of rows appended by a bulk insert, as rowid ranges:
+--                a current row without a companion row has the valid_from of the latest
+--                range that covers its rowid
 -- Every write from any client is versioned by the triggers below; they use only plain SQL
 -- that SQLite 3.31 understands (UPSERT with a conflict target, no unixepoch('subsec')),
 -- so edge devices can write to the file too.
@@ -11,9 +14,9 @@
 -- copy the row's old version into history unless it was written in this same version.
 UPDATE galaxlite_clock SET version = max(version + 1, {now}) WHERE pinned = 0;
     INSERT INTO {history} ({history_names}, _gl_rowid, valid_from, valid_to)
-        SELECT {old_values}, {old_rowid}, c.valid_from, k.version
-        FROM {companion} AS c, galaxlite_clock AS k
-        WHERE {c_is_old_key} AND c.valid_from < k.version;
+        SELECT {old_values}, {old_rowid}, o.valid_from, k.version
+        FROM (SELECT {old_valid_from} AS valid_from) AS o, galaxlite_clock AS k
+        WHERE o.valid_from < k.version;
 
 -- name: history
 CREATE TABLE {history} (
@@ -53,12 +56,34 @@ BEGIN
     SELECT RAISE(ABORT, 'galaxlite: row versions are immutable (a current row keeps its valid_from)');
 END;
 
+-- name: ranges
+CREATE TABLE {ranges} (
+    lo         INTEGER NOT NULL,
+    hi         INTEGER NOT NULL,
+    valid_from INTEGER NOT NULL
+);
+CREATE INDEX {ranges_index} ON {ranges} (lo);
+CREATE TRIGGER {prefix}_r_no_forgery BEFORE INSERT ON {ranges}
+WHEN NEW.valid_from IS NOT (SELECT version FROM galaxlite_clock)
+BEGIN
+    SELECT RAISE(ABORT, 'galaxlite: row versions are immutable (ranges are written only by bulk inserts)');
+END;
+CREATE TRIGGER {prefix}_r_no_update BEFORE UPDATE ON {ranges}
+BEGIN
+    SELECT RAISE(ABORT, 'galaxlite: row versions are immutable (ranges cannot be updated)');
+END;
+CREATE TRIGGER {prefix}_r_no_delete BEFORE DELETE ON {ranges}
+BEGIN
+    SELECT RAISE(ABORT, 'galaxlite: row versions are immutable (ranges cannot be deleted)');
+END;
+
 -- name: update_delete_triggers
 CREATE TRIGGER {prefix}_au AFTER UPDATE ON {table}
 WHEN {key_unchanged}
 BEGIN
     {close_old_version}
-    UPDATE {companion} SET valid_from = (SELECT version FROM galaxlite_clock) WHERE {c_is_old_key};
+    INSERT INTO {companion} SELECT {new_key}, version FROM galaxlite_clock WHERE 1
+        ON CONFLICT ({companion_keys}) DO UPDATE SET valid_from = excluded.valid_from;
 END;
 -- An UPDATE that changes the rowid / primary key moves the row version to its new key.
 CREATE TRIGGER {prefix}_ak AFTER UPDATE ON {table}

@@ -394,8 +394,11 @@ def test_bulk_insert_statement_forms(db):
     assert r.rowcount == 3
     db.execute("BULK INSERT INTO t (id, v) SELECT id + 10, v || v FROM t")
     assert db.query("SELECT count(*) FROM t") == [(6,)]
-    # one version for the whole statement, recorded without per-row triggers
-    assert db.query("SELECT count(DISTINCT valid_from), count(*) FROM _gl_c1 WHERE _gl_k0 > 10") == [(1, 3)]
+    # one version per statement, recorded as one rowid range: no per-row trigger work
+    assert db.query("SELECT count(*) FROM _gl_c1") == [(0,)]
+    ranges = db.query("SELECT lo, hi, valid_from FROM _gl_r1 ORDER BY lo")
+    assert [(lo, hi) for lo, hi, _ in ranges] == [(1, 3), (11, 13)]
+    assert ranges[0][2] < ranges[1][2]
     assert db.query("SELECT count(*) FROM sqlite_master WHERE name = '_gl_t1_ai'") == [(1,)]
 
 
@@ -438,7 +441,11 @@ def test_executemany_takes_the_bulk_path_with_the_same_result(db):
     r = db.executemany("INSERT OR IGNORE INTO t (id, v) VALUES (?, ?)", [(i, -i) for i in range(490, 600)])
     assert r.rowcount == 99  # ids 490..500 exist already
     assert db.query("SELECT count(*), count(DISTINCT v) FROM t") == [(599, 599)]
-    assert db.query("SELECT count(*) FROM _gl_c1") == [(599,)]
+    # each batch is one range (the ignored rows were not inserted); no per-row companion rows
+    assert db.query("SELECT lo, hi FROM _gl_r1 ORDER BY lo") == [(1, 500), (501, 599)]
+    assert db.query("SELECT count(*) FROM _gl_c1") == [(0,)]
+    db.executemany("INSERT INTO t (id, v) VALUES (?, ?)", [(-i, i) for i in range(1, 101)])
+    assert db.query("SELECT count(*) FROM _gl_c1") == [(100,)]  # below the highest rowid
 
 
 def test_query_arrow(items):
