@@ -4,8 +4,11 @@ Layout (DESIGN.md layout B, with valid_from kept out of the user's table):
 
 * ``t`` — the user's table exactly as declared: current rows only. ``SELECT *``,
   positional INSERT, UPSERT, RETURNING, constraints and foreign keys are SQLite's own.
-* ``_gl_c<id>`` (companion) — ``valid_from`` of every current row, keyed by rowid (or by
-  the primary key of a WITHOUT ROWID table).
+* ``_gl_c<id>`` (companion) — ``valid_from`` of current rows, keyed by rowid (or by the
+  primary key of a WITHOUT ROWID table).
+* ``_gl_r<id>`` (ranges, rowid tables) — a bulk insert versions all its rows with one row
+  ``(lo, hi, valid_from)``; a current row without a companion row has the valid_from of
+  the latest range covering its rowid.
 * ``_gl_h<id>`` (history) — closed row versions: the user's columns under stable names
   ``h0, h1, ...`` plus ``[valid_from, valid_to)``, indexed by ``valid_to``.
 * AFTER INSERT/UPDATE/DELETE triggers on ``t`` maintain both, so writes from any client
@@ -13,12 +16,11 @@ Layout (DESIGN.md layout B, with valid_from kept out of the user's table):
 
 Reading table ``t`` as of version ``T`` is
 
-    current rows of t whose companion valid_from <= T  (one pass over t, key probes)
+    current rows of t whose valid_from <= T  (one pass over t, a companion probe per row)
     UNION ALL history rows with valid_to > T AND valid_from <= T  (index on valid_to)
 
 so the cost is the current rows plus the row versions closed since T, never all of
-history. (An index on the companion's valid_from would let the first part skip... nothing:
-it reads every current row anyway, and the index cost 1.5 µs per row written.)
+history.
 """
 
 from __future__ import annotations
