@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pyarrow as pa
 
 from galaxlite import errors as E
+from galaxlite.vectors import parse_vector_type
 
 if TYPE_CHECKING:
     from galaxlite.database import Result
@@ -41,6 +43,10 @@ def result_to_arrow(result: Result) -> pa.Table:
     columns = list(zip(*rows, strict=True)) if rows else [() for _ in names]
     arrays = []
     for name, decl, values in zip(names, (d[1] for d in description), columns, strict=True):
+        dim = _vector_dim(decl)
+        if dim is not None:
+            arrays.append(_vector_array(name, dim, values))
+            continue
         try:
             arrays.append(pa.array(list(values), type=None if values else _affinity_type(decl)))
         except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
@@ -48,6 +54,42 @@ def result_to_arrow(result: Result) -> pa.Table:
                 f"column {name!r} mixes value types that one Arrow column cannot hold ({exc})"
             ) from None
     return pa.Table.from_arrays(arrays, names=_unique(names))
+
+
+def _vector_dim(decltype: str | None) -> int | None:
+    try:
+        return parse_vector_type(decltype)
+    except ValueError:
+        return None
+
+
+def _vector_array(name: str, dim: int, values: Sequence[Any]) -> pa.Array:
+    """A declared ``VECTOR(dim)`` column as ``fixed_size_list<float32>[dim]`` (NULL stays NULL).
+
+    The declared type survives plain column references, subqueries and AT VERSION reads of a
+    table that still exists; an expression (or a dropped table's history) loses it, and such
+    a column comes out as binary.
+    """
+    nbytes = 4 * dim
+    present = [v for v in values if v is not None]
+    for v in present:
+        if not isinstance(v, bytes) or len(v) != nbytes:
+            what = f"{len(v)} bytes" if isinstance(v, bytes) else type(v).__name__
+            raise E.VectorDimensionError(
+                f"column {name!r} is VECTOR({dim}) but holds a value that is not a "
+                f"{nbytes}-byte float32 BLOB ({what})",
+                column=name, expected=dim,
+                got=len(v) // 4 if isinstance(v, bytes) and len(v) % 4 == 0 else None,
+            )
+    flat = np.frombuffer(b"".join(present), dtype="<f4").astype(np.float32, copy=False)
+    if len(present) == len(values):
+        return pa.FixedSizeListArray.from_arrays(pa.array(flat, type=pa.float32()), dim)
+    mask = np.array([v is None for v in values])
+    full = np.zeros((len(values), dim), dtype=np.float32)
+    full[~mask] = flat.reshape(-1, dim)
+    return pa.FixedSizeListArray.from_arrays(
+        pa.array(full.reshape(-1), type=pa.float32()), dim, mask=pa.array(mask)
+    )
 
 
 def _unique(names: list[str]) -> list[str]:

@@ -26,7 +26,7 @@ import apsw
 
 import schema
 import transpile
-from galaxlite import clock, storage
+from galaxlite import clock, semantic, storage
 from galaxlite import errors as E
 from transpile import plan as P
 from transpile import quote_identifier as q
@@ -155,7 +155,14 @@ class Database:
     ``galaxlite.db`` and the ``exports/`` folder), or ``":memory:"``.
     """
 
-    def __init__(self, path: str | Path, *, timeout: float = 5.0, foreign_keys: bool = True):
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        timeout: float = 5.0,
+        foreign_keys: bool = True,
+        embedder: str | None = None,
+    ):
         self.path = str(path)
         self.filename, self.exports_dir = _locate(path)
         try:
@@ -168,7 +175,10 @@ class Database:
             )
             # changes() must count the user's statement, not the clock bookkeeping after it.
             self._conn.create_scalar_function("changes", lambda: self._changes, 0)
-            if not self._conn.table_exists("main", "galaxlite_clock"):  # no write lock otherwise
+            if not all(  # no write lock when the catalog is complete
+                self._conn.table_exists("main", t)
+                for t in ("galaxlite_clock", "galaxlite_embeddings", "galaxlite_embedding_columns")
+            ):
                 with self._conn:
                     self._conn.execute(schema.catalog_sql())
                 self._conn.set_last_insert_rowid(0)
@@ -184,6 +194,15 @@ class Database:
         self._conn.set_commit_hook(self._transaction_ended)
         self._conn.set_rollback_hook(self._transaction_ended)
         self._schema_clauses: frozenset[str] | None = None  # REPLACE/FAIL used in the schema
+        # SEMANTIC_MATCH / SEMANTIC_SCORE, the embedding cache, vector() and list/array bindings;
+        # ``embedder``: the default embedder's name (None: a column's recorded one, else minilm)
+        try:
+            self._semantic = semantic.SemanticEngine(self._conn, embedder)
+            self._semantic.install()
+        except BaseException:
+            self._conn.close()
+            self._conn = None
+            raise
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -540,16 +559,34 @@ class Database:
         return run()
 
     def _render(self, plan: P.Plan, params: Params) -> tuple[str, Params]:
-        """The SQL to run for ``plan``: AT VERSION references resolved into subqueries."""
-        if not plan.refs:
+        """The SQL to run for ``plan``: AT VERSION references resolved into subqueries,
+        SEMANTIC_MATCH / SEMANTIC_SCORE calls into lookups of TEMP tables filled now."""
+        if not plan.refs and not plan.semantic:
             return plan.sql, params
-        subqueries = [
-            self._as_of(plan, ref, self._version_of(plan, ref, params)) for ref in plan.refs
-        ]
+        versions: list[int] = []
+        subqueries: list[str] = []
+        for ref in plan.refs:
+            versions.append(self._version_of(plan, ref, params))
+            subqueries.append(self._as_of(plan, ref, versions[-1]))
         consumed = set(plan.consumed_params)
+        pieces = subqueries
+        if plan.semantic:
+            pieces = subqueries + self._semantic.render(plan, params, versions, subqueries)
+            consumed |= self._semantic.consumed(plan)
         if consumed and params is not None and not isinstance(params, Mapping):
             params = [p for i, p in enumerate(params) if i not in consumed]
-        return plan.template.render(subqueries), params
+        return plan.template.render(pieces), params
+
+    def embed(self, table: str, column: str, embedder: str | None = None) -> int:
+        """Compute and cache the embeddings of every distinct text of ``table.column``, as
+        it is now and in its history (so AT VERSION queries find them too).
+
+        Returns how many texts the embedder computed (0 when all were cached already).
+        ``embedder``: use this embedder (by name); if the column was embedded with another,
+        it is re-embedded and switched to this one (embedders are never mixed).
+        SEMANTIC_MATCH embeds lazily anyway: this only moves the work ahead of time.
+        """
+        return self._semantic.embed_column(table, column, embedder)
 
     def _version_of(self, plan: P.Plan, ref: P.VersionRef, params: Params) -> int:
         spec = ref.version
@@ -760,7 +797,7 @@ def _error(exc: Exception, plan: P.Plan, sql: str) -> E.Error:
 
 
 def _run_read(db: Database, plan: P.Plan, params: Params) -> Result:
-    sql, params = db._render(plan, params) if plan.refs else (plan.sql, params)
+    sql, params = db._render(plan, params) if plan.refs or plan.semantic else (plan.sql, params)
     conn = db._live
     cur = conn.cursor()
     try:
@@ -771,7 +808,7 @@ def _run_read(db: Database, plan: P.Plan, params: Params) -> Result:
 
 
 def _run_write(db: Database, plan: P.Plan, params: Params) -> Result:
-    sql, params = db._render(plan, params) if plan.refs else (plan.sql, params)
+    sql, params = db._render(plan, params) if plan.refs or plan.semantic else (plan.sql, params)
     conn = db._live
     try:
         with db._writing(plan, atomic=False):

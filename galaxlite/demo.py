@@ -109,6 +109,7 @@ def run_demo(directory: str | None, fixtures: Path | None, out: TextIO) -> Path:
         clean(demo, corrections)
         time_travel(demo)
         schema_change(demo)
+        semantic_search(demo)
         plain_client(demo)
         not_yet(demo)
         finish(demo, where)
@@ -191,6 +192,28 @@ def schema_change(demo: Demo) -> None:
     demo.sql("SELECT split, count(*) AS docs FROM docs GROUP BY split ORDER BY split")
     demo.sql("SELECT * FROM docs ORDER BY id LIMIT 3")
     demo.sql("SELECT * FROM docs AT VERSION 'raw' ORDER BY id LIMIT 3", note="the columns as they were")
+
+
+def semantic_search(demo: Demo) -> None:
+    demo.step(
+        "Search by meaning with SEMANTIC_MATCH",
+        "Texts are embedded offline (all-MiniLM-L6-v2), once each, and cached in the file.",
+    )
+    try:
+        demo.sql(
+            "SELECT id, label, round(SEMANTIC_SCORE(body, 'baking desserts'), 2) AS score, body\n"
+            "FROM docs WHERE SEMANTIC_MATCH(body, 'baking desserts', 0.4)\n"
+            "ORDER BY score DESC",
+            note="cosine similarity >= 0.4: no word of the query needs to appear",
+        )
+    except E.EmbedderNotAvailableError as exc:
+        demo.echo(f"semantic search skipped: {exc.message}", fg="yellow")
+        return
+    demo.sql(
+        "SELECT id, label, text FROM docs AT VERSION 'raw'\n"
+        "WHERE SEMANTIC_MATCH(text, 'space and astronomy research', 0.4) ORDER BY id",
+        note="the same on the raw data (its column was still called text); the cache is shared",
+    )
 
 
 def plain_client(demo: Demo) -> None:

@@ -9,21 +9,28 @@ the line and column in their message.
     ├── InterfaceError
     └── DatabaseError
         ├── DataError
+        │   └── VectorDimensionError    a VECTOR(n) value of the wrong size
         ├── OperationalError
+        │   └── EmbedderNotAvailableError  the embedder's package is not installed
         ├── IntegrityError
         ├── InternalError
         ├── ProgrammingError
         │   ├── SqlSyntaxError          malformed SQL (galaxlite or SQLite syntax)
         │   ├── ReadOnlyVersionError    a write aimed at AT VERSION data
-        │   └── VersionError            a version that cannot be read
-        │       ├── UnknownTagError
-        │       ├── DuplicateTagError
-        │       ├── FutureVersionError
-        │       └── TableNotAtVersionError
+        │   ├── VersionError            a version that cannot be read
+        │   │   ├── UnknownTagError
+        │   │   ├── DuplicateTagError
+        │   │   ├── FutureVersionError
+        │   │   └── TableNotAtVersionError
+        │   ├── SemanticError           a SEMANTIC_MATCH / SEMANTIC_SCORE that cannot run
+        │   ├── UnknownEmbedderError    no embedder of that name
+        │   └── EmbedderMismatchError   a column embedded with another embedder
         └── NotSupportedError
 """
 
 from __future__ import annotations
+
+import re
 
 import apsw
 
@@ -104,6 +111,48 @@ class TableNotAtVersionError(VersionError):
     """The table did not exist (or was not versioned) at that version."""
 
 
+
+class SemanticError(ProgrammingError):
+    """A ``SEMANTIC_MATCH`` / ``SEMANTIC_SCORE`` call that cannot be evaluated: an unknown or
+    ambiguous column, a column that is neither text nor ``VECTOR(n)``, a query that is not a
+    string, a threshold that is not a number from -1 to 1."""
+
+
+class UnknownEmbedderError(ProgrammingError):
+    """No embedder is registered under that name."""
+
+
+class EmbedderMismatchError(ProgrammingError):
+    """A column whose embeddings come from another embedder (galaxlite never mixes them)."""
+
+
+class EmbedderNotAvailableError(OperationalError):
+    """The embedder exists but cannot run here (its package or model files are missing);
+    the message says how to install them."""
+
+
+class VectorDimensionError(DataError):
+    """A value for a ``VECTOR(n)`` column that is not n float32 components.
+
+    ``column``, ``expected`` and ``got`` (None when unknown) say which column, and how many
+    components it needs and received.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        column: str | None = None,
+        expected: int | None = None,
+        got: int | None = None,
+        sql: str | None = None,
+        position: int | None = None,
+    ):
+        super().__init__(message, sql=sql, position=position)
+        self.column = column
+        self.expected = expected
+        self.got = got
+
 def _with_position(message: str, sql: str | None, position: int | None) -> str:
     if sql and position is not None and position >= 0:
         return f"{message} at {transpile.describe_position(sql, position)}"
@@ -169,15 +218,40 @@ def from_apsw(exc: Exception, sql: str | None = None, base: int = 0) -> Error:
     position = base + offset if isinstance(offset, int) and offset >= 0 else None
     if cls is ProgrammingError and ("syntax error" in message or "incomplete input" in message):
         cls = SqlSyntaxError
-    err = sql_error(cls, message, sql, position)
+    if cls is IntegrityError and (vector := _VECTOR_CHECK.fullmatch(message)):
+        err = _vector_check_failed(vector, sql, position)
+    else:
+        err = sql_error(cls, message, sql, position)
     err.sqlite_errorcode = getattr(exc, "extendedresult", None)
     return err
+
+
+# The CHECK galaxlite gives every VECTOR(n) column (transpile.semantic.vector_check)
+_VECTOR_CHECK = re.compile(
+    r"CHECK constraint failed: VECTOR\((\d+)\) column (.*) needs a \d+-byte float32 BLOB"
+)
+
+
+def _vector_check_failed(match: re.Match, sql: str | None, position: int | None) -> Error:
+    dim, column = int(match.group(1)), match.group(2)
+    message = (
+        f"column {column!r} is VECTOR({dim}): a value must be {dim} float32 components, "
+        f"a BLOB of {4 * dim} bytes (bind a list of {dim} numbers or a float32 numpy array, "
+        "or use vector('[...]')), but the value written has another size or type "
+        "(numpy arrays bind as their raw bytes: convert others with .astype('float32'))"
+    )
+    return VectorDimensionError(
+        _with_position(message, sql, position), column=column, expected=dim, sql=sql,
+        position=position,
+    )
 
 
 __all__ = [
     "DataError",
     "DatabaseError",
     "DuplicateTagError",
+    "EmbedderMismatchError",
+    "EmbedderNotAvailableError",
     "Error",
     "FutureVersionError",
     "IntegrityError",
@@ -187,9 +261,12 @@ __all__ = [
     "OperationalError",
     "ProgrammingError",
     "ReadOnlyVersionError",
+    "SemanticError",
     "SqlSyntaxError",
     "TableNotAtVersionError",
+    "UnknownEmbedderError",
     "UnknownTagError",
+    "VectorDimensionError",
     "VersionError",
     "Warning",
 ]

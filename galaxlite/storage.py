@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import apsw
 
 import schema
+from galaxlite import errors as E
 from transpile import quote_identifier as q
 
 MAX_VERSION = 2**63 - 1
@@ -158,9 +159,15 @@ def _is_without_rowid(conn: apsw.Connection, name: str) -> bool:
     return False
 
 
-def _rowid_alias(column_names: list[str]) -> str:
+def _rowid_alias(name: str, column_names: list[str]) -> str:
     taken = {c.lower() for c in column_names}
-    return next(a for a in ("rowid", "_rowid_", "oid") if a not in taken)
+    for alias in ("rowid", "_rowid_", "oid"):
+        if alias not in taken:
+            return alias
+    raise E.NotSupportedError(
+        f"table {name!r} has columns named rowid, _rowid_ and oid, so its rows cannot be "
+        "addressed for versioning: declare an INTEGER PRIMARY KEY or add WITHOUT VERSIONING"
+    )
 
 
 def _keys(tv: TableVersion) -> tuple[list[str], list[str]]:
@@ -235,7 +242,7 @@ def make_versioned(conn: apsw.Connection, name: str, version: int) -> TableVersi
     if _is_without_rowid(conn, name):
         key = tuple(c for c, pk in sorted((c for c in cols if c[1]), key=lambda c: c[1]))
     else:
-        key = (_rowid_alias(names),)
+        key = (_rowid_alias(name, names),)
     (tid,) = next(conn.execute("SELECT coalesce(max(table_id), 0) + 1 FROM galaxlite_tables"))
     tv = TableVersion(
         table_id=tid,
@@ -409,12 +416,12 @@ def as_of_sql(
     v = int(version)
     hist = ", ".join(f"{h} AS {q(n)}" for n, h in past.columns)
     parts = []
-    if now is not None:
-        parts.append(_current_rows_as_of(past, now, v, newer_ranges))
-    if with_history or not parts:
+    if with_history or now is None:
         parts.append(
             f"SELECT {hist} FROM {q(past.history)} WHERE valid_to > {v} AND valid_from <= {v}"
         )
+    if now is not None:  # last: a compound SELECT takes its columns' declared types from it
+        parts.append(_current_rows_as_of(past, now, v, newer_ranges))
     return "(" + " UNION ALL ".join(parts) + ")"
 
 

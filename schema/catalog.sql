@@ -44,3 +44,25 @@ CREATE TABLE IF NOT EXISTS galaxlite_tables (
     PRIMARY KEY (table_id, valid_from)
 );
 CREATE INDEX IF NOT EXISTS galaxlite_tables_by_name ON galaxlite_tables (name COLLATE NOCASE, valid_from);
+
+-- Embedding cache of semantic search (SEMANTIC_MATCH / SEMANTIC_SCORE): one row per embedder
+-- and distinct text, the text known by its BLAKE2b-128 hash (of its UTF-8 bytes); `vector` is
+-- `dim` little-endian float32 values of unit length. Shared by current data, AT VERSION
+-- reads and snapshots. Only a cache: deleting rows costs recomputation, never correctness.
+CREATE TABLE IF NOT EXISTS galaxlite_embeddings (
+    embedder  TEXT NOT NULL,
+    text_hash BLOB NOT NULL,
+    dim       INTEGER NOT NULL,
+    vector    BLOB NOT NULL,
+    PRIMARY KEY (embedder, text_hash)
+);
+
+-- The embedder each column's embeddings come from (recorded on first use; Database.embed
+-- with another embedder re-embeds the column and switches it). Embedders are never mixed.
+CREATE TABLE IF NOT EXISTS galaxlite_embedding_columns (
+    table_name  TEXT NOT NULL COLLATE NOCASE,
+    column_name TEXT NOT NULL COLLATE NOCASE,
+    embedder    TEXT NOT NULL,
+    dim         INTEGER NOT NULL,
+    PRIMARY KEY (table_name, column_name)
+);

@@ -1,6 +1,6 @@
 """The README's SQL tour runs as written, and its commented results are what galaxlite returns.
 
-Every ```sql block of README.md runs, in order, in one database. A statement whose line ends
+Every ```sql block of README.md's tour runs, in order, in one database. A statement whose line ends
 with ``-- <number>`` must return that single value; one whose comment names a galaxlite
 exception class (``-- ReadOnlyVersionError: ...``) must raise it.
 """
@@ -20,9 +20,12 @@ SQL_BLOCK = re.compile(r"^```sql\n(.*?)^```$", re.MULTILINE | re.DOTALL)
 
 
 def tour_statements() -> list[tuple[str, str]]:
-    """(statement, the comment on the rest of its last line) for every statement of the tour."""
+    """(statement, the comment on the rest of its last line) for every statement of the tour
+    (the SQL blocks before the examples that tests/test_cli.py runs)."""
     out = []
-    for block in SQL_BLOCK.findall(README.read_text(encoding="utf-8")):
+    text = README.read_text(encoding="utf-8")
+    tour = text[: text.index("<!-- dbapi-cli examples -->")]
+    for block in SQL_BLOCK.findall(tour):
         for stmt in transpile.split_statements(block):
             line_end = block.find("\n", stmt.end)
             tail = block[stmt.end : line_end if line_end >= 0 else len(block)]

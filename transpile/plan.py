@@ -126,6 +126,68 @@ class Savepoint:
 
 
 @dataclass(frozen=True, slots=True)
+class SourceItem:
+    """A FROM/JOIN item (or UPDATE/DELETE target) a ``SEMANTIC_*`` column may come from.
+
+    ``kind`` is ``"table"`` (a table or view name), ``"subquery"`` (a parenthesised SELECT),
+    ``"cte"`` (a name the statement's WITH defines) or ``"function"`` (a table-valued
+    function). ``ref`` is the index into ``Plan.refs`` when the item is read ``AT VERSION``.
+    """
+
+    schema: str | None
+    name: str
+    alias: str | None = None
+    ref: int | None = None
+    kind: str = "table"
+    position: int = 0
+
+    @property
+    def exposed(self) -> str:
+        """The name columns are qualified with: the alias, else the table name."""
+        return self.alias if self.alias is not None else self.name
+
+
+@dataclass(frozen=True, slots=True)
+class SemanticArg:
+    """A literal (``value``) or a bound parameter (``param``: index among plain ``?``, or name)."""
+
+    value: str | float | None = None
+    param: int | str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SemanticCall:
+    """``SEMANTIC_MATCH(col, query, threshold)`` or ``SEMANTIC_SCORE(col, query)``.
+
+    ``qualifier`` is what precedes the column name (``()``, ``("d",)`` or
+    ``("main", "docs")``); ``column_sql`` the column reference exactly as written, which the
+    rewrite keeps so that SQLite resolves it as the user meant. ``scopes`` lists the items of
+    the enclosing SELECTs, innermost first. ``hole`` is the index of the call's hole in
+    ``Plan.template`` (after the AT VERSION holes).
+    """
+
+    function: str  # "SEMANTIC_MATCH" | "SEMANTIC_SCORE"
+    qualifier: tuple[str, ...]
+    column: str
+    column_sql: str
+    query: SemanticArg
+    threshold: SemanticArg | None
+    scopes: tuple[tuple[SourceItem, ...], ...]
+    hole: int
+    position: int
+
+    @property
+    def is_match(self) -> bool:
+        return self.function == "SEMANTIC_MATCH"
+
+    @property
+    def params(self) -> tuple[int, ...]:
+        """Indexes of the plain ``?`` parameters the call uses (dropped before binding)."""
+        args = (self.query, self.threshold)
+        return tuple(a.param for a in args if a is not None and isinstance(a.param, int))
+
+
+@dataclass(frozen=True, slots=True)
 class Plan:
     kind: str
     sql: str  # what to run when there are no refs
@@ -138,6 +200,9 @@ class Plan:
     # conflict resolutions the statement names: "REPLACE" (REPLACE / OR REPLACE) and "FAIL"
     conflict_clauses: frozenset[str] = frozenset()
     returning: bool = False  # has a RETURNING clause (a write that yields rows)
+    # SEMANTIC_MATCH / SEMANTIC_SCORE calls, rewritten by the engine at run time (holes in
+    # ``template`` numbered after the AT VERSION ones)
+    semantic: tuple[SemanticCall, ...] = ()
 
     @property
     def consumed_params(self) -> tuple[int, ...]:

@@ -473,7 +473,13 @@ def analyze(stmt: Statement) -> P.Plan:
     kind, detail = builder(c)
     c.i = 0
     refs = find_version_refs(c) if kind in (P.READ, P.WRITE, P.BULK_INSERT, P.OTHER, P.CREATE_TABLE) else []
+    from transpile import semantic as S  # here: transpile.semantic imports this module
+
+    semantic = S.find_semantic_calls(c, kind, refs)
+    S.add_vector_checks(c, kind)
     sql, template = _apply_edits(stmt, c.edits)
+    if semantic and not refs:  # what runs if nothing renders the plan (executemany)
+        sql = template.render([S.UNRENDERED] * len(semantic))
     toks = stmt.tokens
     markers = sum(1 for t in toks if t.kind == PARAM and t.text == "?")
     conflict_clauses = frozenset(
@@ -492,4 +498,5 @@ def analyze(stmt: Statement) -> P.Plan:
         param_markers=markers,
         conflict_clauses=conflict_clauses,
         returning=any(t.is_word("RETURNING") for t in toks),
+        semantic=tuple(semantic),
     )
