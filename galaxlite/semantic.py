@@ -45,7 +45,6 @@ from galaxlite import storage
 from galaxlite import vectors as V
 from transpile import plan as P
 from transpile import quote_identifier as q
-from transpile.lexer import OP, PARAM, WORD
 
 Params = Sequence[Any] | Mapping[str, Any] | None
 
@@ -216,21 +215,10 @@ class SemanticEngine:
     def _find_vector_targets(self, sql: str) -> dict[int, tuple[str, int]]:
         """{parameter number: (column, n)} for parameters bound straight to VECTOR(n) columns
         by ``INSERT ... [(cols)] VALUES (...)`` or ``UPDATE ... SET col = ?``."""
-        toks = transpile.tokenize(sql)
-        if not toks:
+        found = transpile.parameter_columns(sql)
+        if found is None:
             return {}
-        first = toks[0].upper
-        if first in ("INSERT", "REPLACE"):
-            k = next((j + 1 for j, t in enumerate(toks) if t.is_word("INTO")), len(toks))
-        elif first == "UPDATE":
-            k = 3 if len(toks) > 1 and toks[1].is_word("OR") else 1
-        else:
-            return {}
-        if k >= len(toks):
-            return {}
-        schema, table = None, toks[k].value
-        if k + 2 < len(toks) and _is_op(toks[k + 1], "."):
-            schema, table, k = table, toks[k + 2].value, k + 2
+        schema, table, by_param = found
         columns = self._declared_types(schema, table)
         dims = {}
         for name, decl in columns:
@@ -242,16 +230,11 @@ class SemanticEngine:
                 dims[name.lower()] = (name, dim)
         if not dims:
             return {}
-        numbers = _parameter_numbers(toks)
-        if first == "UPDATE":
-            groups = _update_assignments(toks, k + 1)
-            pairs = [(g[0].value, g[2]) for g in groups if len(g) == 3 and _is_op(g[1], "=")]
-        else:
-            pairs = _insert_pairs(toks, k + 1, [n for n, _ in columns])
+        all_columns = [n for n, _ in columns]
         return {
-            numbers[id(tok)]: dims[col.lower()]
-            for col, tok in pairs
-            if tok.kind == PARAM and col.lower() in dims
+            number: dims[col.lower()]
+            for number, col in by_param(all_columns).items()
+            if col.lower() in dims
         }
 
     def _declared_types(self, schema: str | None, table: str) -> list[tuple[str, str]]:
@@ -955,91 +938,6 @@ def _query_as_vector(query: Any, dim: int) -> np.ndarray | None:
         ) from None
     except (ValueError, TypeError) as exc:
         raise E.DataError(f"the query is not a valid vector: {exc}") from None
-
-
-def _is_op(tok: Any, text: str) -> bool:
-    return tok is not None and tok.kind == OP and tok.text == text
-
-
-def _parameter_numbers(toks: Sequence) -> dict[int, int]:
-    """{id(token): SQLite parameter number} for every parameter token (1-based, as bound)."""
-    out: dict[int, int] = {}
-    names: dict[str, int] = {}
-    highest = 0
-    for tok in toks:
-        if tok.kind != PARAM:
-            continue
-        text = tok.text
-        if text == "?":
-            highest += 1
-            out[id(tok)] = highest
-        elif text[0] == "?":
-            highest = max(highest, int(text[1:]))
-            out[id(tok)] = int(text[1:])
-        else:
-            if text not in names:
-                highest += 1
-                names[text] = highest
-            out[id(tok)] = names[text]
-    return out
-
-
-def _split_top(toks: Sequence, start: int, stop_words: frozenset[str] = frozenset()) -> tuple[list[list], int]:
-    """Split tokens from ``start`` at top-level commas, up to the ``)`` closing the level
-    (or a top-level stop word, or the end); returns the groups and where it stopped."""
-    groups: list[list] = [[]]
-    depth = 0
-    k = start
-    while k < len(toks):
-        tok = toks[k]
-        if tok.kind == OP and tok.text == "(":
-            depth += 1
-        elif tok.kind == OP and tok.text == ")":
-            if depth == 0:
-                break
-            depth -= 1
-        elif depth == 0 and tok.kind == OP and tok.text == ",":
-            groups.append([])
-            k += 1
-            continue
-        elif depth == 0 and tok.kind == WORD and tok.upper in stop_words:
-            break
-        groups[-1].append(tok)
-        k += 1
-    return groups, k
-
-
-_UPDATE_END = frozenset({"WHERE", "FROM", "RETURNING", "ORDER", "LIMIT"})
-
-
-def _update_assignments(toks: Sequence, k: int) -> list[list]:
-    """The ``col = expr`` groups of an UPDATE's SET clause (tokens from after the table)."""
-    while k < len(toks) and not toks[k].is_word("SET"):
-        k += 1
-    groups, _ = _split_top(toks, k + 1, _UPDATE_END)
-    return groups
-
-
-def _insert_pairs(toks: Sequence, k: int, all_columns: list[str]) -> list[tuple[str, Any]]:
-    """(column, token) for each VALUES element that is a single token."""
-    if k < len(toks) and toks[k].is_word("AS"):
-        k += 2
-    listed = all_columns
-    if k < len(toks) and _is_op(toks[k], "("):
-        groups, k = _split_top(toks, k + 1)
-        listed = [g[0].value for g in groups if len(g) == 1]
-        k += 1
-    if k >= len(toks) or not toks[k].is_word("VALUES"):
-        return []
-    pairs: list[tuple[str, Any]] = []
-    k += 1
-    while k < len(toks) and _is_op(toks[k], "("):
-        groups, k = _split_top(toks, k + 1)
-        pairs.extend((col, g[0]) for col, g in zip(listed, groups, strict=False) if len(g) == 1)
-        k += 1
-        if k < len(toks) and _is_op(toks[k], ","):
-            k += 1
-    return pairs
 
 
 # ------------------------------------------------------------------------------ SQL functions

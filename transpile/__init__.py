@@ -19,6 +19,7 @@ from transpile.errors import (
 from transpile.lexer import Statement, split_statements, tokenize
 from transpile.plan import Plan
 from transpile.rules import PRECISIONS, analyze, quote_identifier
+from transpile.semantic import parameter_columns
 
 __all__ = [
     "PRECISIONS",
@@ -31,6 +32,7 @@ __all__ = [
     "describe_position",
     "line_col",
     "parse_script",
+    "parameter_columns",
     "parse_statement",
     "quote_identifier",
     "split_statements",
