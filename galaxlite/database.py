@@ -28,14 +28,13 @@ import schema
 import transpile
 from galaxlite import clock, semantic, storage
 from galaxlite import errors as E
+from galaxlite.params import Params, bound_value
 from transpile import plan as P
 from transpile import quote_identifier as q
 
 DATABASE_FILE = "galaxlite.db"  # the file inside a database directory
 RESERVED_PREFIXES = ("_gl_", "galaxlite_")
 _BULK_EXECUTEMANY_MIN = 64  # executemany of at least this many INSERTs takes the bulk path
-
-Params = Sequence[Any] | Mapping[str, Any] | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -663,13 +662,7 @@ class Database:
 def _param_value(plan: P.Plan, ref: P.VersionRef, params: Params) -> Any:
     key = ref.version.param
     try:
-        if isinstance(key, int):
-            if params is None or isinstance(params, Mapping):
-                raise LookupError
-            return params[key]
-        if params is None or not isinstance(params, Mapping):
-            raise LookupError
-        return params[key]
+        return bound_value(params, key)
     except LookupError:
         raise E.sql_error(
             E.ProgrammingError, f"no value bound for AT VERSION parameter {key!r}", plan.source, ref.position

@@ -37,7 +37,7 @@ from __future__ import annotations
 import datetime
 import time
 import weakref
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -56,6 +56,7 @@ from galaxlite.errors import (
     ProgrammingError,
     Warning,
 )
+from galaxlite.params import Params
 from transpile import plan as P
 
 apilevel = "2.0"
@@ -64,7 +65,6 @@ paramstyle = "qmark"
 
 LEGACY_TRANSACTION_CONTROL = -1  # the value of sqlite3.LEGACY_TRANSACTION_CONTROL
 
-Params = Sequence[Any] | Mapping[str, Any] | None
 RowFactory = Callable[["Cursor", tuple], Any]
 
 _ISOLATION_LEVELS = ("", "DEFERRED", "IMMEDIATE", "EXCLUSIVE")

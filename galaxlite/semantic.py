@@ -31,7 +31,7 @@ import hashlib
 import itertools
 import math
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -43,10 +43,9 @@ from galaxlite import embedders as EMB
 from galaxlite import errors as E
 from galaxlite import storage
 from galaxlite import vectors as V
+from galaxlite.params import Params, bound_value
 from transpile import plan as P
 from transpile import quote_identifier as q
-
-Params = Sequence[Any] | Mapping[str, Any] | None
 
 EMBED_BATCH = 256  # texts per embedder call (and per cache commit)
 LOOKUP_CHUNK = 500  # hashes per cache lookup query
@@ -892,13 +891,7 @@ def _arg_value(ctx: _Render, call: P.SemanticCall, arg: P.SemanticArg, params: P
         return arg.value
     key = arg.param
     try:
-        if isinstance(key, int):
-            if params is None or isinstance(params, Mapping):
-                raise LookupError
-            return params[key]
-        if params is None or not isinstance(params, Mapping):
-            raise LookupError
-        return params[key]
+        return bound_value(params, key)
     except LookupError:
         shown = "?" if isinstance(key, int) else f":{key}"
         raise _error(
