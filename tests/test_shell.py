@@ -75,14 +75,16 @@ class Terminal:
         os.write(self.fd, bytes([ord(char.upper()) - 64]))
 
     def interrupt(self) -> None:
-        """Ctrl-C, until the shell shows it took it.
+        """The SIGINT that Ctrl-C sends, until the shell shows it took it.
 
-        A SIGINT that lands after readline printed its prompt but before it waits for input
-        is only noticed at the next signal (a race in CPython's readline module, which a
-        person typing never hits), so a Ctrl-C that shows nothing is sent again.
+        The signal is sent to the shell's process directly: under load the terminal's own
+        Ctrl-C was seen to go unnoticed by a waiting readline (CI). A SIGINT that lands after
+        readline printed its prompt but before it waits for input is only noticed at the
+        next signal (a race in CPython's readline module, which a person typing never hits),
+        so a signal that shows nothing is sent again.
         """
         for _ in range(20):
-            self.control("c")
+            os.kill(self.pid, signal.SIGINT)
             try:
                 self.expect("^C", wait=1.0)
                 return
