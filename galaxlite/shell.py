@@ -11,6 +11,7 @@ exits with status 1 if any statement failed.
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -113,6 +114,9 @@ class Shell:
     def run(self) -> int:
         """Read and run until end of input or ``.quit``; the exit status."""
         if self.interactive:
+            # Ctrl-C cancels the statement being typed, even when whatever started the shell
+            # left SIGINT ignored (a background job of a script, nohup, ...).
+            signal.signal(signal.SIGINT, signal.default_int_handler)
             self._start_history()
             self.say(f"galaxlite shell on {self.db.filename}. Type .help for help, .quit to leave.")
         buffer: list[str] = []

@@ -32,6 +32,9 @@ class Terminal:
         pid, fd = pty.fork()
         if pid == 0:  # the child: become the shell
             try:
+                # as from a terminal: SIGINT at its default, even when the test run itself
+                # was started with SIGINT ignored (a background job of a non-interactive shell)
+                signal.signal(signal.SIGINT, signal.SIG_DFL)
                 os.execve(argv[0], argv, env)
             finally:
                 os._exit(127)
