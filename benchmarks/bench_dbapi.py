@@ -96,30 +96,20 @@ def loop_galaxlite(con: galaxlite.Connection, keys: list[int], in_txn: bool) -> 
     return run
 
 
-def loop_apsw_cursor(conn: apsw.Connection, keys: list[int], in_txn: bool) -> Callable[[], None]:
+def loop_apsw(conn: apsw.Connection, keys: list[int], in_txn: bool, reuse_cursor: bool) -> Callable[[], None]:
+    """Raw apsw: one cursor reused for every query, or ``conn.execute`` (a cursor each)."""
+
     def run() -> None:
-        cur = conn.cursor()
-        execute = cur.execute
+        cur = conn.cursor() if reuse_cursor else None
+        execute = cur.execute if cur is not None else conn.execute
         if in_txn:
             execute("BEGIN")
         for k in keys:
             execute(POINT_QUERY, (k,)).fetchone()
         if in_txn:
             execute("COMMIT")
-        cur.close()
-
-    return run
-
-
-def loop_apsw_conn(conn: apsw.Connection, keys: list[int], in_txn: bool) -> Callable[[], None]:
-    def run() -> None:
-        execute = conn.execute
-        if in_txn:
-            execute("BEGIN")
-        for k in keys:
-            execute(POINT_QUERY, (k,)).fetchone()
-        if in_txn:
-            execute("COMMIT")
+        if cur is not None:
+            cur.close()
 
     return run
 
@@ -150,8 +140,8 @@ def scenario(
     ours_name = "galaxlite DB-API (cursor.execute + fetchone)"
     loops = {
         ours_name: loop_galaxlite(con, keys, in_txn),
-        "raw apsw, one cursor reused": loop_apsw_cursor(plain, keys, in_txn),
-        "raw apsw, conn.execute per query": loop_apsw_conn(plain, keys, in_txn),
+        "raw apsw, one cursor reused": loop_apsw(plain, keys, in_txn, reuse_cursor=True),
+        "raw apsw, conn.execute per query": loop_apsw(plain, keys, in_txn, reuse_cursor=False),
     }
     for run in loops.values():  # warm the page caches
         run()

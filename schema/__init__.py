@@ -47,4 +47,17 @@ def render(section: str, **values: str) -> str:
     body = sections[section]
     if "{close_old_version}" in body:
         values = dict(values, close_old_version=render("close_old_version", **values))
+    for table, guard, stamp, what in _APPEND_ONLY:
+        if "{append_only_" + table + "}" in body:
+            values = dict(values, **{"append_only_" + table: render(
+                "append_only", guarded=values[table], guard=values["prefix"] + guard,
+                stamp=stamp, what=what,
+            )})
     return body.format(now=NOW_US_SQL, **values)
+
+
+# (placeholder of the table, trigger name suffix, version stamp column, what the message calls it)
+_APPEND_ONLY = (
+    ("history", "_h", "valid_to", "closed row versions (history)"),
+    ("ranges", "_r", "valid_from", "bulk row ranges"),
+)

@@ -18,6 +18,23 @@ UPDATE galaxlite_clock SET version = max(version + 1, {now}) WHERE pinned = 0;
         FROM (SELECT {old_valid_from} AS valid_from) AS o, galaxlite_clock AS k
         WHERE o.valid_from < k.version;
 
+-- name: append_only
+-- Guards of an append-only bookkeeping table ({guarded}): rows are only ever added, stamped
+-- ({stamp}) with the version of the transaction that adds them; never updated or deleted.
+CREATE TRIGGER {guard}_no_forgery BEFORE INSERT ON {guarded}
+WHEN NEW.{stamp} IS NOT (SELECT version FROM galaxlite_clock)
+BEGIN
+    SELECT RAISE(ABORT, 'galaxlite: {what} are immutable (rows are added only by writes to the table)');
+END;
+CREATE TRIGGER {guard}_no_update BEFORE UPDATE ON {guarded}
+BEGIN
+    SELECT RAISE(ABORT, 'galaxlite: {what} are immutable (they cannot be updated)');
+END;
+CREATE TRIGGER {guard}_no_delete BEFORE DELETE ON {guarded}
+BEGIN
+    SELECT RAISE(ABORT, 'galaxlite: {what} are immutable (they cannot be deleted)');
+END;
+
 -- name: history
 CREATE TABLE {history} (
     {history_columns},
@@ -26,19 +43,7 @@ CREATE TABLE {history} (
     valid_to   INTEGER NOT NULL
 );
 CREATE INDEX {history_index} ON {history} (valid_to);
-CREATE TRIGGER {prefix}_h_no_forgery BEFORE INSERT ON {history}
-WHEN NEW.valid_to IS NOT (SELECT version FROM galaxlite_clock)
-BEGIN
-    SELECT RAISE(ABORT, 'galaxlite: history is immutable (row versions are closed only by writes to the table)');
-END;
-CREATE TRIGGER {prefix}_h_no_update BEFORE UPDATE ON {history}
-BEGIN
-    SELECT RAISE(ABORT, 'galaxlite: history is immutable (closed row versions cannot be updated)');
-END;
-CREATE TRIGGER {prefix}_h_no_delete BEFORE DELETE ON {history}
-BEGIN
-    SELECT RAISE(ABORT, 'galaxlite: history is immutable (closed row versions cannot be deleted)');
-END;
+{append_only_history}
 
 -- name: companion
 CREATE TABLE {companion} (
@@ -63,19 +68,7 @@ CREATE TABLE {ranges} (
     valid_from INTEGER NOT NULL
 );
 CREATE INDEX {ranges_index} ON {ranges} (lo);
-CREATE TRIGGER {prefix}_r_no_forgery BEFORE INSERT ON {ranges}
-WHEN NEW.valid_from IS NOT (SELECT version FROM galaxlite_clock)
-BEGIN
-    SELECT RAISE(ABORT, 'galaxlite: row versions are immutable (ranges are written only by bulk inserts)');
-END;
-CREATE TRIGGER {prefix}_r_no_update BEFORE UPDATE ON {ranges}
-BEGIN
-    SELECT RAISE(ABORT, 'galaxlite: row versions are immutable (ranges cannot be updated)');
-END;
-CREATE TRIGGER {prefix}_r_no_delete BEFORE DELETE ON {ranges}
-BEGIN
-    SELECT RAISE(ABORT, 'galaxlite: row versions are immutable (ranges cannot be deleted)');
-END;
+{append_only_ranges}
 
 -- name: update_delete_triggers
 CREATE TRIGGER {prefix}_au AFTER UPDATE ON {table}
