@@ -27,6 +27,7 @@ import transpile
 from galaxlite import __version__
 from galaxlite import errors as E
 from galaxlite.database import Database, Result
+from galaxlite.snapshots import Snapshot
 
 FORMATS = ("table", "csv", "json", "jsonl")
 PRECISIONS = tuple(transpile.PRECISIONS)
@@ -172,8 +173,32 @@ def tag_rows(db: Database) -> tuple[list[str], list[tuple]]:
     return columns, rows
 
 
-def not_supported_yet(what: str) -> E.NotSupportedError:
-    return E.NotSupportedError(f"{what} are not supported yet (a later galaxlite release adds them)")
+def snapshot_rows(db: Database) -> tuple[list[str], list[tuple]]:
+    """The dataset snapshots as a table (``galaxlite snapshots``, the shell's .snapshots)."""
+    columns = ["name", "parent", "mode", "rows", "published", "archived", "created (UTC)",
+               "comment"]
+    rows = [
+        (s.name, s.parent or "", s.mode, s.row_count, "yes" if s.published else "no",
+         "yes" if s.archived else "no", s.created[:19], s.comment or "")
+        for s in db.snapshots()
+    ]
+    return columns, rows
+
+
+def lineage_lines(chain: Sequence[Snapshot]) -> list[str]:
+    """How each snapshot of a lineage (root first) was made, one block per snapshot."""
+    lines = []
+    for snap in chain:
+        state = ", ".join(
+            [f"from {snap.parent}" if snap.parent else "root", snap.mode,
+             f"{snap.row_count} row{'' if snap.row_count == 1 else 's'}"]
+            + (["published"] if snap.published else []) + (["archived"] if snap.archived else [])
+        )
+        lines.append(f"{snap.name}  ({state}; created {snap.created[:19]} UTC)")
+        if snap.comment:
+            lines.append(f"    -- {snap.comment}")
+        lines += [f"    {text}" for text in snap.statements]
+    return lines
 
 
 # ------------------------------------------------------------------ the command group
@@ -319,36 +344,54 @@ def tags(db: str, fmt: str) -> None:
 
 @cli.command()
 @click.argument("db", type=EXISTING_DB)
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 @debug_option
-def snapshots(db: str) -> None:
-    """List the dataset snapshots (CREATE SNAPSHOT) of database DB.
-
-    Not supported yet: exits with an error.
+def snapshots(db: str, fmt: str) -> None:
+    """List the dataset snapshots (CREATE SNAPSHOT ...) of database DB, oldest first.
 
     \b
     Example:
       galaxlite snapshots shop.db
+      galaxlite snapshots shop.db --format json
     """
-    raise not_supported_yet("dataset snapshots (CREATE SNAPSHOT ...)")
+    with Database(db) as database:
+        columns, rows = snapshot_rows(database)
+        write_rows(sys.stdout, columns, rows, fmt)
 
 
 @cli.command()
 @click.argument("db", type=EXISTING_DB)
 @click.argument("snapshot", metavar="NAME@VERSION")
+@click.option("--format", "fmt", type=click.Choice(("text", "json")), default="text",
+              show_default=True)
 @debug_option
-def lineage(db: str, snapshot: str) -> None:
-    """Show how snapshot NAME@VERSION was made, back to its root.
+def lineage(db: str, snapshot: str, fmt: str) -> None:
+    """Show how snapshot NAME@VERSION was made, from its root to it.
 
-    Not supported yet: exits with an error.
+    NAME@VERSION is the snapshot's full name, written with the version delimiter in force
+    (db4ai_snapshot_version_delimiter, '@' unless changed).
 
     \b
     Example:
       galaxlite lineage shop.db cars@1.0.0
+      galaxlite lineage shop.db cars_train@2.0.0 --format json
     """
-    name, sep, version = snapshot.rpartition("@")
-    if not sep or not name or not version:
-        raise click.BadParameter(f"expected NAME@VERSION, got {snapshot!r}", param_hint="NAME@VERSION")
-    raise not_supported_yet("dataset snapshots and their lineage")
+    with Database(db) as database:
+        delimiter = database.query("SHOW db4ai_snapshot_version_delimiter")[0][0]
+        name, sep, version = snapshot.rpartition(delimiter)
+        if not sep or not name or not version:
+            raise click.BadParameter(
+                f"expected NAME{delimiter}VERSION, got {snapshot!r}", param_hint="NAME@VERSION"
+            )
+        chain = database.lineage(snapshot)
+    if fmt == "json":
+        fields = ("name", "parent", "mode", "row_count", "published", "archived", "created",
+                  "comment", "commands", "statements")
+        data = [{f: getattr(s, f) for f in fields} for s in chain]
+        sys.stdout.write(json.dumps(data, indent=1) + "\n")
+        return
+    for line in lineage_lines(chain):
+        sys.stdout.write(line + "\n")
 
 
 @cli.command()
@@ -360,20 +403,77 @@ def lineage(db: str, snapshot: str) -> None:
               help="Shuffle the rows with this seed (default: primary-key order).")
 @debug_option
 def export(db: str, tag: str, precision: str, seed: int | None) -> None:
-    """Create training tag TAG and export the tables as Lance datasets.
+    """Create training tag TAG and export every versioned table as a Lance dataset.
 
     Same as `CREATE VERSION TAG 'TAG' FOR TRAINING WITH TRAINING PRECISION 'P' TRAINING
-    SEED n`; the datasets go to the database's exports/ folder.
+    SEED n`. The datasets go to the database's exports folder (DB/exports for a directory
+    database, DB.exports for a file), one folder per tag; a progress bar shows on standard
+    error and the datasets are listed on standard output. All or nothing: after an error
+    there is no tag and no folder.
 
     \b
-    Example:
-      galaxlite export ./data train-v1 --precision sq8 --seed 42
+    Examples:
+      galaxlite export ./data train-v1
+      galaxlite export ./data train-v1-sq8 --precision sq8 --seed 42
     """
     if not tag:
         raise click.BadParameter("a tag name must not be empty", param_hint="TAG")
+    bar = ExportProgress(f"exporting tag {tag!r} ({precision})")
     with Database(db) as database:
-        version = database.create_training_snapshot(tag, seed=seed, precision=precision)
-        click.echo(f"tag {tag!r} = version {version}; datasets in {database.exports_dir}")
+        try:
+            version = database.create_training_snapshot(
+                tag, seed=seed, precision=precision, progress=bar.update
+            )
+        finally:
+            bar.close()
+        done = [e for e in database.exports(tag) if e.version == version]
+        order = "primary-key order" if seed is None else f"shuffled with seed {seed}"
+        folder = f" to {Path(done[0].path).parent}" if done else ""
+        click.echo(
+            f"tag {tag!r} = version {version}: {len(done)} table{'' if len(done) == 1 else 's'} "
+            f"exported ({precision}, {order}){folder}"
+        )
+        if done:
+            rows = [(e.table, e.rows, Path(e.path).name) for e in done]
+            for line in table_lines(["table", "rows", "dataset"], rows):
+                click.echo(line)
+
+
+class ExportProgress:
+    """A click progress bar on stderr, fed by ``create_training_snapshot(progress=...)``; made
+    at the first report, when the total is known (only its label shows when stderr is not a
+    terminal)."""
+
+    def __init__(self, label: str):
+        self.label = label
+        self.bar = None
+        self.shown = 0
+
+    def update(self, done: int, total: int) -> None:
+        if self.bar is None:
+            self.bar = click.progressbar(length=total, label=self.label, file=sys.stderr,
+                                         show_pos=True, show_eta=True)
+            self.bar.__enter__()
+        self.bar.update(done - self.shown)
+        self.shown = done
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+            self.bar = None
+
+
+def export_rows(db: Database) -> tuple[list[str], list[tuple]]:
+    """The training exports as a table (``galaxlite info``): one row per exported table."""
+    columns = ["tag", "table", "rows", "precision", "seed", "content hash", "dataset"]
+    root = db.exports_dir.resolve() if db.exports_dir is not None else None
+    rows = []
+    for e in db.exports():
+        path = Path(e.path)
+        shown = str(path.relative_to(root)) if root is not None and path.is_relative_to(root) else e.path
+        rows.append((e.tag, e.table, e.rows, e.precision, "" if e.seed is None else e.seed,
+                     e.content_hash.split(":")[-1][:12], shown))
+    return columns, rows
 
 
 @cli.command()
@@ -428,7 +528,7 @@ def plain_tables(db: Database) -> list[str]:
     names = db.query(
         "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' "
         "AND name NOT LIKE '\\_gl\\_%' ESCAPE '\\' AND name NOT LIKE 'galaxlite\\_%' ESCAPE '\\' "
-        "ORDER BY name"
+        "AND name <> 'db4ai_snapshot' ORDER BY name"
     )
     return [n for (n,) in names if n.lower() not in versioned]
 
@@ -442,12 +542,14 @@ def info_lines(db: Database) -> list[str]:
         f"version   {db.version}" + (f" ({when(db.version)})" if db.version else " (no writes yet)"),
     ]
     exports = db.exports_dir
+    export_columns, exported = export_rows(db)
     if exports is None:
         lines.append("exports   none (in-memory database)")
-    elif exports.is_dir():
-        entries = sorted(p.name for p in exports.iterdir())
+    elif exported:
+        n = len({e.version for e in db.exports()})
         lines.append(
-            f"exports   {exports.resolve()} ({len(entries)} dataset{'s' if len(entries) != 1 else ''})"
+            f"exports   {exports.resolve()} ({len(exported)} dataset{'s' if len(exported) != 1 else ''} "
+            f"in {n} export{'s' if n != 1 else ''})"
         )
     else:
         lines.append(f"exports   {exports.resolve()} (none yet)")
@@ -463,6 +565,9 @@ def info_lines(db: Database) -> list[str]:
     lines += ["", f"tags: {len(rows)}"]
     if rows:
         lines += table_lines(columns[:3], [r[:3] for r in rows])
+    if exported:
+        lines += ["", f"training exports: {len(exported)} dataset{'s' if len(exported) != 1 else ''}"]
+        lines += table_lines(export_columns, exported)
     return lines
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ import apsw
 
 import schema
 import transpile
-from galaxlite import clock, semantic, storage
+from galaxlite import clock, semantic, snapshots, storage
 from galaxlite import errors as E
 from galaxlite.params import Params, bound_value
 from transpile import plan as P
@@ -47,6 +47,33 @@ class Tag:
     for_training: bool
     precision: str | None
     seed: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class TrainingExport:
+    """One table of a training export (``CREATE VERSION TAG ... FOR TRAINING``): a Lance
+    dataset at ``path`` holding ``rows`` rows of ``table`` as of tag ``tag`` (``version``)."""
+
+    tag: str
+    version: int
+    table: str
+    path: str  # absolute
+    precision: str
+    seed: int | None
+    rows: int
+    content_hash: str  # "sha256:<hex>", see galaxlite.export.content_hash
+    created_us: int
+
+
+_SEED_BITS = 2**64  # seeds are uint64; SQLite stores int64: seeds >= 2^63 as seed - 2^64
+
+
+def _seed_to_sql(seed: int | None) -> int | None:
+    return seed - _SEED_BITS if seed is not None and seed >= _SEED_BITS // 2 else seed
+
+
+def _seed_from_sql(seed: int | None) -> int | None:
+    return None if seed is None else seed % _SEED_BITS
 
 
 class Result:
@@ -176,7 +203,10 @@ class Database:
             self._conn.create_scalar_function("changes", lambda: self._changes, 0)
             if not all(  # no write lock when the catalog is complete
                 self._conn.table_exists("main", t)
-                for t in ("galaxlite_clock", "galaxlite_embeddings", "galaxlite_embedding_columns")
+                for t in (
+                    "galaxlite_clock", "galaxlite_embeddings", "galaxlite_embedding_columns",
+                    "db4ai_snapshot", "galaxlite_exports",
+                )
             ):
                 with self._conn:
                     self._conn.execute(schema.catalog_sql())
@@ -193,6 +223,8 @@ class Database:
         self._conn.set_commit_hook(self._transaction_ended)
         self._conn.set_rollback_hook(self._transaction_ended)
         self._schema_clauses: frozenset[str] | None = None  # REPLACE/FAIL used in the schema
+        # SET db4ai_* parameters of this session (over ALTER DATABASE SET ones; snapshots.py)
+        self._snapshot_settings: dict[str, str] = {}
         # SEMANTIC_MATCH / SEMANTIC_SCORE, the embedding cache, vector() and list/array bindings;
         # ``embedder``: the default embedder's name (None: a column's recorded one, else minilm)
         try:
@@ -384,7 +416,7 @@ class Database:
     def tags(self) -> list[Tag]:
         """Every version tag, oldest first."""
         return [
-            Tag(n, v, c, bool(t), p, s)
+            Tag(n, v, c, bool(t), p, _seed_from_sql(s))
             for n, v, c, t, p, s in self._live.execute(
                 "SELECT name, version, created_us, for_training, precision, seed "
                 "FROM galaxlite_tags ORDER BY version"
@@ -397,19 +429,105 @@ class Database:
             return v
         raise E.UnknownTagError(f"unknown version tag {name!r}")
 
-    def create_training_snapshot(self, tag: str, seed: int | None = None, precision: str = "float32") -> int:
-        """``CREATE VERSION TAG tag FOR TRAINING ...`` (the Lance export is not built yet)."""
-        parts = [f"CREATE VERSION TAG ? FOR TRAINING WITH TRAINING PRECISION '{precision}'"]
+    def create_training_snapshot(
+        self,
+        tag: str,
+        seed: int | None = None,
+        precision: str = "float32",
+        progress: Callable[[int, int], object] | None = None,
+    ) -> int:
+        """``CREATE VERSION TAG tag FOR TRAINING WITH TRAINING PRECISION precision [TRAINING
+        SEED seed]``: tag the current state and export every versioned table as a Lance
+        dataset (see ``galaxlite.export``); returns the tag's version (µs).
+
+        ``progress(done_rows, total_rows)`` is called as rows are written (counting them
+        first costs one extra pass over the tables). All or nothing: on any error there is
+        no tag, no catalog row and no folder. Not inside an open transaction.
+        """
+        key = precision.strip().lower() if isinstance(precision, str) else precision
+        if key not in transpile.PRECISIONS:
+            raise E.QuantizationModeError(
+                f"unknown training precision {precision!r}: use one of "
+                + ", ".join(repr(p) for p in transpile.PRECISIONS)
+            )
+        sql = f"CREATE VERSION TAG ? FOR TRAINING WITH TRAINING PRECISION '{key}'"
         if seed is not None:
-            parts.append(f"TRAINING SEED {int(seed)}")
-        return self.execute(" ".join(parts), (tag,)).fetchone()[0]
+            if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < _SEED_BITS:
+                raise E.ProgrammingError(f"seed must be an integer from 0 to 2**64 - 1, not {seed!r}")
+            sql += f" TRAINING SEED {seed}"
+        plan = self._plans.get(sql) or self._plan(sql)
+        # errors name the call, not a place in SQL the caller never wrote
+        return _run_create_tag(self, replace(plan, source=""), (tag,), progress).fetchone()[0]
 
     def training_dataset(self, tag: str, table: str | None = None) -> str:
-        self.tag_version(tag)
-        raise E.NotSupportedError(
-            "training exports (Lance datasets) are not implemented yet: "
-            "CREATE VERSION TAG ... FOR TRAINING cannot be used"
+        """The path of the Lance dataset of ``table`` in the training export of ``tag``
+        (``table`` may be left out when the export has one table).
+
+        UnknownTagError for an unknown tag; TrainingExportError when the tag was not made
+        FOR TRAINING or did not export that table.
+        """
+        version = self.tag_version(tag)
+        found = [e for e in self.exports(tag) if e.version == version]
+        if not found:
+            raise E.TrainingExportError(
+                f"version tag {tag!r} has no training export: it was created without FOR "
+                "TRAINING (or when there was no versioned table to export)"
+                if not any(t.for_training for t in self.tags() if t.name == tag)
+                else f"version tag {tag!r} has no training export: there was no versioned table"
+            )
+        names = ", ".join(repr(e.table) for e in found)
+        if table is None:
+            if len(found) > 1:
+                raise E.TrainingExportError(
+                    f"the training export of {tag!r} has {len(found)} tables ({names}): name "
+                    f"one, e.g. db.training_dataset({tag!r}, {found[0].table!r})"
+                )
+            return found[0].path
+        for e in found:
+            if e.table.lower() == table.lower():
+                return e.path
+        raise E.TrainingExportError(
+            f"table {table!r} is not in the training export of {tag!r} (it has {names})"
         )
+
+    def exports(self, tag: str | None = None) -> list[TrainingExport]:
+        """The training exports (one record per exported table), oldest first; only those of
+        tag name ``tag`` if given (a dropped tag's exports stay listed)."""
+        where, args = ("WHERE tag = ?", (tag,)) if tag is not None else ("", ())
+        root = self.exports_dir
+        return [
+            TrainingExport(t, v, n, str((root / p).absolute()) if root else p, pr,
+                           _seed_from_sql(s), r, h, c)
+            for t, v, n, p, pr, s, r, h, c in self._live.execute(
+                "SELECT tag, version, table_name, path, precision, seed, row_count, content_hash, "
+                f"created_us FROM galaxlite_exports {where} ORDER BY version, table_name",
+                args,
+            )
+        ]
+
+    # ------------------------------------------------------------------ dataset snapshots
+
+    def snapshots(self) -> list[snapshots.Snapshot]:
+        """Every dataset snapshot (CREATE SNAPSHOT ...), oldest first."""
+        return snapshots.all_snapshots(self._live)
+
+    def snapshot(self, name: str) -> snapshots.Snapshot:
+        """The snapshot of full name ``name`` (``"m0@1.0.0"``); UnknownSnapshotError if none."""
+        return self.lineage(name)[-1]
+
+    def lineage(self, name: str) -> list[snapshots.Snapshot]:
+        """How snapshot ``name`` was made: its chain root → ... → itself, each with the
+        ``commands`` (and ``statements``) that made it from the one before.
+
+        >>> db = Database(":memory:")
+        >>> _ = db.execute("CREATE TABLE t (x)")
+        >>> _ = db.execute("INSERT INTO t VALUES (1), (2), (3)")
+        >>> _ = db.execute("CREATE SNAPSHOT s AS SELECT x FROM t")
+        >>> _ = db.execute("CREATE SNAPSHOT s FROM @1.0.0 USING (DELETE WHERE x = 2)")
+        >>> [(s.name, s.statements, s.row_count) for s in db.lineage("s@1.1.0")]
+        [('s@1.0.0', ['SELECT x FROM t'], 3), ('s@1.1.0', ['DELETE WHERE x = 2'], 2)]
+        """
+        return snapshots.lineage(self._live, name)
 
     # ------------------------------------------------------------------ versions
 
@@ -564,12 +682,20 @@ class Database:
             return plan.sql, params
         versions: list[int] = []
         subqueries: list[str] = []
-        for ref in plan.refs:
+        views: dict[int, str] = {}  # snapshot refs (name@version) → view name
+        for i, ref in enumerate(plan.refs):
+            if isinstance(ref, P.SnapshotRef):
+                views[i] = snapshots.view_of(self, plan, ref)
+                versions.append(-1)
+                subqueries.append(f"main.{q(views[i])}")
+                continue
             versions.append(self._version_of(plan, ref, params))
             subqueries.append(self._as_of(plan, ref, versions[-1]))
         consumed = set(plan.consumed_params)
         pieces = subqueries
         if plan.semantic:
+            if views:
+                plan = snapshots.with_views(plan, views)
             pieces = subqueries + self._semantic.render(plan, params, versions, subqueries)
             consumed |= self._semantic.consumed(plan)
         if consumed and params is not None and not isinstance(params, Mapping):
@@ -906,19 +1032,17 @@ def _tag_name(plan: P.Plan, params: Params) -> str:
     return value
 
 
-def _run_create_tag(db: Database, plan: P.Plan, params: Params) -> Result:
+def _run_create_tag(
+    db: Database, plan: P.Plan, params: Params, progress: Callable[[int, int], object] | None = None
+) -> Result:
     d: P.TagStatement = plan.detail
     name = _tag_name(plan, params)
-    if d.training is not None:
-        raise E.sql_error(
-            E.NotSupportedError,
-            "CREATE VERSION TAG ... FOR TRAINING needs the training export (Lance dataset "
-            "writer), which is not implemented yet; no tag was created",
-            plan.source,
-            plan.position,
-        )
+    training = d.training
+    if training is not None:
+        _check_can_export(db, plan)
     conn = db._live
     lastrowid = conn.last_insert_rowid()
+    written = None
     try:
         with db._writing(pin=False):
             if next(conn.execute("SELECT count(*) FROM galaxlite_tags WHERE name = ?", (name,)))[0]:
@@ -927,15 +1051,67 @@ def _run_create_tag(db: Database, plan: P.Plan, params: Params) -> Result:
                 )
             version = clock.advance(conn)
             db._pinned = False  # later writes, even in this transaction, come after the tag
+            created = clock.now_us()
             conn.execute(
-                "INSERT INTO galaxlite_tags (name, version, created_us) VALUES (?, ?, ?)",
-                (name, version, clock.now_us()),
+                "INSERT INTO galaxlite_tags (name, version, created_us, for_training, precision, seed) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (name, version, created, training is not None,
+                 None if training is None else training.precision,
+                 None if training is None else _seed_to_sql(training.seed)),
             )
-    except apsw.Error as exc:
-        raise _error(exc, plan, plan.sql) from None
+            if training is not None:
+                # The files are complete before the tag commits; if the commit fails, they go.
+                written = _write_training_export(db, name, version, training, progress)
+                conn.executemany(
+                    "INSERT INTO galaxlite_exports (tag, version, table_name, path, precision, seed, "
+                    "row_count, content_hash, created_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [(name, version, w.table, f"{written.folder}/{w.file}", training.precision,
+                      _seed_to_sql(training.seed), w.rows, w.content_hash, created)
+                     for w in written.tables],
+                )
+    except BaseException as exc:
+        if written is not None:
+            from galaxlite import export
+
+            export.discard(written)
+        if isinstance(exc, apsw.Error):
+            raise _error(exc, plan, plan.sql) from None
+        raise
     finally:
         conn.set_last_insert_rowid(lastrowid)
     return Result(iter([(version,)]), (("version", "INTEGER"),), rowcount=-1)
+
+
+def _check_can_export(db: Database, plan: P.Plan) -> None:
+    why = None
+    if db.exports_dir is None:
+        why = (
+            "writes Lance datasets into the exports folder next to the database file, and an "
+            "in-memory database has none: open a file or directory database"
+        )
+    elif db._live.in_transaction:
+        why = (
+            "cannot run inside a transaction (the files it writes could not be rolled back "
+            "with it): COMMIT or ROLLBACK first"
+        )
+    if why is not None:
+        raise E.sql_error(
+            E.NotSupportedError, f"CREATE VERSION TAG ... FOR TRAINING {why}; no tag was created",
+            plan.source, plan.position,
+        )
+
+
+def _write_training_export(
+    db: Database, name: str, version: int, training: P.TrainingOptions,
+    progress: Callable[[int, int], object] | None,
+):
+    """Write every versioned table as of ``version`` (see galaxlite.export)."""
+    from galaxlite import export
+
+    return export.write_exports(
+        db._live, db._semantic, db.exports_dir, db.versioned_tables(), tag=name,
+        version=version, precision=training.precision, seed=training.seed, progress=progress,
+    )
 
 
 def _run_drop_tag(db: Database, plan: P.Plan, params: Params) -> Result:
@@ -1012,6 +1188,40 @@ def _run_rollback_to(db: Database, plan: P.Plan, params: Params) -> Result:
     return _run_read(db, plan, params)
 
 
+def _run_snapshot(db: Database, plan: P.Plan, params: Params) -> Result:
+    """CREATE / SAMPLE / PUBLISH / ARCHIVE / PURGE SNAPSHOT: all or nothing; the (schema,
+    name) of each snapshot made or changed, like openGauss."""
+    work = {
+        P.CREATE_SNAPSHOT: snapshots.create,
+        P.SAMPLE_SNAPSHOT: snapshots.sample,
+        P.MANAGE_SNAPSHOT: snapshots.manage,
+    }[plan.kind]
+    conn = db._live
+    lastrowid = conn.last_insert_rowid()  # catalog inserts must not show through
+    try:
+        with db._writing(pin=False):  # snapshots change no versioned table: no new version
+            rows = work(db, plan, params)
+    except apsw.Error as exc:
+        raise _error(exc, plan, plan.sql) from None
+    finally:
+        conn.set_last_insert_rowid(lastrowid)
+        db._schema_clauses = None
+    return Result(iter(rows), (("schema", "TEXT"), ("name", "TEXT")))
+
+
+def _run_set_parameter(db: Database, plan: P.Plan, params: Params) -> Result:
+    try:
+        snapshots.set_parameter(db, plan)
+    except apsw.Error as exc:
+        raise _error(exc, plan, plan.sql) from None
+    return Result(iter(()))
+
+
+def _run_show_parameter(db: Database, plan: P.Plan, params: Params) -> Result:
+    name, value = snapshots.show_parameter(db, plan)
+    return Result(iter([(value,)]), ((name, "TEXT"),))
+
+
 def _run_other(db: Database, plan: P.Plan, params: Params) -> Result:
     db._schema_clauses = None  # CREATE TRIGGER / CREATE TABLE WITHOUT VERSIONING / ...
     return _run_read(db, plan, params)
@@ -1033,4 +1243,9 @@ _RUNNERS: dict[str, Callable[[Database, P.Plan, Params], Result]] = {
     P.ROLLBACK_TO: _run_rollback_to,
     P.SAVEPOINT: _run_savepoint,
     P.RELEASE: _run_release,
+    P.CREATE_SNAPSHOT: _run_snapshot,
+    P.SAMPLE_SNAPSHOT: _run_snapshot,
+    P.MANAGE_SNAPSHOT: _run_snapshot,
+    P.SET_PARAMETER: _run_set_parameter,
+    P.SHOW_PARAMETER: _run_show_parameter,
 }

@@ -109,6 +109,7 @@ def run_demo(directory: str | None, fixtures: Path | None, out: TextIO) -> Path:
         clean(demo, corrections)
         time_travel(demo)
         schema_change(demo)
+        snapshots(demo)
         semantic_search(demo)
         plain_client(demo)
         not_yet(demo)
@@ -192,6 +193,42 @@ def schema_change(demo: Demo) -> None:
     demo.sql("SELECT split, count(*) AS docs FROM docs GROUP BY split ORDER BY split")
     demo.sql("SELECT * FROM docs ORDER BY id LIMIT 3")
     demo.sql("SELECT * FROM docs AT VERSION 'raw' ORDER BY id LIMIT 3", note="the columns as they were")
+
+
+def snapshots(demo: Demo) -> None:
+    demo.step(
+        "Freeze datasets as snapshots",
+        "CREATE SNAPSHOT copies a query's rows into an immutable, versioned dataset (name@1.0.0).",
+    )
+    demo.sql(
+        "CREATE SNAPSHOT corpus COMMENT IS 'cleaned documents'\n"
+        "AS SELECT id, body, label FROM docs",
+        note="version 1.0.0; also a real view \"corpus@1.0.0\" for any SQLite client",
+    )
+    demo.sql(
+        "CREATE SNAPSHOT corpus FROM @1.0.0 COMMENT IS 'no forum posts, short labels'\n"
+        "USING (DELETE WHERE id IN (SELECT id FROM docs WHERE source = 'forum');\n"
+        "       UPDATE SET label = upper(substr(label, 1, 3)))",
+        note="derived from 1.0.0: a DELETE makes it 1.1.0 (ALTER → 2.0.0, UPDATE only → 1.0.1)",
+    )
+    demo.sql("SET db4ai_sample_seed = 7", note="samples are reproducible under a seed")
+    demo.sql(
+        "SAMPLE SNAPSHOT corpus@1.1.0 STRATIFY BY label\n"
+        "AS _train AT RATIO .8, AS _test AT RATIO .2",
+        note="disjoint samples; every label contributes 80 % / 20 % of its rows",
+    )
+    demo.sql(
+        "SELECT label, (SELECT count(*) FROM corpus_train@1.1.0 AS t WHERE t.label = s.label) AS train,\n"
+        "       (SELECT count(*) FROM corpus_test@1.1.0 AS t WHERE t.label = s.label) AS test\n"
+        "FROM corpus@1.1.0 AS s GROUP BY label ORDER BY label",
+        note="name@version works anywhere a table name does",
+    )
+    demo.sql("PUBLISH SNAPSHOT corpus_train@1.1.0")
+    demo.sql(
+        "SELECT id, parent_id, name, commands, published, row_count\n"
+        "FROM db4ai.snapshot ORDER BY id",
+        note="the catalog keeps the lineage: how each snapshot was made from its parent",
+    )
 
 
 def semantic_search(demo: Demo) -> None:

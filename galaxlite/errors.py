@@ -11,7 +11,8 @@ the line and column in their message.
         ├── DataError
         │   └── VectorDimensionError    a VECTOR(n) value of the wrong size
         ├── OperationalError
-        │   └── EmbedderNotAvailableError  the embedder's package is not installed
+        │   ├── EmbedderNotAvailableError  the embedder's package is not installed
+        │   └── OptionalDependencyError    an optional package (torch) is not installed
         ├── IntegrityError
         ├── InternalError
         ├── ProgrammingError
@@ -22,9 +23,15 @@ the line and column in their message.
         │   │   ├── DuplicateTagError
         │   │   ├── FutureVersionError
         │   │   └── TableNotAtVersionError
+        │   ├── SnapshotError           a dataset snapshot statement that cannot run
+        │   │   ├── UnknownSnapshotError    no snapshot of that name (and version)
+        │   │   ├── DuplicateSnapshotError  a snapshot of that name exists already
+        │   │   └── SnapshotParameterError  a bad value for a db4ai_* parameter (SET ...)
         │   ├── SemanticError           a SEMANTIC_MATCH / SEMANTIC_SCORE that cannot run
         │   ├── UnknownEmbedderError    no embedder of that name
-        │   └── EmbedderMismatchError   a column embedded with another embedder
+        │   ├── EmbedderMismatchError   a column embedded with another embedder
+        │   ├── QuantizationModeError   an unknown training precision / decode mode (also a ValueError)
+        │   └── TrainingExportError     no such training export, or not one
         └── NotSupportedError
 """
 
@@ -112,6 +119,34 @@ class TableNotAtVersionError(VersionError):
 
 
 
+class SnapshotError(ProgrammingError):
+    """A dataset snapshot statement (CREATE / SAMPLE / PUBLISH / ARCHIVE / PURGE SNAPSHOT, a
+    ``name@version`` reference) that cannot run; the message follows openGauss's wording where
+    it has one. ``hint`` is openGauss's HINT text when it gives one (else None); the message
+    ends with it."""
+
+    def __init__(
+        self, message: str, *, sql: str | None = None, position: int | None = None,
+        hint: str | None = None,
+    ):
+        super().__init__(message, sql=sql, position=position)
+        self.hint = hint
+
+
+class UnknownSnapshotError(SnapshotError):
+    """No snapshot has that name (``snapshot "m0@9.9.9" does not exist``)."""
+
+
+class DuplicateSnapshotError(SnapshotError):
+    """The snapshot to create exists already (``snapshot main."m0@1.1.0" already exists``):
+    galaxlite never picks another version silently."""
+
+
+class SnapshotParameterError(SnapshotError):
+    """A value a ``db4ai_*`` parameter cannot take (``SET db4ai_snapshot_mode = X``, a
+    delimiter that is not one character, ...)."""
+
+
 class SemanticError(ProgrammingError):
     """A ``SEMANTIC_MATCH`` / ``SEMANTIC_SCORE`` call that cannot be evaluated: an unknown or
     ambiguous column, a column that is neither text nor ``VECTOR(n)``, a query that is not a
@@ -124,6 +159,22 @@ class UnknownEmbedderError(ProgrammingError):
 
 class EmbedderMismatchError(ProgrammingError):
     """A column whose embeddings come from another embedder (galaxlite never mixes them)."""
+
+
+class QuantizationModeError(ProgrammingError, ValueError):
+    """An unknown training precision or vector decode mode (galaxlite.quantize); also a
+    ``ValueError``, as for any bad argument value."""
+
+
+class TrainingExportError(ProgrammingError):
+    """A training export that does not exist (a tag made without FOR TRAINING, a table it
+    did not export) or a path that is not a galaxlite training export."""
+
+
+class OptionalDependencyError(OperationalError, ImportError):
+    """An optional package a feature needs is not installed (PyTorch for
+    ``galaxlite.export.torch_dataset``); the message says how to install it. Also an
+    ``ImportError``."""
 
 
 class EmbedderNotAvailableError(OperationalError):
@@ -249,6 +300,7 @@ def _vector_check_failed(match: re.Match, sql: str | None, position: int | None)
 __all__ = [
     "DataError",
     "DatabaseError",
+    "DuplicateSnapshotError",
     "DuplicateTagError",
     "EmbedderMismatchError",
     "EmbedderNotAvailableError",
@@ -259,12 +311,18 @@ __all__ = [
     "InternalError",
     "NotSupportedError",
     "OperationalError",
+    "OptionalDependencyError",
     "ProgrammingError",
+    "QuantizationModeError",
     "ReadOnlyVersionError",
     "SemanticError",
+    "SnapshotError",
+    "SnapshotParameterError",
     "SqlSyntaxError",
     "TableNotAtVersionError",
+    "TrainingExportError",
     "UnknownEmbedderError",
+    "UnknownSnapshotError",
     "UnknownTagError",
     "VectorDimensionError",
     "VersionError",

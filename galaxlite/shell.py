@@ -21,7 +21,7 @@ import transpile
 from galaxlite import errors as E
 from galaxlite.cli import (
     FORMATS,
-    not_supported_yet,
+    snapshot_rows,
     statements,
     table_lines,
     tag_rows,
@@ -39,7 +39,7 @@ Enter SQL statements ending with ';' (they may span lines). Meta commands:
   .tables             list tables (versioned or plain) and views
   .schema [TABLE]     show CREATE statements (of TABLE only, if given)
   .tags               list version tags
-  .snapshots          list dataset snapshots (not supported yet)
+  .snapshots          list dataset snapshots (CREATE SNAPSHOT ...)
   .mode [FORMAT]      show or set the output format: table, csv, json, jsonl
   .help               this text
   .quit, .exit        leave (Ctrl-D too); Ctrl-C cancels the statement being typed
@@ -70,7 +70,8 @@ def user_objects_sql(db: Database, table: str | None) -> list[str]:
         "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL "
         "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name NOT LIKE '\\_gl\\_%' ESCAPE '\\' "
         "AND name NOT LIKE 'galaxlite\\_%' ESCAPE '\\' "
-        "AND tbl_name NOT LIKE '\\_gl\\_%' ESCAPE '\\' AND tbl_name NOT LIKE 'galaxlite\\_%' ESCAPE '\\'"
+        "AND tbl_name NOT LIKE '\\_gl\\_%' ESCAPE '\\' AND tbl_name NOT LIKE 'galaxlite\\_%' ESCAPE '\\' "
+        "AND tbl_name <> 'db4ai_snapshot'"
     )
     params: tuple = ()
     if table is not None:
@@ -206,12 +207,14 @@ class Shell:
 
     def cmd_tables(self, args: list[str]) -> bool:
         versioned = {n.lower() for n in self.db.versioned_tables()}
+        snapshots = {s.name.lower() for s in self.db.snapshots()}
         rows = [
-            (name, "view" if kind == "view" else "versioned" if name.lower() in versioned else "plain")
+            (name, "snapshot" if name.lower() in snapshots else "view" if kind == "view"
+             else "versioned" if name.lower() in versioned else "plain")
             for name, kind in self.db.query(
                 "SELECT name, type FROM sqlite_master WHERE type IN ('table', 'view') "
                 "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name NOT LIKE '\\_gl\\_%' ESCAPE '\\' "
-                "AND name NOT LIKE 'galaxlite\\_%' ESCAPE '\\' ORDER BY name"
+                "AND name NOT LIKE 'galaxlite\\_%' ESCAPE '\\' AND name <> 'db4ai_snapshot' ORDER BY name"
             )
         ]
         if not rows:
@@ -227,16 +230,18 @@ class Shell:
         return True
 
     def cmd_tags(self, args: list[str]) -> bool:
-        columns, rows = tag_rows(self.db)
+        return self._listing(*tag_rows(self.db), "(no version tags)")
+
+    def cmd_snapshots(self, args: list[str]) -> bool:
+        return self._listing(*snapshot_rows(self.db), "(no snapshots)")
+
+    def _listing(self, columns: list[str], rows: list[tuple], empty: str) -> bool:
+        """A catalog listing as a table (``empty`` when there is nothing to list)."""
         if not rows:
-            self.say("(no version tags)")
+            self.say(empty)
             return True
         for text in table_lines(columns, rows):
             self.say(text)
-        return True
-
-    def cmd_snapshots(self, args: list[str]) -> bool:
-        self.error(str(not_supported_yet("dataset snapshots (CREATE SNAPSHOT ...)")))
         return True
 
     def cmd_mode(self, args: list[str]) -> bool:

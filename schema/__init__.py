@@ -35,7 +35,13 @@ def _sections(filename: str) -> dict[str, str]:
 
 def catalog_sql() -> str:
     """The statements that create galaxlite's catalog tables (idempotent)."""
-    return _sections("catalog.sql")["_preamble"]
+    return _sections("catalog.sql")["_preamble"] + "\n" + snapshots_sql()
+
+
+def snapshots_sql() -> str:
+    """The catalog of dataset snapshots, ``db4ai_snapshot`` (idempotent; after catalog.sql,
+    whose galaxlite_meta its guards read)."""
+    return _sections("snapshots.sql")["_preamble"]
 
 
 def render(section: str, **values: str) -> str:

@@ -66,3 +66,26 @@ CREATE TABLE IF NOT EXISTS galaxlite_embedding_columns (
     dim         INTEGER NOT NULL,
     PRIMARY KEY (table_name, column_name)
 );
+
+-- Training exports (CREATE VERSION TAG ... FOR TRAINING): one row per table exported as a Lance
+-- dataset. `path` is relative to the database's exports folder. `tag` is the tag's name when
+-- it was exported (DROP VERSION TAG keeps its exports; `version` tells the generations of a
+-- reused name apart). `seed` NULL: primary-key order; a seed of 2^63 or more is stored as
+-- seed - 2^64 (the same 64 bits). `content_hash` ("sha256:<hex>") covers the data, not the
+-- tag, version or table name (galaxlite.export.ContentHash).
+CREATE TABLE IF NOT EXISTS galaxlite_exports (
+    tag          TEXT NOT NULL,
+    version      INTEGER NOT NULL,
+    table_name   TEXT NOT NULL,
+    path         TEXT NOT NULL,
+    precision    TEXT NOT NULL,
+    seed         INTEGER,
+    row_count    INTEGER NOT NULL,
+    content_hash TEXT NOT NULL,
+    created_us   INTEGER NOT NULL,
+    PRIMARY KEY (version, table_name)
+);
+CREATE TRIGGER IF NOT EXISTS galaxlite_exports_immutable BEFORE UPDATE ON galaxlite_exports
+BEGIN
+    SELECT RAISE(ABORT, 'galaxlite: training export records are immutable');
+END;

@@ -206,22 +206,30 @@ def test_tags(shop):
     db.close()
 
 
-def test_snapshots_and_lineage_are_not_supported_yet(shop):
-    assert "not supported yet" in one_line_error(gl("snapshots", shop))
-    assert "not supported yet" in one_line_error(gl("lineage", shop, "cars@1.0.0"))
+def test_snapshots_and_lineage(shop):
+    # (the commands in depth: tests/test_snapshots.py)
+    assert ok("snapshots", shop).splitlines()[-1] == "(0 rows)"
+    assert 'snapshot main."cars@1.0.0" does not exist' in one_line_error(gl("lineage", shop, "cars@1.0.0"))
     assert "expected NAME@VERSION" in one_line_error(gl("lineage", shop, "cars"), 2)
+    ok(shop, "CREATE SNAPSHOT cars AS SELECT name FROM items")
+    assert "cars@1.0.0" in ok("snapshots", shop)
+    assert ok("lineage", shop, "cars@1.0.0").splitlines()[1] == "    SELECT name FROM items"
 
 
-def test_export_validates_its_options_then_reports_not_supported(shop):
+def test_export_validates_its_options_then_exports(shop):
     assert "'bad' is not one of 'float32', 'sq8', 'rabitq'" in one_line_error(
         gl("export", shop, "t1", "--precision", "bad"), 2
     )
     assert "--seed" in one_line_error(gl("export", shop, "t1", "--seed", "-1"), 2)
     assert "--seed" in one_line_error(gl("export", shop, "t1", "--seed", str(2**64)), 2)
-    message = one_line_error(gl("export", shop, "t1", "--precision", "sq8", "--seed", "42"))
-    assert "not implemented yet" in message and "FOR TRAINING" in message
     db = galaxlite.Database(shop)
     assert [t.name for t in db.tags()] == ["v1"]  # no tag was made
+    db.close()
+    proc = gl("export", shop, "t1", "--precision", "sq8", "--seed", "42")
+    assert proc.returncode == 0 and proc.stderr == "exporting tag 't1' (sq8)\n"
+    assert "1 table exported (sq8, shuffled with seed 42)" in proc.stdout  # tests/test_training_export.py
+    db = galaxlite.Database(shop)
+    assert [t.name for t in db.tags()] == ["v1", "t1"]
     db.close()
 
 
@@ -276,12 +284,15 @@ def test_demo_builds_a_database_and_narrates(tmp_path):
         "CREATE VERSION TAG 'raw'",
         "AT VERSION 'raw' AS past JOIN docs AS now",
         "ALTER TABLE docs RENAME COLUMN text TO body",
-        "not supported yet",
+        "tag 'train-v1' created with its training export",
         f"galaxlite shell {target}",
     ):
         assert expected in out, expected
     with galaxlite.Database(target) as db:
-        assert [t.name for t in db.tags()] == ["raw", "clean", "split"]
+        assert [t.name for t in db.tags()] == ["raw", "clean", "split", "train-v1"]
+        assert [(e.table, e.precision, e.seed) for e in db.exports("train-v1")] == [
+            ("docs", "sq8", 42), ("labels", "sq8", 42)
+        ]
         count = "SELECT count(*) FROM docs AT VERSION ?"
         assert db.query(count, ("raw",)) == [(200,)]
         assert db.query(count, ("clean",)) == [(193,)]

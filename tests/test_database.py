@@ -212,15 +212,17 @@ def test_tag_names_are_any_nonempty_string(db):
         db.create_tag("")
 
 
-def test_for_training_is_validated_then_not_supported(items):
+def test_for_training_is_validated_then_exports(items):
     before = snapshot(items)
-    with pytest.raises(galaxlite.NotSupportedError, match="training export"):
-        items.execute("CREATE VERSION TAG 'x' FOR TRAINING WITH TRAINING PRECISION 'sq8' TRAINING SEED 42")
     with pytest.raises(galaxlite.SqlSyntaxError, match="unknown training precision"):
         items.execute("CREATE VERSION TAG 'x' FOR TRAINING WITH TRAINING PRECISION 'int4'")
-    with pytest.raises(galaxlite.NotSupportedError):
-        items.create_training_snapshot("x", seed=1)
     assert snapshot(items) == before
+    (version,) = items.execute(
+        "CREATE VERSION TAG 'x' FOR TRAINING WITH TRAINING PRECISION 'sq8' TRAINING SEED 42"
+    ).fetchone()
+    assert items.tags()[-1] == galaxlite.Tag("x", version, items.tags()[-1].created_us, True, "sq8", 42)
+    assert [(e.table, e.rows) for e in items.exports("x")] == [("items", 2)]
+    assert items.create_training_snapshot("y", seed=1) == items.tag_version("y")
 
 
 def test_at_version_reads_the_past(items):

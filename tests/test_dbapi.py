@@ -758,7 +758,8 @@ def test_galaxlite_errors_through_the_dbapi(items):
         items.execute("DELETE FROM items AT VERSION 'v1'")
     with pytest.raises(galaxlite.ProgrammingError):
         items.execute("SELECT * FROM items AT VERSION ?", (1.5,))
-    with pytest.raises(galaxlite.NotSupportedError):
+    items.execute("INSERT INTO items (name) VALUES ('kiwi')")  # opens a transaction
+    with pytest.raises(galaxlite.NotSupportedError, match="inside a transaction"):
         items.execute("CREATE VERSION TAG 'train' FOR TRAINING")
     assert isinstance(galaxlite.UnknownTagError("x"), items.ProgrammingError)
 

@@ -173,7 +173,7 @@ def test_interactive_session(terminal, history, tmp_path):
     t.send(".schema docs")
     assert "CREATE TABLE docs (id INTEGER PRIMARY KEY, text TEXT, label TEXT);" in t.expect("galaxlite> ")
     t.send(".snapshots")
-    assert "error: dataset snapshots" in t.expect("not supported yet")
+    t.expect("(no snapshots)")
     t.expect("galaxlite> ")
     t.send(".help")
     assert ".quit" in t.expect("galaxlite> ")

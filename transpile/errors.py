@@ -43,5 +43,9 @@ class PastIsReadOnly(TranspileError):
     """A statement tries to write to a table read ``AT VERSION``."""
 
 
+class SnapshotIsReadOnly(PastIsReadOnly):
+    """A statement tries to write to a dataset snapshot (``m0@1.0.0``) or ``db4ai.snapshot``."""
+
+
 class UnsupportedSyntax(TranspileError):
     """Well-formed SQL that galaxlite does not implement."""

@@ -22,7 +22,7 @@ STRING = "string"  # 'x'
 BLOB = "blob"  # x'00'
 NUMBER = "number"
 PARAM = "param"  # ?, ?3, :name, @name, $name
-OP = "op"  # punctuation and operators
+OP = "op"  # punctuation and operators (and a lone "@": snapshot versions, "m0 @ 1.0.0")
 SEMI = "semi"
 
 
@@ -67,7 +67,7 @@ _TOKEN_RE = re.compile(
   | (?P<param>\?\d*|[:@$][A-Za-z_0-9]+(?:::[A-Za-z_0-9]+)*(?:\([^)]*\))?)
   | (?P<word>[A-Za-z_\x80-\U0010ffff][A-Za-z_0-9$\x80-\U0010ffff]*)
   | (?P<semi>;)
-  | (?P<op>\|\||<<|>>|<=|>=|==|!=|<>|->>|->|[-+*/%&|~<>=(),.])
+  | (?P<op>\|\||<<|>>|<=|>=|==|!=|<>|->>|->|[-+*/%&|~<>=(),.@])
   | (?P<unterminated>['"`\[])
     """,
     re.VERBOSE | re.DOTALL,

@@ -26,6 +26,12 @@ ROLLBACK = "rollback"
 ROLLBACK_TO = "rollback_to"
 SAVEPOINT = "savepoint"
 RELEASE = "release"
+# dataset snapshots (openGauss DB4AI semantics; see transpile/snapshots.py, galaxlite/snapshots.py)
+CREATE_SNAPSHOT = "create_snapshot"  # CREATE SNAPSHOT ... AS <select> | FROM @v USING (...)
+SAMPLE_SNAPSHOT = "sample_snapshot"
+MANAGE_SNAPSHOT = "manage_snapshot"  # PUBLISH / ARCHIVE / PURGE SNAPSHOT name@version
+SET_PARAMETER = "set_parameter"  # SET p = v | RESET p | ALTER DATABASE SET p = v | ALTER DATABASE RESET p
+SHOW_PARAMETER = "show_parameter"  # SHOW p
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,13 +194,137 @@ class SemanticCall:
 
 
 @dataclass(frozen=True, slots=True)
+class SnapshotVersion:
+    """The version after ``@``: numeric parts (``@1.0.0`` → ``("1", "0", "0")``, ``@2021`` →
+    ``("2021",)``; joined with the separator in force) or a custom ``literal``
+    (``@squash`` → ``"squash"``, ``@"rev 1.1"`` / ``@'rev 1.1'`` → ``"rev 1.1"``).
+
+    >>> SnapshotVersion(parts=("1", "0", "0")).render(".")
+    '1.0.0'
+    >>> SnapshotVersion(literal="rev 1.1").render("_")
+    'rev 1.1'
+    """
+
+    parts: tuple[str, ...] = ()
+    literal: str | None = None
+
+    def render(self, separator: str) -> str:
+        return self.literal if self.literal is not None else separator.join(self.parts)
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotName:
+    """``[schema.]name[@version]`` as written (``version`` None when absent)."""
+
+    schema: str | None
+    name: str
+    version: SnapshotVersion | None = None
+    position: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotRef:
+    """``[schema.]name@version`` used as a relation in a query (a hole in ``Plan.template``,
+    in ``Plan.refs`` next to the ``AT VERSION`` refs); resolved to the snapshot's view."""
+
+    snapshot: SnapshotName
+    position: int
+
+
+@dataclass(frozen=True, slots=True)
+class AlterAction:
+    """One ``ADD [COLUMN] col type ...`` / ``DROP [COLUMN] [IF EXISTS] col`` of a USING ALTER."""
+
+    action: str  # "add" | "drop"
+    column: str  # unquoted column name (unquoted identifiers lower-cased, like openGauss)
+    definition: str = ""  # ADD: the text after the column name ("int DEFAULT 0"), as written
+    if_exists: bool = False
+    text: str = ""  # the whole action as written (for error messages)
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotCommand:
+    """One command of a ``USING ( ... )`` batch, split into the openGauss pieces.
+
+    ``pieces`` is the compact lineage form kept in the catalog, e.g.
+    ``("UPDATE", "AS i", "SET x = 1", "WHERE y > 2")``, ``("DELETE", "WHERE RANDOM() <= 0.2")``,
+    ``("INSERT", "VALUES (1, 2)")``, ``("ALTER", "ADD c int, DROP d")``. The clause fields
+    hold the same texts without their keyword (``where`` = ``"y > 2"``). ``position`` is the
+    command's offset in ``Plan.source``.
+    """
+
+    op: str  # "INSERT" | "UPDATE" | "DELETE" | "ALTER"
+    pieces: tuple[str, ...]
+    position: int
+    alias: str | None = None  # UPDATE/DELETE: AS alias (correlation name; default "snapshot")
+    insert: str | None = None  # INSERT: the text after INSERT [INTO SNAPSHOT] ("(a, b) SELECT ...")
+    set: str | None = None  # UPDATE: the assignments after SET
+    from_: str | None = None  # UPDATE ... FROM <this>
+    using: str | None = None  # DELETE ... USING <this>
+    where: str | None = None
+    alter: tuple[AlterAction, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class CreateSnapshot:
+    """``CREATE SNAPSHOT name[@v] [COMMENT IS 'c'] AS <select>`` (``query`` set) or
+    ``CREATE SNAPSHOT name[@v] FROM @parent [COMMENT IS 'c'] USING (...)`` (``parent`` set).
+
+    ``query`` is the SELECT exactly as written (``query_position``: its offset in
+    ``Plan.source``); ``projection``/``from_clause`` its openGauss split for the catalog
+    (``"SELECT *"``, ``"FROM t WHERE id > 3"``).
+    """
+
+    name: SnapshotName
+    comment: str | None = None
+    query: str | None = None
+    query_position: int = 0
+    projection: str | None = None
+    from_clause: str | None = None
+    parent: SnapshotVersion | None = None
+    commands: tuple[SnapshotCommand, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SampleSpec:
+    label: str  # the infix: ``AS _train`` → "_train"
+    ratio: float
+    ratio_text: str  # as written (".8"), for the catalog's commands
+    comment: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SampleSnapshot:
+    name: SnapshotName  # with version
+    stratify: tuple[str, ...]
+    samples: tuple[SampleSpec, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ManageSnapshot:
+    action: str  # "publish" | "archive" | "purge"
+    name: SnapshotName  # with version
+
+
+@dataclass(frozen=True, slots=True)
+class Parameter:
+    """``SET p = v`` / ``RESET p`` / ``ALTER DATABASE SET p = v`` / ``ALTER DATABASE RESET p`` /
+    ``SHOW p``. ``value`` is None for RESET and SHOW; ``persist`` for ALTER DATABASE."""
+
+    name: str  # lower-cased
+    value: str | None = None
+    persist: bool = False
+    position: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class Plan:
     kind: str
     sql: str  # what to run when there are no refs
     position: int = 0  # offset of the statement in the script it came from
     source: str = ""  # that script
     template: Template | None = None
-    refs: tuple[VersionRef, ...] = ()
+    refs: tuple[VersionRef | SnapshotRef, ...] = ()
     detail: Any = None
     param_markers: int = field(default=0)  # how many plain ``?`` markers the statement has
     # conflict resolutions the statement names: "REPLACE" (REPLACE / OR REPLACE) and "FAIL"
@@ -207,4 +337,6 @@ class Plan:
     @property
     def consumed_params(self) -> tuple[int, ...]:
         """Indexes of positional parameters that ``AT VERSION ?`` uses (dropped before binding)."""
-        return tuple(r.version.param for r in self.refs if isinstance(r.version.param, int))
+        return tuple(
+            r.version.param for r in self.refs if isinstance(r, VersionRef) and isinstance(r.version.param, int)
+        )

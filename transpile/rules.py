@@ -7,6 +7,7 @@ statement's tokens and returns a ``Plan``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -299,6 +300,17 @@ def build_rollback(c: Cursor) -> tuple[str, object]:
     return P.ROLLBACK, None
 
 
+def _snapshots(name: str) -> Callable[[Cursor], tuple[str, object]]:
+    """A builder of transpile/snapshots.py, imported on first use (that module imports this one)."""
+
+    def build(c: Cursor) -> tuple[str, object]:
+        from transpile import snapshots
+
+        return getattr(snapshots, name)(c)
+
+    return build
+
+
 # Longest keyword prefix wins. Each row: leading words → builder.
 RULES: list[tuple[tuple[str, ...], Callable[[Cursor], tuple[str, object]]]] = [
     (("CREATE", "VERSION", "TAG"), build_create_tag),
@@ -318,6 +330,21 @@ RULES: list[tuple[tuple[str, ...], Callable[[Cursor], tuple[str, object]]]] = [
     (("ROLLBACK",), build_rollback),
     (("SAVEPOINT",), build_savepoint),
     (("RELEASE",), build_release),
+    # dataset snapshots (openGauss DB4AI); SQLite has no statement starting with these words
+    (("CREATE", "SNAPSHOT"), _snapshots("build_create")),
+    *(
+        (("CREATE", *temp, "SNAPSHOT"), _snapshots("build_create_temp"))
+        for temp in (("TEMP",), ("TEMPORARY",), ("LOCAL", "TEMP"), ("LOCAL", "TEMPORARY"),
+                     ("GLOBAL", "TEMP"), ("GLOBAL", "TEMPORARY"), ("UNLOGGED",))
+    ),
+    (("SAMPLE", "SNAPSHOT"), _snapshots("build_sample")),
+    (("PUBLISH", "SNAPSHOT"), _snapshots("build_publish")),
+    (("ARCHIVE", "SNAPSHOT"), _snapshots("build_archive")),
+    (("PURGE", "SNAPSHOT"), _snapshots("build_purge")),
+    (("SET",), _snapshots("build_set")),
+    (("RESET",), _snapshots("build_reset")),
+    (("SHOW",), _snapshots("build_show")),
+    (("ALTER", "DATABASE"), _snapshots("build_alter_database")),
 ]
 _RULES_BY_WORD: dict[str, list] = {}
 for _words, _builder in sorted(RULES, key=lambda r: -len(r[0])):
@@ -388,6 +415,8 @@ def _in_from_clause(tokens: tuple[Token, ...], k: int) -> bool:
                 return False
             depth -= 1
         elif depth == 0 and tok.kind == WORD and tok.upper in _CLAUSE_WORDS:
+            if tok.upper == "FROM" and j > 0 and tokens[j - 1].is_word("DISTINCT"):
+                continue  # a IS [NOT] DISTINCT FROM b: an operator
             return tok.upper in ("FROM", "JOIN", "INTO", "UPDATE")
     return False
 
@@ -466,16 +495,40 @@ def _apply_edits(stmt: Statement, edits: list[tuple[int, int, str]]) -> tuple[st
     return joined.strip(), P.Template(tuple(pieces))
 
 
+_DB4AI = re.compile(r"db4ai", re.IGNORECASE)
+
+
+def _may_name_snapshots(stmt: Statement) -> bool:
+    """Can ``stmt`` hold a ``name@version`` or ``db4ai.snapshot``? Two ``str.find`` calls for
+    almost every statement, so plain statements skip the snapshot token pass."""
+    script, start, end = stmt.script, stmt.start, stmt.end
+    if script.find("@", start, end) >= 0:
+        return True
+    return script.find("4", start, end) >= 0 and _DB4AI.search(script, start, end) is not None
+
+
 def analyze(stmt: Statement) -> P.Plan:
     """The plan for one statement."""
     c = Cursor(stmt)
     builder = find_rule(c)
     kind, detail = builder(c)
     c.i = 0
-    refs = find_version_refs(c) if kind in (P.READ, P.WRITE, P.BULK_INSERT, P.OTHER, P.CREATE_TABLE) else []
     from transpile import semantic as S  # here: transpile.semantic imports this module
 
-    semantic = S.find_semantic_calls(c, kind, refs)
+    refs: list[P.VersionRef | P.SnapshotRef] = []
+    if kind in (P.READ, P.WRITE, P.BULK_INSERT, P.OTHER, P.CREATE_TABLE):
+        refs = find_version_refs(c)
+        if _may_name_snapshots(stmt):
+            from transpile import snapshots  # likewise
+
+            refs += snapshots.find_snapshot_refs(c, len(refs))
+    elif kind == P.CREATE_SNAPSHOT and detail.query is not None:
+        from transpile import snapshots
+
+        return snapshots.create_as_plan(stmt, kind, detail)
+
+    # CREATE SNAPSHOT ... FROM: the engine parses each USING command itself (refs, SEMANTIC_*)
+    semantic = S.find_semantic_calls(c, kind, refs) if kind != P.CREATE_SNAPSHOT else []
     S.add_vector_checks(c, kind)
     sql, template = _apply_edits(stmt, c.edits)
     if semantic and not refs:  # what runs if nothing renders the plan (executemany)

@@ -26,6 +26,7 @@ from transpile import plan as P
 from transpile.errors import UnsupportedSyntax
 from transpile.lexer import NUMBER, OP, PARAM, QIDENT, STRING, WORD, Token, tokenize
 from transpile.rules import Cursor, quote_identifier
+from transpile.snapshots import skip_version
 
 SEMANTIC_FUNCTIONS = frozenset({"SEMANTIC_MATCH", "SEMANTIC_SCORE"})
 MAX_VECTOR_DIM = 65536
@@ -111,8 +112,10 @@ def _parse_item(
     if j < len(toks) and _is_op(toks[j], "("):
         kind, j = "function", _matching_paren(toks, j) + 1
     ref = refs.get(tok.start)
-    if ref is not None:
+    if ref is not None and j < len(toks) and toks[j].is_word("AT"):
         j += 3  # AT VERSION x
+    elif ref is not None:  # name@version
+        j = skip_version(toks, j)
     return P.SourceItem(schema, name, _alias_at(toks, j), ref=ref, kind=kind, position=tok.start)
 
 

@@ -1,0 +1,194 @@
+"""P7: training export (CREATE VERSION TAG ... FOR TRAINING) vs writing the same Arrow data
+with ``lance.write_dataset`` directly.
+
+Usage:
+    python benchmarks/bench_export.py [--rows 20000] [--dim 384] [--repeat 3] [--full]
+
+One galaxlite database holds ``t(id INTEGER PRIMARY KEY, label INTEGER, emb VECTOR(dim))``
+with ``--rows`` rows of random float32 vectors (filled by BULK INSERT). The plain side is
+the same rows as an Arrow table already in memory, written by ``lance.write_dataset`` with
+the Lance options the export uses (``galaxlite.export.LANCE_OPTIONS``). Rounds alternate
+which side goes first; each round's outputs are deleted before the next.
+
+* ``db.create_training_snapshot(tag)``: float32, primary-key order — the P7 line (the
+  whole statement: tag, reading SQLite, record batches, content hash, Lance, commit);
+* the same with ``seed=42`` (the table is staged and shuffled first), ``precision="sq8"``
+  and ``precision="rabitq"`` (staged, quantizer fitted): for information, against the
+  same direct float32 write;
+* the vector bytes per row each precision stores (Arrow bytes of the vector columns in the
+  written dataset, RaBitQ's two factor columns included) and the size on disk, against
+  float32. Goal: sq8 ¼, rabitq ≤ 1/25.
+
+``--full`` measures 1,000,000 rows (about 1.5 GB per side on disk at 384-d: run it where
+there is room; everything is deleted at the end). Not a test: it only prints.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import common as C  # noqa: E402
+
+import galaxlite  # noqa: E402
+from galaxlite import export  # noqa: E402
+
+GOAL_RATIO = 1.3
+BYTES_GOAL = {"sq8": 1 / 4, "rabitq": 1 / 25}
+FILL_CHUNK = 50_000
+
+
+def fill(db: galaxlite.Database, rows: int, dim: int) -> pa.Table:
+    """Create and fill ``t``; return the same rows as an Arrow table (the direct side)."""
+    db.execute(f"CREATE TABLE t (id INTEGER PRIMARY KEY, label INTEGER, emb VECTOR({dim}))")
+    rng = np.random.default_rng(0)
+    chunks = []
+    for start in range(0, rows, FILL_CHUNK):
+        n = min(FILL_CHUNK, rows - start)
+        x = rng.standard_normal((n, dim), dtype=np.float32)
+        ids = np.arange(start + 1, start + n + 1)
+        db.executemany(
+            "BULK INSERT INTO t (id, label, emb) VALUES (?, ?, ?)",
+            [(int(i), int(i % 10), v.tobytes()) for i, v in zip(ids, x, strict=True)],
+        )
+        chunks.append(pa.record_batch(
+            [pa.array(ids, pa.int64()), pa.array(ids % 10, pa.int64()),
+             pa.FixedSizeListArray.from_arrays(pa.array(x.reshape(-1)), dim)],
+            names=["id", "label", "emb"],
+        ))
+    C.checkpoint(C.raw(db))
+    return pa.Table.from_batches(chunks)
+
+
+def vector_bytes(path: str) -> float:
+    """Arrow bytes per row of the vector column(s) of an export (RaBitQ factors included)."""
+    import lance
+
+    ds = lance.dataset(path)
+    names = [n for n in ds.schema.names if n.startswith("emb")]
+    table = ds.to_table(columns=names)
+    return table.nbytes / max(table.num_rows, 1)
+
+
+def disk_bytes(path: str | Path) -> int:
+    return sum(p.stat().st_size for p in Path(path).rglob("*") if p.is_file())
+
+
+def parts(db: galaxlite.Database, plain, clean_direct, rows: int, dim: int, repeat: int) -> list:
+    """Where the float32 export's time goes: its two big parts alone, against the same direct
+    write (information, no goal): reading the table as of the last version from SQLite into
+    record batches, and the SHA-256 content hash of those batches."""
+    conn = C.raw(db)
+    plan = export.plan_table(conn, "t", db.version, "t.lance")
+    encoder = export.Encoder(plan, "float32", {}, export.export_schema(plan, "float32", {}, {}))
+    batches: list = []
+
+    def read() -> None:
+        batches.clear()
+        with export.mmap_reads(conn):
+            batches.extend(encoder.batch(r) for r in export.read_rows(conn, db._semantic, plan))  # noqa: SLF001
+
+    def digest() -> None:
+        hashed = export.ContentHash(encoder.schema)
+        for batch in batches:
+            hashed.add(batch)
+        hashed.hexdigest()
+
+    out = []
+    for label, fn in (("SQLite read into record batches only", read), ("SHA-256 content hash only", digest)):
+        C.progress(label)
+        t_ours, t_plain = C.compare(fn, plain, repeat, setup_plain=clean_direct)
+        out.append(C.compared_line(f"part: {label} ({rows:,} × {dim})", t_ours, t_plain, None))
+    clean_direct()
+    batches.clear()
+    return out
+
+
+def main() -> None:
+    ap = C.parser(__doc__.splitlines()[0], default_rows=20_000)
+    ap.add_argument("--dim", type=int, default=384)
+    ap.add_argument("--full", action="store_true", help="1,000,000 rows (the P7 measurement)")
+    ap.set_defaults(repeat=3)
+    args = ap.parse_args()
+    rows = 1_000_000 if args.full and args.rows is None else C.rows_option(args)
+    dim = args.dim
+    print(C.environment())
+    import lance
+
+    with C.workdir(args.dir) as work:
+        C.progress(f"filling {rows:,} rows × {dim}-d")
+        db = galaxlite.Database(work / "db")
+        table = fill(db, rows, dim)
+        direct = work / "direct.lance"
+        tags = iter(range(1_000_000))
+        made: list[str] = []
+
+        def clean_direct() -> None:
+            shutil.rmtree(direct, ignore_errors=True)
+
+        def clean_ours() -> None:
+            for path in made:
+                shutil.rmtree(Path(path).parent, ignore_errors=True)
+            made.clear()
+
+        def ours(**options) -> None:
+            tag = f"bench-{next(tags)}"
+            db.create_training_snapshot(tag, **options)
+            made.append(db.training_dataset(tag))
+
+        def plain() -> None:
+            lance.write_dataset(table, str(direct), mode="create", **export.LANCE_OPTIONS)
+
+        lines = []
+        sizes = {}
+        for label, options, goal in (
+            ("float32, primary-key order", {}, GOAL_RATIO),
+            ("float32, TRAINING SEED 42 (staged, shuffled)", {"seed": 42}, None),
+            ("sq8 (staged, fitted)", {"precision": "sq8"}, None),
+            ("rabitq (staged, fitted)", {"precision": "rabitq"}, None),
+        ):
+            C.progress(f"export {label}")
+            t_ours, t_plain = C.compare(
+                lambda o=options: ours(**o), plain, args.repeat,
+                setup_ours=clean_ours, setup_plain=clean_direct,
+            )
+            precision = options.get("precision", "float32")
+            if made and precision not in sizes:
+                sizes[precision] = (vector_bytes(made[-1]), disk_bytes(made[-1]))
+            lines.append(C.compared_line(
+                f"export {rows:,} × {dim}: {label}", t_ours, t_plain, goal
+            ))
+            clean_ours()
+            clean_direct()
+        lines += parts(db, plain, clean_direct, rows, dim, args.repeat)
+        db.close()
+    C.print_table(
+        f"P7: training export vs lance.write_dataset of the same Arrow table ({rows:,} rows)",
+        lines,
+        notes=[
+            "galaxlite = db.create_training_snapshot(...) end to end; plain = lance.write_dataset "
+            f"of an in-memory Arrow table; Lance options on both sides: {export.LANCE_OPTIONS}.",
+            f"Median of {args.repeat} interleaved rounds; ratio = median of per-round ratios.",
+        ],
+    )
+    base_vec, base_disk = sizes["float32"]
+    print("\n### Vector bytes per row\n")
+    print("| precision | vector bytes / row | vs float32 | goal | met? | dataset on disk / row |")
+    print("|---|---:|---:|---:|:---:|---:|")
+    for precision, (vec, disk) in sizes.items():
+        goal = BYTES_GOAL.get(precision)
+        met = "info" if goal is None else ("yes" if vec / base_vec <= goal + 1e-9 else "**NO**")
+        print(
+            f"| {precision} | {vec:,.1f} | {vec / base_vec:.4f} (1/{base_vec / vec:.1f}) | "
+            f"{'—' if goal is None else f'≤ {goal:.4f}'} | {met} | {disk / rows:,.1f} B |"
+        )
+
+
+if __name__ == "__main__":
+    main()
