@@ -440,9 +440,10 @@ class Database:
         SEED seed]``: tag the current state and export every versioned table as a Lance
         dataset (see ``galaxlite.export``); returns the tag's version (µs).
 
-        ``progress(done_rows, total_rows)`` is called as rows are written (counting them
-        first costs one extra pass over the tables). All or nothing: on any error there is
-        no tag, no catalog row and no folder. Not inside an open transaction.
+        ``progress(done_rows, total_rows)`` is called, on this thread, as rows go to Lance
+        (counting them first costs one extra pass over the tables). All or nothing: on any
+        error, Ctrl-C included, there is no tag, no catalog row and no folder. Not inside an
+        open transaction.
         """
         key = precision.strip().lower() if isinstance(precision, str) else precision
         if key not in transpile.PRECISIONS:

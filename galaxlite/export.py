@@ -40,10 +40,11 @@ precision, seed, order, and per vector column its kind, dimension, embedder and 
 parameters — so :func:`training_batches` decodes any export to float32 without the database.
 :func:`content_hash` recomputes the hash recorded in the catalog from the files.
 
-Without a seed and at float32 the rows stream from SQLite into Lance (a reader thread fills
-record batches while Lance writes the previous ones). With a seed, or a quantizer to fit,
-the table is staged first: vectors as float32 files in the temporary folder (memory-mapped),
-the other columns in memory.
+Without a seed and at float32 the rows stream from SQLite into Lance: a reader thread fills
+record batches, Lance writes them in another, a third computes the content hash, and the
+caller's thread reports progress (and sees Ctrl-C at once). With a seed, or a quantizer to
+fit, the table is staged first: vectors as float32 files in the temporary folder
+(memory-mapped), the other columns in memory.
 
 >>> import tempfile, galaxlite
 >>> db = galaxlite.Database(tempfile.mkdtemp())
@@ -60,6 +61,7 @@ True
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import functools
 import hashlib
@@ -415,22 +417,30 @@ class _VectorGather:
         dim = self.column.dim
         nulls = values.count(None)
         present = values if not nulls else [v for v in values if v is not None]
-        if set(map(type, present)) - {bytes} or set(map(len, present)) - {4 * dim}:
-            try:  # the precise complaint, naming the row
-                V.decode_matrix(present, dim)
-            except (ValueError, TypeError) as exc:
-                raise E.VectorDimensionError(
-                    f"cannot export table {self.table!r}: column {self.column.name!r} is "
-                    f"VECTOR({dim}) but holds a value that is not a {4 * dim}-byte float32 "
-                    f"BLOB ({exc})",
-                    column=self.column.name, expected=dim,
-                ) from None
+        try:  # a str of the right length would pass the length check, but not join()
+            if set(map(len, present)) - {4 * dim}:
+                raise ValueError
+            joined = b"".join(present)
+        except (TypeError, ValueError):
+            self._refuse(present)
         start = 4 * dim * self.count
-        self.raw[start : start + 4 * dim * len(present)] = b"".join(present)
+        self.raw[start : start + len(joined)] = joined
         self.count += len(present)
         self.valid.append(
             np.fromiter((v is not None for v in values), dtype=bool, count=len(values))
             if nulls else len(values)
+        )
+
+    def _refuse(self, present: Sequence[Any]) -> None:
+        dim = self.column.dim
+        bad = next(v for v in present if not isinstance(v, bytes) or len(v) != 4 * dim)
+        what = f"a BLOB of {len(bad)} bytes" if isinstance(bad, bytes) else f"a {type(bad).__name__} value"
+        raise E.VectorDimensionError(
+            f"cannot export table {self.table!r}: column {self.column.name!r} is VECTOR({dim}) "
+            f"but holds {what}, not a {4 * dim}-byte float32 BLOB (written with CHECK constraints "
+            "off?); fix or NULL it first",
+            column=self.column.name, expected=dim,
+            got=len(bad) // 4 if isinstance(bad, bytes) and len(bad) % 4 == 0 else None,
         )
 
     def finish(self, n: int) -> tuple[np.ndarray, np.ndarray | None]:
@@ -744,46 +754,120 @@ def _write_table(
                     quantizers=quantizers)
     encoder = Encoder(plan, precision, quantizers, export_schema(plan, precision, quantizers, meta))
     digest = ContentHash(encoder.schema)
+    hashing = _InOrder(digest.add)  # hashes what Lance receives, in a thread of its own
 
     def batches() -> Iterator[pa.RecordBatch]:
         return (encoder.batch(rows) for rows in blocks())
 
-    def handed(batch: pa.RecordBatch) -> None:  # what Lance receives is what is hashed
-        digest.add(batch)
+    def handed(batch: pa.RecordBatch) -> None:
+        hashing.submit(batch)
         progress.advance(batch.num_rows)
 
     target = work / "export" / plan.file
-    rows = _write_lance(plan.table, encoder.schema, batches, target, handed)
+    try:
+        rows = _write_lance(plan.table, encoder.schema, batches, target, handed)
+    except BaseException:
+        hashing.close()
+        raise
+    hashing.finish()
     if staged is not None:
         staged.close()
     return Written(plan.table, plan.file, rows, digest.hexdigest())
+
+
+class _InOrder:
+    """Runs ``work(item)`` for each submitted item in one background thread, in submission
+    order, at most ``PREFETCH`` items behind; :meth:`finish` waits and raises its error.
+
+    SHA-256 (hashlib) releases the GIL, so the content hash is computed while the reader
+    thread reads SQLite and Lance writes: three streams of work on as many cores.
+    """
+
+    def __init__(self, work: Callable[[Any], None]):
+        self.work = work
+        self.pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="galaxlite-export")
+        self.slots = threading.BoundedSemaphore(PREFETCH)
+        self.futures: list[concurrent.futures.Future] = []
+
+    def _run(self, item: Any) -> None:
+        try:
+            self.work(item)
+        finally:
+            self.slots.release()
+
+    def submit(self, item: Any) -> None:
+        self.slots.acquire()
+        self.futures.append(self.pool.submit(self._run, item))
+
+    def finish(self) -> None:
+        self.pool.shutdown(wait=True)
+        for future in self.futures:
+            future.result()
+
+    def close(self) -> None:
+        """Stop without waiting for the rest (after an error elsewhere)."""
+        self.pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _write_lance(
     table: str, schema: pa.Schema, make: Callable[[], Iterator[pa.RecordBatch]], target: Path,
     handed: Callable[[pa.RecordBatch], None],
 ) -> int:
-    """Write the batches of ``make()`` (made in a reader thread, ahead of Lance) to ``target``;
-    ``handed(batch)`` runs on each as it goes to Lance."""
+    """Write the batches of ``make()`` to ``target``; returns the row count.
+
+    Three threads: the reader makes the batches (``make`` runs there, with the database
+    connection), Lance writes them in another, and this (the caller's) thread runs
+    ``handed(batch)`` on each as Lance takes it — so a progress callback runs on the
+    caller's thread, and Ctrl-C stops the export at once (everything is then removed).
+    """
     import lance
 
     reader = _Prefetch(make)
+    taken: queue.Queue = queue.Queue()
+    outcome: list[BaseException] = []
+
+    def write() -> None:
+        try:
+            lance.write_dataset(
+                pa.RecordBatchReader.from_batches(schema, reader.consume(taken.put)),
+                str(target), mode="create", **LANCE_OPTIONS,
+            )
+        except BaseException as exc:  # raised by the caller's thread below
+            outcome.append(exc)
+        finally:
+            taken.put(_Prefetch.END)
+
+    writer = threading.Thread(target=write, name="galaxlite-lance", daemon=True)
+    writer.start()
     try:
-        lance.write_dataset(
-            pa.RecordBatchReader.from_batches(schema, reader.consume(handed)),
-            str(target), mode="create", **LANCE_OPTIONS,
-        )
-    except BaseException as exc:
+        while (batch := _get(taken)) is not _Prefetch.END:
+            handed(batch)
+    except BaseException:
         reader.close()
-        if reader.failure is not None:  # ours (bad data, an embedder, an interrupt): as raised
+        writer.join()
+        raise
+    writer.join()
+    reader.close()
+    if outcome:
+        if reader.failure is not None:  # ours (bad data, an embedder): as raised
             raise reader.failure from None
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        text = str(outcome[0]).strip()
+        first = text.splitlines()[0] if text else type(outcome[0]).__name__
         raise E.OperationalError(
             f"writing the training export of table {table!r} to {str(target)!r} failed: {first}"
         ) from None
-    finally:
-        reader.close()
     return reader.rows
+
+
+def _get(source: queue.Queue) -> Any:
+    """``source.get()``, waking up now and then so that Ctrl-C is seen at once."""
+    while True:
+        with contextlib.suppress(queue.Empty):
+            return source.get(timeout=0.1)
+
+
+class _Cancelled(Exception):
+    """The export was given up (an error or Ctrl-C in the caller's thread): stop Lance."""
 
 
 class _Prefetch:
@@ -794,14 +878,14 @@ class _Prefetch:
     connection until :meth:`close` returns.
     """
 
-    _END = object()
+    END = object()
 
     def __init__(self, make: Callable[[], Iterator[Any]]):
         self.queue: queue.Queue = queue.Queue(PREFETCH)
         self.stop = threading.Event()
         self.failure: BaseException | None = None
         self.rows = 0
-        self.thread = threading.Thread(target=self._run, args=(make,), daemon=True)
+        self.thread = threading.Thread(target=self._run, args=(make,), name="galaxlite-reader", daemon=True)
         self.thread.start()
 
     def _put(self, item: Any) -> bool:
@@ -826,21 +910,23 @@ class _Prefetch:
             if source is not None and hasattr(source, "close"):
                 with contextlib.suppress(Exception):
                     source.close()  # finalize its cursor here, in the thread that used it
-            self._put(self._END)
+            self._put(self.END)
 
     def consume(self, handed: Callable[[Any], None]) -> Iterator[Any]:
-        """The items, in order (``handed(item)`` first), then the thread's error if any."""
-        try:
-            while (item := self.queue.get()) is not self._END:
+        """The items, in order (``handed(item)`` first), then the thread's error if any;
+        :class:`_Cancelled` once :meth:`close` was called."""
+        while True:
+            if self.stop.is_set():
+                raise _Cancelled
+            with contextlib.suppress(queue.Empty):
+                item = self.queue.get(timeout=0.05)
+                if item is self.END:
+                    break
                 self.rows += item.num_rows
                 handed(item)
                 yield item
-            if self.failure is not None:
-                raise self.failure
-        except BaseException as exc:
-            if self.failure is None:
-                self.failure = exc
-            raise
+        if self.failure is not None:
+            raise self.failure
 
     def close(self) -> None:
         self.stop.set()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -537,6 +538,50 @@ def test_an_error_in_the_progress_callback_leaves_nothing(items):
     assert state(items) == before
 
 
+CTRL_C_CHILD = r"""
+import json, signal, sys, time
+import galaxlite
+from galaxlite import embedders as EMB
+
+signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started with SIGINT ignored
+
+
+class Slow:  # the hash embedder, slowly: the export is still running when Ctrl-C comes
+    name, dim = "slow", 8
+
+    def embed(self, texts):
+        time.sleep(0.2)
+        return EMB.HashEmbedder(dim=8, name="slow").embed(texts)
+
+
+EMB.register_embedder("slow", Slow)
+db = galaxlite.Database(sys.argv[1], embedder="slow")
+db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT)")
+db.execute("INSERT INTO t (body) VALUES ('cached')")
+db.embed("t", "body")
+db.executemany("INSERT INTO t (body) VALUES (?)", [(f"text {i}",) for i in range(1500)])
+before = [db.tags(), db.query("SELECT count(*) FROM galaxlite_embeddings"), db.exports_dir.exists()]
+try:
+    db.create_training_snapshot("x", progress=lambda done, total: print("progress", flush=True))
+    print("finished")
+except KeyboardInterrupt:
+    after = [db.tags(), db.query("SELECT count(*) FROM galaxlite_embeddings"), db.exports_dir.exists()]
+    print(json.dumps({"unchanged": after == before, "in_transaction": db.in_transaction}))
+"""
+
+
+def test_ctrl_c_stops_the_export_and_leaves_nothing(tmp_path):
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CTRL_C_CHILD, str(tmp_path / "data")], stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True,
+    )
+    assert proc.stdout.readline() == "progress\n"  # progress(0, total): the export has begun
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert json.loads(out) == {"unchanged": True, "in_transaction": False}, (out, err)
+    assert not (tmp_path / "data" / "exports").exists()
+
+
 def test_a_lance_failure_is_an_operational_error(items, monkeypatch):
     before = state(items)
 
@@ -599,6 +644,20 @@ def test_a_script_cannot_export_inside_its_transaction(items):
     with pytest.raises(galaxlite.NotSupportedError, match="inside a transaction"):
         items.executescript("INSERT INTO items (id) VALUES (999); CREATE VERSION TAG 's' FOR TRAINING;")
     assert state(items) == before
+
+
+def test_a_malformed_vector_is_refused(tmp_path):
+    db = galaxlite.Database(tmp_path / "data")
+    db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v VECTOR(2))")
+    db.executemany("INSERT INTO t (v) VALUES (?)", [([1, 2],)] * 300)
+    db.execute("PRAGMA ignore_check_constraints = ON")  # only so can a bad value get in
+    db.execute("INSERT INTO t (v) VALUES (x'0000803f')")
+    before = state(db)
+    with pytest.raises(galaxlite.VectorDimensionError, match=r"'v' is VECTOR\(2\) but holds a BLOB of 4 bytes") as caught:
+        db.create_training_snapshot("x")
+    assert (caught.value.column, caught.value.expected, caught.value.got) == ("v", 2, 1)
+    assert state(db) == before
+    db.close()
 
 
 def test_companion_name_clash_is_refused(tmp_path):
