@@ -568,6 +568,10 @@ def info_lines(db: Database) -> list[str]:
     if exported:
         lines += ["", f"training exports: {len(exported)} dataset{'s' if len(exported) != 1 else ''}"]
         lines += table_lines(export_columns, exported)
+    columns, rows = snapshot_rows(db)
+    if rows:
+        lines += ["", f"dataset snapshots: {len(rows)}"]
+        lines += table_lines(columns[:5], [r[:5] for r in rows])
     return lines
 
 

@@ -112,7 +112,7 @@ def run_demo(directory: str | None, fixtures: Path | None, out: TextIO) -> Path:
         snapshots(demo)
         semantic_search(demo)
         plain_client(demo)
-        not_yet(demo)
+        training_export(demo)
         finish(demo, where)
     return where
 
@@ -264,16 +264,32 @@ def plain_client(demo: Demo) -> None:
     demo.echo(f"{count}")
 
 
-def not_yet(demo: Demo) -> None:
-    demo.step("Training exports", "FOR TRAINING exports (Lance datasets) and dataset snapshots come later.")
-    statement = "CREATE VERSION TAG 'train-v1' FOR TRAINING WITH TRAINING PRECISION 'sq8' TRAINING SEED 42"
-    demo.show_sql(statement)
-    try:
-        demo.db.execute(statement)
-    except E.NotSupportedError as exc:
-        demo.echo(f"not supported yet: {exc.message}", fg="yellow")
-    else:  # the export exists: say so rather than pretend it does not
-        demo.echo("tag 'train-v1' created with its training export")
+def training_export(demo: Demo) -> None:
+    demo.step(
+        "Export a training set",
+        "FOR TRAINING writes every table as of the tag as a Lance dataset: seeded shuffle, "
+        "vectors quantized as asked.",
+    )
+    demo.sql(
+        "CREATE VERSION TAG 'train-v1' FOR TRAINING\n"
+        "WITH TRAINING PRECISION 'sq8' TRAINING SEED 42",
+        note="text columns with embeddings (docs.body, searched above) become vectors",
+    )
+    rows = [(e.table, e.rows, e.precision, e.seed, e.content_hash[:19] + "…") for e in demo.db.exports("train-v1")]
+    for line in table_lines(["table", "rows", "precision", "seed", "content hash"], rows):
+        demo.echo(line)
+    path = demo.db.training_dataset("train-v1", "docs")
+    demo.echo(f"db.training_dataset('train-v1', 'docs') = {path}", dim=True)
+    import lance  # here: only this step needs it
+
+    from galaxlite.export import training_batches
+
+    fields = ", ".join(f"{f.name}: {f.type}" for f in lance.dataset(path).schema)
+    demo.echo(f"lance.dataset(path).schema: {fields}")
+    batch = next(training_batches(path, batch_size=32))
+    shapes = ", ".join(f"{k}: {v.dtype}{list(v.shape)}" for k, v in batch.items())
+    demo.echo(f"galaxlite.training_batches(path, batch_size=32) → {shapes}")
+    demo.echo("(sq8 codes decoded back to float32; torch users: galaxlite.torch_dataset(path))", dim=True)
 
 
 def finish(demo: Demo, where: Path) -> None:
@@ -285,4 +301,6 @@ def finish(demo: Demo, where: Path) -> None:
     demo.echo(f"Done. The database is in {where}. Explore it with:", bold=True)
     demo.echo(f"  galaxlite shell {where}")
     demo.echo(f"  galaxlite info {where}")
+    demo.echo(f"  galaxlite snapshots {where}")
+    demo.echo(f"  galaxlite lineage {where} corpus_train@1.1.0")
     demo.echo(f"  galaxlite {where} \"SELECT * FROM docs AT VERSION 'raw' LIMIT 5\"")

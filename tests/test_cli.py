@@ -284,7 +284,9 @@ def test_demo_builds_a_database_and_narrates(tmp_path):
         "CREATE VERSION TAG 'raw'",
         "AT VERSION 'raw' AS past JOIN docs AS now",
         "ALTER TABLE docs RENAME COLUMN text TO body",
-        "tag 'train-v1' created with its training export",
+        "SAMPLE SNAPSHOT corpus@1.1.0 STRATIFY BY label",
+        "FOR TRAINING",
+        "body: float32[32, 384]",  # sq8 codes decoded by galaxlite.training_batches
         f"galaxlite shell {target}",
     ):
         assert expected in out, expected
@@ -293,6 +295,11 @@ def test_demo_builds_a_database_and_narrates(tmp_path):
         assert [(e.table, e.precision, e.seed) for e in db.exports("train-v1")] == [
             ("docs", "sq8", 42), ("labels", "sq8", 42)
         ]
+        assert [s.name for s in db.lineage("corpus_train@1.1.0")] == [
+            "corpus@1.0.0", "corpus@1.1.0", "corpus_train@1.1.0"
+        ]
+        train, test = (db.query(f"SELECT count(*) FROM corpus_{x}@1.1.0")[0][0] for x in ("train", "test"))
+        assert train + test == db.query("SELECT count(*) FROM corpus@1.1.0")[0][0]
         count = "SELECT count(*) FROM docs AT VERSION ?"
         assert db.query(count, ("raw",)) == [(200,)]
         assert db.query(count, ("clean",)) == [(193,)]

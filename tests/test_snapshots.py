@@ -887,6 +887,7 @@ def test_cli_snapshots_and_lineage(tmp_path):
     assert re.search(r"cars@1\.0\.0 +\| snapshot", shell) and "db4ai_snapshot" not in shell
     info = ok("info", path)
     assert "db4ai_snapshot" not in info and "_gl_" not in info
+    assert "dataset snapshots: 2" in info and re.search(r"cars@1\.1\.0 +\| cars@1\.0\.0 +\| CSS +\| +2", info)
 
 
 # ------------------------------------------------------------------ random batches vs a model
