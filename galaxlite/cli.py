@@ -463,17 +463,36 @@ class ExportProgress:
             self.bar = None
 
 
-def export_rows(db: Database) -> tuple[list[str], list[tuple]]:
-    """The training exports as a table (``galaxlite info``): one row per exported table."""
+def export_rows(db: Database, full: bool = False) -> tuple[list[str], list[tuple]]:
+    """The training exports as a table, one row per exported table: short hashes and paths
+    relative to the exports folder (``galaxlite info``), or in ``full`` (``galaxlite exports``)."""
     columns = ["tag", "table", "rows", "precision", "seed", "content hash", "dataset"]
     root = db.exports_dir.resolve() if db.exports_dir is not None else None
     rows = []
     for e in db.exports():
         path = Path(e.path)
-        shown = str(path.relative_to(root)) if root is not None and path.is_relative_to(root) else e.path
+        short = not full and root is not None and path.is_relative_to(root)
         rows.append((e.tag, e.table, e.rows, e.precision, "" if e.seed is None else e.seed,
-                     e.content_hash.split(":")[-1][:12], shown))
+                     e.content_hash if full else e.content_hash.split(":")[-1][:12],
+                     str(path.relative_to(root)) if short else e.path))
     return columns, rows
+
+
+@cli.command()
+@click.argument("db", type=EXISTING_DB)
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@debug_option
+def exports(db: str, fmt: str) -> None:
+    """List the training exports of database DB (one Lance dataset per table), oldest first.
+
+    \b
+    Example:
+      galaxlite exports shop.db
+      galaxlite exports shop.db --format json
+    """
+    with Database(db) as database:
+        columns, rows = export_rows(database, full=True)
+        write_rows(sys.stdout, columns, rows, fmt)
 
 
 @cli.command()

@@ -16,7 +16,7 @@ import pytest
 
 import galaxlite
 
-COMMANDS = ["query", "shell", "tags", "snapshots", "lineage", "export", "info", "demo"]
+COMMANDS = ["query", "shell", "tags", "snapshots", "lineage", "export", "exports", "info", "demo"]
 
 
 def gl(*args: str, stdin: str | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:

@@ -848,6 +848,12 @@ def test_cli_export_with_progress_then_info(tmp_path):
     assert cells[:5] == ["train-v1", "items", "50", "sq8", "42"]
     assert e.content_hash.split(":")[1].startswith(cells[5])
     assert cells[6] == f"train-v1-{e.version}/items.lance"
+    listed = gl("exports", str(tmp_path / "data"), "--format", "json")
+    assert listed.returncode == 0, listed.stderr
+    assert json.loads(listed.stdout) == [{
+        "tag": "train-v1", "table": "items", "rows": 50, "precision": "sq8", "seed": 42,
+        "content hash": e.content_hash, "dataset": e.path,
+    }]
 
 
 def test_cli_export_errors(tmp_path):
