@@ -157,12 +157,14 @@ def _locate(path: str | Path) -> tuple[str, Path | None]:
     return str(p), p.parent / (p.name + ".exports")
 
 
-def _describe(conn: apsw.Connection, sql: str, params: Params) -> tuple | None:
-    """Column names and declared types of ``sql``, found by preparing it without running it."""
+def _describe(conn: apsw.Connection, sql: str, params: Params, full: bool = False) -> tuple | None:
+    """Column names and declared types of ``sql``, found by preparing it without running it
+    (``full``: apsw's ``description_full``, which adds each column's origin database, table
+    and column)."""
     found: list[tuple] = []
 
     def tracer(cursor: apsw.Cursor, _sql: str, _bindings: Any) -> bool:
-        found.append(cursor.get_description())
+        found.append(cursor.description_full if full else cursor.get_description())
         return False
 
     cur = conn.cursor()
@@ -686,9 +688,11 @@ class Database:
         views: dict[int, str] = {}  # snapshot refs (name@version) → view name
         for i, ref in enumerate(plan.refs):
             if isinstance(ref, P.SnapshotRef):
-                views[i] = snapshots.view_of(self, plan, ref)
+                # a statement reads the snapshot's storage; a definition that SQLite keeps
+                # (CREATE VIEW / TRIGGER) names its view, so a PURGE makes it fail loudly
+                views[i], rows = snapshots.view_of(self, plan, ref)
                 versions.append(-1)
-                subqueries.append(f"main.{q(views[i])}")
+                subqueries.append(f"main.{q(views[i])}" if plan.kind == P.OTHER else f"({rows})")
                 continue
             versions.append(self._version_of(plan, ref, params))
             subqueries.append(self._as_of(plan, ref, versions[-1]))

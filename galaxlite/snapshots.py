@@ -19,8 +19,17 @@ Every snapshot is made the same way: a working table W receives the rows (a quer
 parent's: in CSS each keeps its matrix rowid as its rowid), the USING commands run on W in
 order, then W *is* the MSS table, or is compared with the matrix (CSS): rows equal to their
 matrix row (value and type of every inherited column) are shared, the others appended. Both
-models therefore give the same rows. Everything happens inside one savepoint of the caller's
-write scope: a failure leaves no snapshot, no table and no catalog change.
+models therefore give the same rows. W is TEMP table ``snapshot`` whenever a command may
+name it, so subqueries read the snapshot being built (``DELETE WHERE rowid NOT IN (SELECT
+min(rowid) FROM snapshot GROUP BY a, b)``). Everything happens inside one savepoint of the
+caller's write scope: a failure leaves no snapshot, no table and no catalog change.
+
+Storage tables are read-only for every client (triggers ``_gl_*_read_only_*``, lifted by
+galaxlite inside its own transaction while it writes a matrix). ``name@version`` in a
+statement reads the storage directly (``(SELECT ... FROM _gl_s3)``), so a dropped or
+replaced view does not change it; in a definition SQLite keeps (CREATE VIEW / TRIGGER) it
+names the view, which a PURGE drops: such a definition then fails instead of reading
+storage the purge changed.
 """
 
 from __future__ import annotations
@@ -59,9 +68,15 @@ SCHEMA = "main"  # snapshots live in SQLite's main database (openGauss: a schema
 MAX_NAME = 63  # characters of a full snapshot name (PostgreSQL's NAMEDATALEN - 1)
 OPERATIONS = ("INSERT", "UPDATE", "DELETE", "ALTER")
 _WRITER = "db4ai_snapshot_writer"  # galaxlite_meta key that opens the catalog's guards
-_WORK = "_gl_w"  # the CSS working table (TEMP)
+# The working table W is TEMP "snapshot" (so the commands' subqueries can read the snapshot
+# being built by that name: ``DELETE WHERE rowid NOT IN (SELECT min(rowid) FROM snapshot
+# GROUP BY a)``), or TEMP _gl_w when the session has a TEMP object of that name already.
+# An MSS snapshot whose commands never name it is built in place, in its own _gl_s<id>.
+_WORK = "snapshot"
+_WORK_FALLBACK = "_gl_w"
 _KEEP = "_gl_keep"  # CSS: rowids of W rows equal to their matrix row (TEMP)
 _PICK = "_gl_pick"  # SAMPLE: the parent rows a sample takes (TEMP)
+_RESERVED = ("_gl_", "galaxlite_", "sqlite_")  # name prefixes of internal tables
 _MAX_ARGS = 100  # flags per min(...) call (SQLite allows 127 function arguments)
 _BITS = 63  # exclusion bits per _gl_x<j> column (the sign bit stays clear: short varints)
 _ORDER_COLUMNS = 500  # SAMPLE's canonical row order: by the first 500 columns (value, type)
@@ -216,14 +231,20 @@ def _values(conn: apsw.Connection, session: Mapping[str, str]) -> dict[str, str 
     return {**DEFAULTS, **_persisted(conn), **session}
 
 
-def settings(db: Database, plan: P.Plan | None = None, position: int | None = None) -> Settings:
+_NAMING = (DELIMITER, SEPARATOR)  # what reading name@version needs
+
+
+def settings(db: Database, plan: P.Plan | None = None, position: int | None = None,
+             need: Sequence[str] = tuple(DEFAULTS)) -> Settings:
     """The parameters in force for ``db``'s session. A bad value stored in the file (by a
-    plain client) fails here, as a bad mode does in openGauss when it is used."""
+    plain client) fails here when a statement ``need``s it, as a bad mode does in openGauss
+    when it is used: reading ``name@version`` needs only the delimiter and separator."""
     values = _values(db._live, db._snapshot_settings)
-    for name, value in values.items():
+    for name in need:
+        value = values[name]
         if value is not None and _checked_value(name, str(value), values) is None:
             raise _error(E.SnapshotParameterError, _invalid(name, str(value)), plan, position)
-    seed = values[SEED]
+    seed = values[SEED] if SEED in need else None
     return Settings(str(values[MODE]).upper(), str(values[DELIMITER]), str(values[SEPARATOR]),
                     None if seed is None else int(seed))
 
@@ -369,6 +390,13 @@ def _full_name(
     name = prefix + s.delimiter + version
     if len(name) > MAX_NAME:
         raise _error(E.SnapshotError, f"{what} name too long: '{name}'", plan, position)
+    if name.lower().startswith(_RESERVED):  # (the view would be named like an internal table)
+        raise _error(
+            E.SnapshotError,
+            f"{what} name '{name}' is reserved: names starting with "
+            f"{', '.join(_RESERVED)} are for internal use",
+            plan, position,
+        )
     return name
 
 
@@ -388,9 +416,32 @@ def _lookup(
     if snap is None:
         raise _error(
             E.UnknownSnapshotError, f"{what} {_qualified(schema, full)} does not exist", plan,
-            name.position,
+            name.position, hint=_made_otherwise(db, name),
         )
     return snap
+
+
+def _made_otherwise(db: Database, name: P.SnapshotName) -> str | None:
+    """A hint when ``name@version`` matches a snapshot made under another delimiter or
+    separator (its full name keeps the characters of its creation), else None."""
+    version = name.version
+    if version is None:
+        return None
+    for stored, written in db._live.execute(
+        "SELECT name, version FROM db4ai_snapshot WHERE prefix = ? COLLATE NOCASE ORDER BY id",
+        (name.name,),
+    ):
+        same = (
+            written == version.literal if version.literal is not None
+            else re.split(r"[^0-9]", written) == list(version.parts)
+        )
+        if same:
+            return (
+                f'snapshot "{stored}" was made under another db4ai_snapshot_version_delimiter '
+                f"or separator: read it by its view name \"{stored}\" (quoted), or SET the "
+                "parameters it was made with"
+            )
+    return None
 
 
 def _check_free(db: Database, plan: P.Plan, schema: str, name: str, position: int) -> None:
@@ -410,15 +461,17 @@ def _check_free(db: Database, plan: P.Plan, schema: str, name: str, position: in
         )
 
 
-def view_of(db: Database, plan: P.Plan, ref: P.SnapshotRef) -> str:
-    """The name of the view that snapshot reference ``name@version`` reads (the full name is
-    built with the delimiter and separator in force now)."""
-    schema, full = _written(plan, ref.snapshot, settings(db, plan, ref.position))
-    for (stored,) in db._live.execute(
-        "SELECT name FROM db4ai_snapshot WHERE schema = ? AND name = ?", (schema, full)
-    ):
-        return stored
-    raise _error(E.UnknownSnapshotError, f'snapshot "{full}" does not exist', plan, ref.position)
+def view_of(db: Database, plan: P.Plan, ref: P.SnapshotRef) -> tuple[str, str]:
+    """(view name, ``SELECT`` of its rows) of the snapshot a reference ``name@version`` names
+    (the full name is built with the delimiter and separator in force now). galaxlite reads
+    the SELECT, not the view: a view dropped or replaced by a user does not change what
+    ``name@version`` returns."""
+    schema, full = _written(plan, ref.snapshot, settings(db, plan, ref.position, _NAMING))
+    snap = find(db._live, full, schema)
+    if snap is None:
+        raise _error(E.UnknownSnapshotError, f'snapshot "{full}" does not exist', plan,
+                     ref.position, hint=_made_otherwise(db, ref.snapshot))
+    return snap.name, _source_sql(snap)
 
 
 def with_views(plan: P.Plan, views: Mapping[int, str]) -> P.Plan:
@@ -476,8 +529,9 @@ def _moved(exc: E.Error, plan: P.Plan, position: int, what: str | None,
     """The same error, about the user's statement at ``position`` (``what``: which part;
     the working table ``internal`` is called "snapshot" in the message)."""
     message = _bare_message(exc)
-    if internal is not None:
-        message = re.sub(rf"\b{internal}\b", "snapshot", message)
+    if internal is not None:  # "table temp.snapshot has 4 columns" → "table snapshot ..."
+        message = re.sub(rf'(?:\b(?:main|temp)\.)?"?\b{re.escape(internal)}\b"?', "snapshot",
+                         message)
     message += f" (in {what})" if what else ""
     new = copy.copy(exc)
     text = E.sql_error(E.Error, message, plan.source, position).message
@@ -519,6 +573,17 @@ class _Params:
         self.used += plan.param_markers
         return taken
 
+    def check_all_used(self, plan: P.Plan) -> None:
+        """Too many positional values is an error, as for any statement (apsw's wording)."""
+        values = self.values
+        if values is not None and not isinstance(values, Mapping) and len(values) > self.used:
+            raise _error(
+                E.ProgrammingError,
+                f"Incorrect number of bindings supplied.  The USING commands use {self.used} "
+                f"and there are {len(values)} supplied",
+                plan, plan.position,
+            )
+
 
 def _run(db: Database, sql: str, params: _Params | None = None) -> None:
     """Run SQL built from the user's texts the way galaxlite runs any statement: through the
@@ -539,6 +604,25 @@ def _rowid(names: Sequence[str]) -> str:
         "a snapshot with columns named rowid, _rowid_ and oid cannot be processed "
         "(its rows cannot be addressed): rename one of them"
     )
+
+
+def _collation(conn: apsw.Connection, schema: str | None, table: str | None,
+               column: str | None) -> str | None:
+    """The collation of a result column's source table column when it is a built-in one
+    other than BINARY (NOCASE, RTRIM), else None. A snapshot column keeps it, so comparisons
+    on the snapshot behave as on its source (as in openGauss)."""
+    if table is None:
+        return None
+    collation = conn.column_metadata(schema, table, column)[1].upper()
+    return collation if collation in ("NOCASE", "RTRIM") else None
+
+
+def _check_addressable(plan: P.Plan, names: Sequence[str], position: int) -> None:
+    """A snapshot must leave one of rowid / _rowid_ / oid free (MSS and CSS alike)."""
+    try:
+        _rowid(names)
+    except E.NotSupportedError as exc:
+        raise _error(E.NotSupportedError, str(exc), plan, position) from None
 
 
 def _one(conn: apsw.Connection, sql: str, params: Sequence[Any] = ()) -> Any:
@@ -564,9 +648,13 @@ class _Work:
         return [n for n, _ in self.columns]
 
     @property
+    def temp(self) -> bool:
+        return self.table in (_WORK, _WORK_FALLBACK)
+
+    @property
     def ref(self) -> str:
         """W in SQL, qualified (the TEMP one too: SEMANTIC_* look a bare name up in main)."""
-        return f"{'temp' if self.table == _WORK else 'main'}.{q(self.table)}"
+        return f"{'temp' if self.temp else 'main'}.{q(self.table)}"
 
 
 def _passes(flags: Sequence[str], masks: Mapping[str, int], table: str = "") -> str:
@@ -599,22 +687,37 @@ def _source_sql(snap: Snapshot, rowid: bool = False) -> str:
     return f"SELECT {cols} FROM {q(snap.storage)}{where}"
 
 
-def _new_work(db: Database, snap_id: int, mode: str, columns: list[tuple[str, str]]) -> _Work:
-    """An empty W: the MSS table itself, or a TEMP table for CSS."""
-    conn = db._live
-    table = f"_gl_s{snap_id}" if mode == "MSS" else _WORK
-    if mode == "CSS":
-        conn.execute(f"DROP TABLE IF EXISTS temp.{_WORK}")
+def _create_table(conn: apsw.Connection, table: str, columns: Sequence[tuple[str, str]],
+                  temp: bool) -> None:
     defs = ", ".join(f"{q(n)} {d}".rstrip() for n, d in columns)
-    sql = f"CREATE {'TEMP ' if mode == 'CSS' else ''}TABLE {q(table)} ({defs})"
+    sql = f"CREATE {'TEMP ' if temp else ''}TABLE {q(table)} ({defs})"
     conn.execute(transpile.parse_statement(sql).sql)  # the front end adds VECTOR(n) checks
+
+
+def _new_work(db: Database, snap_id: int, mode: str, columns: list[tuple[str, str]],
+              in_place: bool = True) -> _Work:
+    """An empty W: the MSS table itself (``in_place``), or TEMP "snapshot"."""
+    conn = db._live
+    if mode == "MSS" and in_place:
+        table = f"_gl_s{snap_id}"
+    else:
+        taken = _one(conn, "SELECT count(*) FROM temp.sqlite_master WHERE name = ? "
+                     "COLLATE NOCASE", (_WORK,))
+        table = _WORK_FALLBACK if taken else _WORK
+    _create_table(conn, table, columns, temp=table != f"_gl_s{snap_id}")
     return _Work(table, list(columns))
 
 
+_NAMES_SNAPSHOT = re.compile(r"\bsnapshot\b", re.IGNORECASE)
+
+
 def _work_from(db: Database, snap_id: int, mode: str, parent: Snapshot,
-               pick: bool = False) -> _Work:
-    """W holding the parent's rows (only those in TEMP table _gl_pick when ``pick``)."""
-    work = _new_work(db, snap_id, mode, [(c.name, c.definition) for c in parent.columns])
+               pick: bool = False, commands: Sequence[P.SnapshotCommand] = ()) -> _Work:
+    """W holding the parent's rows (only those in TEMP table _gl_pick when ``pick``); TEMP
+    when a command may name ``snapshot`` (its correlation name, or a subquery's table)."""
+    in_place = not any(_NAMES_SNAPSHOT.search(p) for c in commands for p in c.pieces[1:])
+    work = _new_work(db, snap_id, mode, [(c.name, c.definition) for c in parent.columns],
+                     in_place)
     names = ", ".join(q(n) for n in work.names)
     where = f" WHERE _gl_rid IN (SELECT r FROM temp.{_PICK})" if pick else ""
     source = f"(SELECT * FROM ({_source_sql(parent, rowid=True)}){where})"
@@ -673,6 +776,7 @@ def _alter(db: Database, plan: P.Plan, work: _Work, action: P.AlterAction, posit
             )
         _run(db, f"ALTER TABLE {work.ref} ADD COLUMN {q(col)} {action.definition}".rstrip())
         work.columns.append((col, action.definition))
+        _check_addressable(plan, work.names, position)
         return
     if col.lower() not in names:
         if action.if_exists:
@@ -713,6 +817,7 @@ def _store_css(db: Database, snap_id: int, work: _Work) -> tuple[str, int, list[
     parent = work.matrix
     if parent is not None:
         matrix, matrix_id = parent.storage, parent.matrix_id
+        _unguard(conn, matrix)
         flags, masks = list(parent.flags), dict(parent.masks)
         existing = [n for n, _ in _matrix_columns(conn, matrix)]
         numbers = [int(n[1:]) for n in existing if re.fullmatch(r"f\d+", n)]
@@ -794,6 +899,7 @@ def _store_css(db: Database, snap_id: int, work: _Work) -> tuple[str, int, list[
     conn.execute(f"DROP TABLE {w}")
     membership = {"top": _one(conn, f"SELECT coalesce(max(_gl_rid), 0) FROM {m}"),
                   "flags": flags, "masks": masks}
+    _guard(conn, matrix)
     return matrix, matrix_id, columns, membership
 
 
@@ -821,6 +927,27 @@ def _free_bit(db: Database, matrix: str) -> tuple[str, int]:
     raise AssertionError("unreachable")
 
 
+_EVENTS = ("INSERT", "UPDATE", "DELETE")
+
+
+def _guard(conn: apsw.Connection, table: str) -> None:
+    """Make snapshot storage read-only for every client (snapshots are immutable); galaxlite
+    lifts the guard (``_unguard``) inside its own transaction while it writes a matrix."""
+    for event in _EVENTS:
+        conn.execute(
+            f"CREATE TRIGGER IF NOT EXISTS main.{q(f'{table}_read_only_{event.lower()}')} "
+            f"BEFORE {event} ON {q(table)} "
+            f"BEGIN SELECT RAISE(ABORT, 'galaxlite: snapshot storage {table} is "
+            "read-only (snapshots are immutable: CREATE SNAPSHOT ... FROM makes a new "
+            "version)'); END"
+        )
+
+
+def _unguard(conn: apsw.Connection, table: str) -> None:
+    for event in _EVENTS:
+        conn.execute(f"DROP TRIGGER IF EXISTS main.{q(f'{table}_read_only_{event.lower()}')}")
+
+
 def _add_column(conn: apsw.Connection, matrix: str, definition: str) -> None:
     try:
         conn.execute(f"ALTER TABLE {q(matrix)} ADD COLUMN {definition}")
@@ -837,9 +964,17 @@ def _add_column(conn: apsw.Connection, matrix: str, definition: str) -> None:
 def _store(db: Database, snap_id: int, mode: str,
            work: _Work) -> tuple[str, int | None, list[Column], dict | None]:
     """(storage table, matrix id, columns, CSS membership) of the finished W."""
-    if mode == "MSS":
-        return work.table, None, [Column(n, n, d) for n, d in work.columns], None
-    return _store_css(db, snap_id, work)
+    if mode == "CSS":
+        return _store_css(db, snap_id, work)
+    table = f"_gl_s{snap_id}"
+    if work.table != table:  # built in TEMP "snapshot": copied into its own table
+        conn = db._live
+        _create_table(conn, table, work.columns, temp=False)
+        conn.execute(f"INSERT INTO main.{q(table)} SELECT * FROM {work.ref} "
+                     f"ORDER BY {_rowid(work.names)}")
+        conn.execute(f"DROP TABLE {work.ref}")
+    _guard(db._live, table)
+    return table, None, [Column(n, n, d) for n, d in work.columns], None
 
 
 def _now() -> str:
@@ -906,7 +1041,7 @@ def create(db: Database, plan: P.Plan, params: Params) -> list[tuple[str, str]]:
     """``CREATE SNAPSHOT ... AS <query>`` or ``CREATE SNAPSHOT ... FROM @v USING (...)``;
     the (schema, name) of the new snapshot."""
     d: P.CreateSnapshot = plan.detail
-    s = settings(db, plan, d.name.position)
+    s = settings(db, plan, d.name.position, (MODE, *_NAMING))
     schema = _schema(plan, d.name)
     with _catalog_writer(db._live):
         if d.query is not None:
@@ -938,12 +1073,15 @@ def _create_root(db: Database, plan: P.Plan, d: P.CreateSnapshot, s: Settings, s
             )
         sql, values = db._render(query, params)
     with _blame(plan, at, text=d.query if sql == d.query else None, base=at):
-        described = _describe(conn, sql, values)
+        described = _describe(conn, sql, values, full=True)
     columns: list[tuple[str, str]] = []
-    for col, decl in described or ():
+    for col, decl, *origin in described or ():
         if col.lower() in (n.lower() for n, _ in columns):
             raise _error(E.SnapshotError, f'column "{col}" specified more than once', plan, at)
-        columns.append((col, decl or ""))
+        collation = _collation(conn, *origin)
+        columns.append((col, f"{decl or ''} COLLATE {collation}".strip() if collation
+                        else decl or ""))
+    _check_addressable(plan, [n for n, _ in columns], at)
     projection = d.projection if d.projection is not None else d.query
     commands = [projection, d.from_clause or "", ""]
     snap_id = _register(db, schema=schema, prefix=d.name.name, version=version, name=name,
@@ -970,10 +1108,11 @@ def _create_derived(db: Database, plan: P.Plan, d: P.CreateSnapshot, s: Settings
     snap_id = _register(db, schema=schema, prefix=parent.prefix, version=version, name=name,
                         mode=s.mode, commands=commands, comment=d.comment, parent=parent,
                         published=False)
-    work = _work_from(db, snap_id, s.mode, parent)
+    work = _work_from(db, snap_id, s.mode, parent, commands=d.commands)
     values = _Params(params)
     for number, cmd in enumerate(d.commands, 1):
         _apply(db, plan, work, cmd, values, number)
+    values.check_all_used(plan)
     return _finish(db, snap_id, s.mode, work)
 
 
@@ -1105,7 +1244,7 @@ def sample(db: Database, plan: P.Plan, params: Params) -> list[tuple[str, str]]:
 def manage(db: Database, plan: P.Plan, params: Params) -> list[tuple[str, str]]:
     """``PUBLISH`` / ``ARCHIVE`` / ``PURGE SNAPSHOT name@version``; its (schema, name)."""
     d: P.ManageSnapshot = plan.detail
-    s = settings(db, plan, d.name.position)
+    s = settings(db, plan, d.name.position, _NAMING)
     snap = _lookup(db, plan, d.name, s)
     conn = db._live
     with _catalog_writer(conn):
@@ -1157,6 +1296,7 @@ def _purge(db: Database, plan: P.Plan, snap: Snapshot, position: int) -> None:
         conn.execute(f"DROP TABLE {matrix}")
         return
     used_by_others = _balanced("OR", [f"({_member(o)})" for o in others])
+    _unguard(conn, snap.storage)
     conn.execute(f"DELETE FROM {matrix} WHERE {_member(snap)} AND NOT ({used_by_others})")
     # marks and physical columns no remaining view reads go (the purged snapshot's own marks
     # stay while its children's views test them); freed bits are cleared for reuse
@@ -1176,6 +1316,7 @@ def _purge(db: Database, plan: P.Plan, snap: Snapshot, position: int) -> None:
             conn.execute(f"ALTER TABLE {matrix} DROP COLUMN {name}")
         elif freed := dict(snap.masks).get(name, 0) & ~bits.get(name, 0):
             conn.execute(f"UPDATE {matrix} SET {name} = {name} & ~{freed} WHERE {name} & {freed}")
+    _guard(conn, snap.storage)
 
 
 def _balanced(op: str, conditions: Sequence[str]) -> str:

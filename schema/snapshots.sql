@@ -13,8 +13,10 @@
 -- are table `storage` = _gl_s<id>; CSS: they are rows of the matrix table `storage` =
 -- _gl_m<matrix_id>, shared by a lineage), `columns`, the JSON list [[user name, physical
 -- column, column definition], ...] in the snapshot's column order, and (CSS) `membership`,
--- JSON {"top": n, "flags": ["_s3", "_s7"]}: the snapshot is the matrix rows with
--- _gl_rid <= top whose flag columns are all 1.
+-- JSON {"top": n, "flags": ["_s3", "_s7"], "masks": {"_gl_x0": 5}}: the snapshot is the
+-- matrix rows with _gl_rid <= top, none of the mask bits set, whose flag columns are all 1.
+-- Storage tables carry triggers _gl_s<id>_read_only_insert/update/delete (and the same for
+-- _gl_m<id>) that refuse every write, from any client: snapshots are immutable.
 CREATE TABLE IF NOT EXISTS db4ai_snapshot (
     id        INTEGER PRIMARY KEY,
     parent_id INTEGER,

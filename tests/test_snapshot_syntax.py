@@ -842,3 +842,26 @@ def test_plain_statements_are_not_rewritten(sql):
     assert plan.refs == () and plan.template is None
     assert plan.sql == transpile.split_statements(sql)[0].text  # no edit at all
     assert plan.kind in (P.READ, P.WRITE)
+
+
+@pytest.mark.parametrize("definition, word, at", [
+    ("INT CHECK (q > 0)", "CHECK", "CHECK"),
+    ("INT CONSTRAINT c CHECK (q > 0)", "CHECK", "CHECK"),
+    ("INT REFERENCES t (id) ON DELETE CASCADE", "REFERENCES", "REFERENCES"),
+    ("INT GENERATED ALWAYS AS (id * 2) STORED", "GENERATED", "GENERATED"),
+    ("AS (id * 2)", "GENERATED", "AS"),
+    ("INT UNIQUE", "UNIQUE", "UNIQUE"),
+    ("INTEGER PRIMARY KEY", "PRIMARY", "PRIMARY"),
+])
+def test_alter_add_refuses_column_constraints(definition, word, at):
+    sql = f"CREATE SNAPSHOT s FROM @1.0.0 USING (ALTER ADD q {definition})"
+    with pytest.raises(UnsupportedSyntax, match=f"column constraint {word} is not supported") as info:
+        transpile.parse_statement(sql)
+    assert info.value.position == sql.index(at, sql.index("ADD q"))
+
+
+def test_alter_add_keeps_type_default_not_null_and_collate():
+    sql = ("CREATE SNAPSHOT s FROM @1.0.0 USING (ALTER ADD q DECIMAL(10, 2) NOT NULL "
+           "DEFAULT (CAST(1 AS REAL)) COLLATE NOCASE)")
+    (action,) = transpile.parse_statement(sql).detail.commands[0].alter
+    assert action.definition == "DECIMAL(10, 2) NOT NULL DEFAULT (CAST(1 AS REAL)) COLLATE NOCASE"

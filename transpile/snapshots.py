@@ -538,8 +538,31 @@ def _alter_action(c: Cursor, lo: int, hi: int, whole: str) -> P.AlterAction:
     if action == "ADD" and k < hi:
         if toks[k].kind not in (WORD, QIDENT):
             raise c.error(f'syntax error at or near "{toks[k].text}"', toks[k])
+        _check_no_constraint(c, k, hi)
         definition = _text(c, k, hi - 1)
     return P.AlterAction(action.lower(), column, definition, if_exists, text)
+
+
+# Column constraints an ADD may not carry: a snapshot is data, not rules. REFERENCES would
+# tie the snapshot's storage to a user table (whose deletes it would then block), CHECK and
+# GENERATED name the column, which CSS storage calls f<n>; PRIMARY KEY / UNIQUE SQLite
+# refuses in ALTER TABLE ADD anyway.
+_CONSTRAINTS = ("REFERENCES", "CHECK", "GENERATED", "AS", "PRIMARY", "UNIQUE")
+
+
+def _check_no_constraint(c: Cursor, lo: int, hi: int) -> None:
+    """Refuse the column constraints of ``_CONSTRAINTS`` in an ALTER ... ADD definition
+    (type, DEFAULT, NOT NULL and COLLATE are what a snapshot column keeps)."""
+    j = _top_level(c.tokens, lo, hi, *_CONSTRAINTS)
+    if j < hi:
+        word = c.tokens[j].upper
+        raise c.error(
+            f"column constraint {'GENERATED' if word == 'AS' else word} is not supported in a "
+            "snapshot's ALTER ... ADD: a snapshot column keeps only its type, DEFAULT, NOT NULL "
+            "and COLLATE",
+            c.tokens[j],
+            UnsupportedSyntax,
+        )
 
 
 # ------------------------------------------------------------------ SAMPLE / PUBLISH / ...
