@@ -777,7 +777,7 @@ class Database:
         # in between).
         with_history = not conn.in_transaction or storage.closed_since(conn, past, version)
         newer = storage.ranges_after(conn, now, version) if now is not None else []
-        return storage.as_of_sql(past, now, version, with_history, newer)
+        return storage.as_of_sql(past, now, version, with_history, newer, storage.collations(conn, now))
 
     def _check_not_internal(self, plan: P.Plan, name: str) -> None:
         if name.lower().startswith(RESERVED_PREFIXES):

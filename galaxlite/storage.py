@@ -399,22 +399,46 @@ def ranges_after(conn: apsw.Connection, tv: TableVersion, version: int) -> list[
 MAX_INLINE_RANGES = 64  # beyond this, a per-row probe of the ranges table instead
 
 
+def collations(conn: apsw.Connection, now: TableVersion | None) -> dict[str, str]:
+    """History column → collation of the current table's column, for those not BINARY.
+
+    >>> c = apsw.Connection(":memory:")
+    >>> _ = c.execute("CREATE TABLE t (a TEXT COLLATE NOCASE, b TEXT)")
+    >>> collations(c, TableVersion(1, "t", 0, None, "h", "c", ("rowid",), (("a", "h0"), ("b", "h1"))))
+    {'h0': 'nocase'}
+    """
+    if now is None:
+        return {}
+    found = {}
+    for name, hcol in now.columns:
+        collation = conn.column_metadata("main", now.name, name)[1]
+        if collation.upper() != "BINARY":
+            found[hcol] = collation
+    return found
+
+
 def as_of_sql(
     past: TableVersion,
     now: TableVersion | None,
     version: int,
     with_history: bool = True,
     newer_ranges: list[tuple[int, int]] = (),
+    collations: dict[str, str] | None = None,
 ) -> str:
     """A subquery returning table ``past`` as it was at ``version``, with its columns then.
 
     ``now`` is the same table's schema in force (None if it has been dropped since).
     ``with_history=False`` when no row version was closed since (``closed_since``): the
     subquery is then a plain join that SQLite can flatten into the outer query.
-    ``newer_ranges``: ``ranges_after(version)`` of ``now``.
+    ``newer_ranges``: ``ranges_after(version)`` of ``now``. ``collations`` (see
+    ``collations()``): a compound SELECT compares with the collations of its first part, the
+    history, whose columns have none of their own, so the current columns' are applied there.
     """
     v = int(version)
-    hist = ", ".join(f"{h} AS {q(n)}" for n, h in past.columns)
+    coll = collations or {}
+    hist = ", ".join(
+        f"{h}{' COLLATE ' + q(coll[h]) if h in coll else ''} AS {q(n)}" for n, h in past.columns
+    )
     parts = []
     if with_history or now is None:
         parts.append(

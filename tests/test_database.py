@@ -515,3 +515,20 @@ def test_file_opens_in_plain_sqlite(items, tmp_path):
     assert con.execute("SELECT name FROM items ORDER BY id").fetchall() == [("apple",), ("pear",)]
     assert con.execute("SELECT name FROM galaxlite_tags").fetchall() == [("v1",)]
     con.close()
+
+
+@pytest.mark.parametrize("in_transaction", [False, True])
+def test_at_version_compares_with_the_columns_collations(db, in_transaction):
+    db.execute("CREATE TABLE codes (id INTEGER PRIMARY KEY, code TEXT COLLATE NOCASE, pad TEXT COLLATE RTRIM)")
+    db.execute("INSERT INTO codes (code, pad) VALUES ('ABC', 'x  '), ('def', 'y')")
+    db.create_tag("v1")
+    db.execute("UPDATE codes SET code = 'Def' WHERE id = 2")  # row 2's v1 version is in the history
+    if in_transaction:
+        db.begin()
+    for where, expected in (("code = 'abc'", [1]), ("code = 'DEF'", [2]), ("pad = 'x'", [1])):
+        assert [r[0] for r in db.query(f"SELECT id FROM codes AT VERSION 'v1' WHERE {where} ORDER BY id")] == expected
+        now = db.query(f"SELECT id FROM codes WHERE {where} ORDER BY id")
+        assert now == [(i,) for i in expected]
+    assert db.query("SELECT count(DISTINCT code) FROM codes AT VERSION 'v1' WHERE code IN ('abc', 'DEF')") == [(2,)]
+    if in_transaction:
+        db.rollback()
