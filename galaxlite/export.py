@@ -43,8 +43,9 @@ parameters — so :func:`training_batches` decodes any export to float32 without
 Without a seed and at float32 the rows stream from SQLite into Lance: a reader thread fills
 record batches, Lance writes them in another, a third computes the content hash, and the
 caller's thread reports progress (and sees Ctrl-C at once). With a seed, or a quantizer to
-fit, the table is staged first: vectors as float32 files in the temporary folder
-(memory-mapped), the other columns in memory.
+fit, the table is staged first (read by a thread while the files are written): vectors as
+float32 files in the temporary folder (memory-mapped), the other columns in memory; the
+batches then gather the shuffled rows, or are views of the staged ones in key order.
 
 >>> import tempfile, galaxlite
 >>> db = galaxlite.Database(tempfile.mkdtemp())
@@ -107,6 +108,7 @@ BATCH_BYTES = 8 << 20  # rows per record batch: about this many bytes
 MIN_BATCH_ROWS, MAX_BATCH_ROWS = 256, 65536
 READ_BLOCK_BYTES = 256 << 10  # rows taken from SQLite at a time: about this many bytes
 PREFETCH = 3  # record batches made ahead of Lance by the reader thread
+FIT_ROWS = 1 << 16  # staged rows per block when fitting sq8 bounds around NULL vectors
 MMAP_BYTES = 1 << 40  # SQLite reads the file through mmap during an export (fewer copies)
 HASH = "sha256"  # SHA-256 (hardware-accelerated on x86-64 and ARMv8: ~2× BLAKE2b here)
 _KEY = "_gl_export_key"  # the rowid, selected to order a table without a declared key
@@ -189,6 +191,10 @@ class Rows:
     n: int
     values: dict[str, pa.Array] = field(default_factory=dict)
     vectors: dict[str, tuple[np.ndarray, np.ndarray | None]] = field(default_factory=dict)
+
+    @property
+    def num_rows(self) -> int:  # as a record batch's, for _Prefetch
+        return self.n
 
 
 # ------------------------------------------------------------------------------ naming
@@ -742,13 +748,13 @@ def _write_table(
         def blocks() -> Iterator[Rows]:
             return read_rows(conn, engine, plan)
     else:
-        staged = _stage(read_rows(conn, engine, plan), plan, work / "stage")
+        staged = _stage_ahead(lambda: read_rows(conn, engine, plan), plan, work / "stage")
         quantizers = _fit(plan, staged, precision, seed)
         order = _row_order(staged.n, seed)
 
         def blocks() -> Iterator[Rows]:
             step = plan.batch_rows
-            return (staged.take(order[i : i + step]) for i in range(0, staged.n, step))
+            return (staged.rows(i, min(i + step, staged.n), order) for i in range(0, staged.n, step))
 
     meta = describe(plan, tag=tag, version=version, precision=precision, seed=seed,
                     quantizers=quantizers)
@@ -838,13 +844,14 @@ def _write_lance(
             taken.put(_Prefetch.END)
 
     writer = threading.Thread(target=write, name="galaxlite-lance", daemon=True)
-    writer.start()
     try:
+        writer.start()  # inside: Ctrl-C may come while start() waits for the thread
         while (batch := _get(taken)) is not _Prefetch.END:
             handed(batch)
     except BaseException:
         reader.close()
-        writer.join()
+        if writer.ident is not None:
+            writer.join()
         raise
     writer.join()
     reader.close()
@@ -886,7 +893,11 @@ class _Prefetch:
         self.failure: BaseException | None = None
         self.rows = 0
         self.thread = threading.Thread(target=self._run, args=(make,), name="galaxlite-reader", daemon=True)
-        self.thread.start()
+        try:
+            self.thread.start()
+        except BaseException:  # Ctrl-C while start() waits for the thread: the caller has no
+            self.close()       # reader to close, so stop the thread here, off the connection
+            raise
 
     def _put(self, item: Any) -> bool:
         while not self.stop.is_set():
@@ -945,13 +956,27 @@ class _Staged:
                  vectors: dict[str, tuple[np.ndarray, np.ndarray | None]], folder: Path):
         self.n, self.values, self.vectors, self.folder = n, values, vectors, folder
 
-    def take(self, index: np.ndarray) -> Rows:
+    def rows(self, start: int, stop: int, order: np.ndarray | None) -> Rows:
+        """Output rows ``start:stop``: the staged rows ``order[start:stop]``, or without an
+        order the staged rows themselves — then views, not copies (the encoder reads the
+        memory-mapped vectors in place)."""
+        if order is None:
+            return self._slice(start, stop)
+        index = order[start:stop]
         rows = Rows(len(index))
         picks = pa.array(index)
         for name, array in self.values.items():
             rows.values[name] = array.take(picks)
         for name, (matrix, valid) in self.vectors.items():
             rows.vectors[name] = (matrix[index], None if valid is None else valid[index])
+        return rows
+
+    def _slice(self, start: int, stop: int) -> Rows:
+        rows = Rows(stop - start)
+        for name, array in self.values.items():
+            rows.values[name] = array.slice(start, stop - start)
+        for name, (matrix, valid) in self.vectors.items():
+            rows.vectors[name] = (matrix[start:stop], None if valid is None else valid[start:stop])
         return rows
 
     def close(self) -> None:
@@ -997,21 +1022,48 @@ def _stage(source: Iterator[Rows], plan: TablePlan, folder: Path) -> _Staged:
     return _Staged(n, values, vectors, folder)
 
 
+def _stage_ahead(make: Callable[[], Iterator[Rows]], plan: TablePlan, folder: Path) -> _Staged:
+    """:func:`_stage` of the rows of ``make()``, read by a :class:`_Prefetch` thread (SQLite
+    reads the next rows while this thread writes the staging files)."""
+    reader = _Prefetch(make)
+    try:
+        return _stage(reader.consume(lambda rows: None), plan, folder)
+    finally:
+        reader.close()
+
+
 def _fit(plan: TablePlan, staged: _Staged, precision: str, seed: int | None) -> dict[str, Any]:
     """The quantizer of each vector column, fitted on all its (non-NULL) vectors."""
     if precision == "float32":
         return {}
     out = {}
     for name, (matrix, valid) in staged.vectors.items():
-        x = matrix if valid is None else matrix[valid]
-        out[name] = Q.sq8_fit(x) if precision == "sq8" else Q.rabitq_fit(x, seed or 0)
+        if precision == "sq8":
+            out[name] = _sq8_fit(matrix, valid)
+        else:
+            out[name] = Q.rabitq_fit(matrix if valid is None else matrix[valid], seed or 0)
     return out
 
 
-def _row_order(n: int, seed: int | None) -> np.ndarray:
-    """Positions of the primary-key-ordered rows, in the order they are written."""
+def _sq8_fit(matrix: np.ndarray, valid: np.ndarray | None) -> Q.Sq8Params:
+    """``sq8_fit`` of the valid rows of ``matrix``, ``FIT_ROWS`` at a time: the bounds are the
+    same (min and max do not depend on grouping), without a copy of every valid row."""
+    if valid is None:
+        return Q.sq8_fit(matrix)
+    parts = [
+        Q.sq8_fit(matrix[i : i + FIT_ROWS][valid[i : i + FIT_ROWS]])
+        for i in range(0, len(matrix), FIT_ROWS) if valid[i : i + FIT_ROWS].any()
+    ]
+    if not parts:
+        return Q.sq8_fit(matrix[:0])
+    return Q.Sq8Params(np.min([p.lo for p in parts], axis=0), np.max([p.hi for p in parts], axis=0))
+
+
+def _row_order(n: int, seed: int | None) -> np.ndarray | None:
+    """Positions of the primary-key-ordered rows, in the order they are written (None:
+    primary-key order itself)."""
     if seed is None:
-        return np.arange(n, dtype=np.int64)
+        return None
     return np.random.default_rng([seed, SHUFFLE_STREAM]).permutation(n)
 
 

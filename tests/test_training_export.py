@@ -457,6 +457,31 @@ def test_nulls_stay_null(tmp_path):
     db.close()
 
 
+@pytest.mark.parametrize("seed", [None, 5])
+@pytest.mark.parametrize("precision", export.PRECISIONS)
+def test_batching_does_not_change_the_export(tmp_path, monkeypatch, precision, seed):
+    # staged exports hand Lance views or gathers of the staged rows batch by batch; the rows,
+    # NULL masks and content hash must not depend on where the batches split
+    db = galaxlite.Database(tmp_path / "data")
+    db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v VECTOR(3), label INTEGER)")
+    x = vectors(100, 3, seed=3)
+    db.executemany("INSERT INTO t VALUES (?, ?, ?)",
+                   [(i, None if i % 7 == 0 else x[i - 1].tobytes(), i % 4) for i in range(1, 101)])
+    db.create_training_snapshot("whole", precision=precision, seed=seed)
+    monkeypatch.setattr(export, "BATCH_BYTES", 1)
+    monkeypatch.setattr(export, "MIN_BATCH_ROWS", 9)
+    monkeypatch.setattr(export, "FIT_ROWS", 8)  # sq8 bounds fitted in blocks around the NULLs
+    done: list[int] = []
+    db.create_training_snapshot("pieces", precision=precision, seed=seed,
+                                progress=lambda rows, total: done.append(rows))
+    assert done == [0, *range(9, 100, 9), 100]  # handed to Lance 9 rows at a time
+    whole, pieces = (table(db.training_dataset(tag)) for tag in ("whole", "pieces"))
+    assert pieces.replace_schema_metadata(None).equals(whole.replace_schema_metadata(None))
+    assert whole.column("v").null_count == 14
+    assert [e.content_hash for e in db.exports("pieces")] == [e.content_hash for e in db.exports("whole")]
+    db.close()
+
+
 def test_empty_table(tmp_path):
     db = galaxlite.Database(tmp_path / "data")
     db.execute("CREATE TABLE e (id INTEGER PRIMARY KEY, v VECTOR(8), t TEXT, x)")
@@ -562,7 +587,8 @@ db.embed("t", "body")
 db.executemany("INSERT INTO t (body) VALUES (?)", [(f"text {i}",) for i in range(1500)])
 before = [db.tags(), db.query("SELECT count(*) FROM galaxlite_embeddings"), db.exports_dir.exists()]
 try:
-    db.create_training_snapshot("x", progress=lambda done, total: print("progress", flush=True))
+    seed = int(sys.argv[2]) if len(sys.argv) > 2 else None  # a seed: Ctrl-C while staging
+    db.create_training_snapshot("x", seed=seed, progress=lambda done, total: print("progress", flush=True))
     print("finished")
 except KeyboardInterrupt:
     after = [db.tags(), db.query("SELECT count(*) FROM galaxlite_embeddings"), db.exports_dir.exists()]
@@ -570,9 +596,10 @@ except KeyboardInterrupt:
 """
 
 
-def test_ctrl_c_stops_the_export_and_leaves_nothing(tmp_path):
+@pytest.mark.parametrize("seed", [[], ["7"]])
+def test_ctrl_c_stops_the_export_and_leaves_nothing(tmp_path, seed):
     proc = subprocess.Popen(
-        [sys.executable, "-c", CTRL_C_CHILD, str(tmp_path / "data")], stdout=subprocess.PIPE,
+        [sys.executable, "-c", CTRL_C_CHILD, str(tmp_path / "data"), *seed], stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, text=True,
     )
     assert proc.stdout.readline() == "progress\n"  # progress(0, total): the export has begun
@@ -646,7 +673,8 @@ def test_a_script_cannot_export_inside_its_transaction(items):
     assert state(items) == before
 
 
-def test_a_malformed_vector_is_refused(tmp_path):
+@pytest.mark.parametrize("options", [{}, {"seed": 3}, {"precision": "sq8"}])  # streamed, staged
+def test_a_malformed_vector_is_refused(tmp_path, options):
     db = galaxlite.Database(tmp_path / "data")
     db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v VECTOR(2))")
     db.executemany("INSERT INTO t (v) VALUES (?)", [([1, 2],)] * 300)
@@ -654,7 +682,7 @@ def test_a_malformed_vector_is_refused(tmp_path):
     db.execute("INSERT INTO t (v) VALUES (x'0000803f')")
     before = state(db)
     with pytest.raises(galaxlite.VectorDimensionError, match=r"'v' is VECTOR\(2\) but holds a BLOB of 4 bytes") as caught:
-        db.create_training_snapshot("x")
+        db.create_training_snapshot("x", **options)
     assert (caught.value.column, caught.value.expected, caught.value.got) == ("v", 2, 1)
     assert state(db) == before
     db.close()
