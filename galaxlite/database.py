@@ -1228,6 +1228,8 @@ def _run_show_parameter(db: Database, plan: P.Plan, params: Params) -> Result:
 
 
 def _run_other(db: Database, plan: P.Plan, params: Params) -> Result:
+    if isinstance(plan.detail, P.DropView):
+        snapshots.check_not_a_snapshot_view(db, plan, plan.detail.view)
     db._schema_clauses = None  # CREATE TRIGGER / CREATE TABLE WITHOUT VERSIONING / ...
     return _run_read(db, plan, params)
 

@@ -474,6 +474,21 @@ def view_of(db: Database, plan: P.Plan, ref: P.SnapshotRef) -> tuple[str, str]:
     return snap.name, _source_sql(snap)
 
 
+def check_not_a_snapshot_view(db: Database, plan: P.Plan, view: P.TableName) -> None:
+    """``DROP VIEW`` of a snapshot's view is refused: plain clients read snapshots through it
+    (PURGE SNAPSHOT removes a snapshot with its view)."""
+    if (view.schema or SCHEMA).lower() != SCHEMA:
+        return
+    snap = find(db._live, view.name, SCHEMA)
+    if snap is not None:
+        raise _error(
+            E.SnapshotError,
+            f'cannot drop view "{view.name}": it is how every client reads snapshot '
+            f"{_qualified(snap.schema, snap.name)}, and snapshots are immutable",
+            plan, plan.position, hint="PURGE SNAPSHOT removes a snapshot together with its view",
+        )
+
+
 def with_views(plan: P.Plan, views: Mapping[int, str]) -> P.Plan:
     """``plan`` with the SEMANTIC_* sources that are snapshot references (index → view name
     in ``views``) turned into what they read: the snapshot's view, under the same alias."""

@@ -1212,8 +1212,8 @@ def test_name_at_version_reads_the_storage_not_a_view_a_user_replaced(cars, plai
     cars.execute("CREATE SNAPSHOT s FROM @1.0.0 USING (DELETE WHERE id = 1)")
     assert bag(cars, "SELECT * FROM s@1.1.0") == rows - Counter([(1, "name1")])
     # a definition SQLite keeps names the view: it fails once the snapshot is purged, it
-    # never reads storage that a purge changed
-    cars.execute('DROP VIEW "s@1.0.0"')
+    # never reads storage that a purge changed (galaxlite refuses DROP VIEW of a snapshot's view)
+    plain().execute('DROP VIEW "s@1.0.0"')
     cars.execute("CREATE SNAPSHOT t AS SELECT id FROM cars WHERE id < 3")
     cars.execute("CREATE SNAPSHOT t FROM @1.0.0 USING (DELETE WHERE id = 1)")
     cars.execute("CREATE VIEW mine AS SELECT * FROM t@1.1.0")
@@ -1322,3 +1322,20 @@ def test_two_connections_make_snapshots_at_the_same_time(cars, open_db):
     for snap in snaps:
         assert cars.query(f'SELECT count(*) FROM "{snap.name}"') == [(snap.row_count,)]
     assert cars.query("PRAGMA integrity_check") == [("ok",)]
+
+
+def test_drop_view_of_a_snapshot_is_refused(tmp_path):
+    with galaxlite.Database(tmp_path / "d") as db:
+        db.execute("CREATE TABLE t (x)")
+        db.execute("INSERT INTO t VALUES (1)")
+        db.execute("CREATE SNAPSHOT s AS SELECT x FROM t")
+        db.execute("CREATE VIEW mine AS SELECT x FROM t")
+        for sql in ('DROP VIEW "s@1.0.0"', 'DROP VIEW IF EXISTS main."S@1.0.0"'):
+            with pytest.raises(galaxlite.SnapshotError, match=r'cannot drop view .*snapshot main\."s@1\.0\.0"') as err:
+                db.execute(sql)
+            assert "PURGE SNAPSHOT" in err.value.hint
+        assert db.query('SELECT x FROM "s@1.0.0"') == [(1,)]
+        db.execute("DROP VIEW mine")  # other views drop as always
+        db.execute("DROP VIEW IF EXISTS absent")
+        db.execute("PURGE SNAPSHOT s@1.0.0")
+        assert db.query("SELECT count(*) FROM sqlite_schema WHERE type = 'view'") == [(0,)]

@@ -106,6 +106,14 @@ class DropTable:
 
 
 @dataclass(frozen=True, slots=True)
+class DropView:
+    """``DROP VIEW [IF EXISTS] name``: runs as written, unless the view is a snapshot's."""
+
+    view: TableName
+    if_exists: bool
+
+
+@dataclass(frozen=True, slots=True)
 class TrainingOptions:
     precision: str = "float32"
     seed: int | None = None

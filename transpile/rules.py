@@ -192,6 +192,14 @@ def build_drop_table(c: Cursor) -> tuple[str, object]:
     return P.DROP_TABLE, P.DropTable(name, if_exists)
 
 
+def build_drop_view(c: Cursor) -> tuple[str, object]:
+    c.expect("DROP", "VIEW")
+    if_exists = c.accept("IF", "EXISTS")
+    name = c.table_name()
+    c.end()
+    return P.OTHER, P.DropView(name, if_exists)
+
+
 def _tag_name(c: Cursor) -> tuple[str | None, int | str | None]:
     tok = c.peek()
     if tok is not None and tok.kind == PARAM:
@@ -324,6 +332,7 @@ RULES: list[tuple[tuple[str, ...], Callable[[Cursor], tuple[str, object]]]] = [
     (("CREATE", "VIRTUAL", "TABLE"), build_create_virtual_table),
     (("ALTER", "TABLE"), build_alter_table),
     (("DROP", "TABLE"), build_drop_table),
+    (("DROP", "VIEW"), build_drop_view),
     (("BEGIN",), _txn(P.BEGIN)),
     (("COMMIT",), _txn(P.COMMIT)),
     (("END",), _txn(P.COMMIT)),
