@@ -267,6 +267,8 @@ def from_apsw(exc: Exception, sql: str | None = None, base: int = 0) -> Error:
         message = message.removeprefix(prefix)
     offset = getattr(exc, "error_offset", -1)
     position = base + offset if isinstance(offset, int) and offset >= 0 else None
+    if position is None and sql:
+        position = _named_position(message, sql, base)
     if cls is ProgrammingError and ("syntax error" in message or "incomplete input" in message):
         cls = SqlSyntaxError
     if cls is IntegrityError and (vector := _VECTOR_CHECK.fullmatch(message)):
@@ -275,6 +277,35 @@ def from_apsw(exc: Exception, sql: str | None = None, base: int = 0) -> Error:
         err = sql_error(cls, message, sql, position)
     err.sqlite_errorcode = getattr(exc, "extendedresult", None)
     return err
+
+
+# SQLite messages that name a table or column but give no offset: the name, then where to
+# look for it (a column named after "table T has no column named C" is one of T's)
+_NAMES_IN_MESSAGES = (
+    re.compile(r"no such table: (?:\w+\.)?(.+)"),
+    re.compile(r"cannot modify (.+) because it is a view"),
+    re.compile(r"table .+ has no column named (.+)"),
+)
+
+
+def _named_position(message: str, sql: str, base: int) -> int | None:
+    """Where the statement at ``base`` in ``sql`` first names what ``message`` names.
+
+    >>> _named_position("no such table: main.nope", "SELECT 1; SELECT * FROM main.nope", 10)
+    29
+    """
+    for pattern in _NAMES_IN_MESSAGES:
+        if match := pattern.fullmatch(message):
+            name = match.group(1).lower()
+            break
+    else:
+        return None
+    try:
+        statements = transpile.split_statements(sql[base:])
+    except transpile.TranspileError:
+        return None
+    tokens = statements[0].tokens if statements else ()
+    return next((base + t.start for t in tokens if t.kind in ("word", "qident") and t.value.lower() == name), None)
 
 
 # The CHECK galaxlite gives every VECTOR(n) column (transpile.semantic.vector_check)

@@ -144,10 +144,10 @@ def test_statements_before_an_error_stay_done(shop):
 
 def test_sql_errors_are_one_line(shop):
     assert "syntax error" in one_line_error(gl(shop, "SELEC 1"))
-    assert one_line_error(gl(shop, "SELECT * FROM nope")) == "no such table: nope"
+    assert one_line_error(gl(shop, "SELECT * FROM nope")) == "no such table: nope at line 1, column 15 near 'nope'"
     assert "unknown version tag 'v9'" in one_line_error(gl(shop, "SELECT * FROM items AT VERSION 'v9'"))
     message = one_line_error(gl(shop, "SELECT 'multi\nline' FROM\nnope"))
-    assert "no such table" in message
+    assert message == "no such table: nope at line 3, column 1 near 'nope'"
 
 
 def test_debug_shows_the_traceback(shop):
@@ -155,7 +155,7 @@ def test_debug_shows_the_traceback(shop):
         proc = gl(*args)
         assert proc.returncode == 1
         assert "Traceback (most recent call last)" in proc.stderr
-        assert proc.stderr.splitlines()[-1] == "galaxlite: error: no such table: nope"
+        assert proc.stderr.splitlines()[-1].startswith("galaxlite: error: no such table: nope at line 1")
 
 
 def test_usage_errors_exit_2(shop, tmp_path):

@@ -473,6 +473,20 @@ def test_sqlite_errors_are_mapped_with_positions(db):
     assert "line 1" in str(info.value)
     with pytest.raises(galaxlite.ProgrammingError, match="no such table"):
         db.execute("SELECT * FROM missing")
+    # messages SQLite gives without an offset point at the name they are about
+    db.execute("CREATE TABLE t (x)")
+    db.execute("CREATE VIEW v AS SELECT x FROM t")
+    for sql, at in (
+        ("SELECT * FROM t JOIN main.missing", "missing"),
+        ('INSERT INTO "v" VALUES (1)', '"v"'),
+        ("INSERT INTO t (x, nope) VALUES (1, 2)", "nope"),
+    ):
+        with pytest.raises(galaxlite.ProgrammingError) as info:
+            db.execute(sql)
+        assert info.value.position == sql.index(at), sql
+    with pytest.raises(galaxlite.ProgrammingError) as info:
+        db.executescript("SELECT 1;\nUPDATE v SET x = 2")
+    assert "line 2, column 8" in str(info.value)
     with pytest.raises(galaxlite.ProgrammingError, match="one statement"):
         db.execute("SELECT 1; SELECT 2")
     with pytest.raises(galaxlite.InterfaceError):
