@@ -768,6 +768,11 @@ class Database:
                 why = f"table {ref.table!r} did not exist at version {version} (it had been dropped)"
             elif conn.table_exists(None, ref.table):
                 why = f"table {ref.table!r} is not versioned, so it has no past to read"
+            elif snapshots.find(conn, ref.table) is not None:
+                why = (
+                    f"{ref.table!r} is a dataset snapshot: snapshots never change, so they have "
+                    "no versions to read (leave out AT VERSION)"
+                )
             else:
                 why = f"no such table: {ref.table}"
             raise E.sql_error(E.TableNotAtVersionError, why, plan.source, ref.position)

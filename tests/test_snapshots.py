@@ -1339,3 +1339,14 @@ def test_drop_view_of_a_snapshot_is_refused(tmp_path):
         db.execute("DROP VIEW IF EXISTS absent")
         db.execute("PURGE SNAPSHOT s@1.0.0")
         assert db.query("SELECT count(*) FROM sqlite_schema WHERE type = 'view'") == [(0,)]
+
+
+def test_at_version_of_a_snapshot_says_snapshots_have_no_versions(tmp_path):
+    with galaxlite.Database(tmp_path / "d") as db:
+        db.execute("CREATE TABLE t (x)")
+        db.execute("CREATE SNAPSHOT s AS SELECT x FROM t")
+        db.create_tag("v1")
+        sql = """SELECT * FROM "s@1.0.0" AT VERSION 'v1'"""
+        with pytest.raises(galaxlite.TableNotAtVersionError, match="is a dataset snapshot") as err:
+            db.execute(sql)
+        assert err.value.position == sql.index('"s@1.0.0"')
