@@ -17,7 +17,7 @@ import json
 import os
 import sys
 import traceback
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -171,6 +171,13 @@ def tag_rows(db: Database) -> tuple[list[str], list[tuple]]:
         for t in db.tags()
     ]
     return columns, rows
+
+
+def print_listing(db: str, rows: Callable[[Database], tuple[list[str], list[tuple]]], fmt: str) -> None:
+    """Print ``rows(database)`` (column names, rows) of database ``db`` in format ``fmt``."""
+    with Database(db) as database:
+        columns, found = rows(database)
+        write_rows(sys.stdout, columns, found, fmt)
 
 
 def snapshot_rows(db: Database) -> tuple[list[str], list[tuple]]:
@@ -337,9 +344,7 @@ def tags(db: str, fmt: str) -> None:
       galaxlite tags shop.db
       galaxlite tags shop.db --format json
     """
-    with Database(db) as database:
-        columns, rows = tag_rows(database)
-        write_rows(sys.stdout, columns, rows, fmt)
+    print_listing(db, tag_rows, fmt)
 
 
 @cli.command()
@@ -354,9 +359,7 @@ def snapshots(db: str, fmt: str) -> None:
       galaxlite snapshots shop.db
       galaxlite snapshots shop.db --format json
     """
-    with Database(db) as database:
-        columns, rows = snapshot_rows(database)
-        write_rows(sys.stdout, columns, rows, fmt)
+    print_listing(db, snapshot_rows, fmt)
 
 
 @cli.command()
@@ -490,9 +493,7 @@ def exports(db: str, fmt: str) -> None:
       galaxlite exports shop.db
       galaxlite exports shop.db --format json
     """
-    with Database(db) as database:
-        columns, rows = export_rows(database, full=True)
-        write_rows(sys.stdout, columns, rows, fmt)
+    print_listing(db, lambda database: export_rows(database, full=True), fmt)
 
 
 @cli.command()

@@ -184,20 +184,21 @@ def build_alter_table(c: Cursor) -> tuple[str, object]:
     raise c.error("expected RENAME, ADD or DROP after ALTER TABLE name")
 
 
-def build_drop_table(c: Cursor) -> tuple[str, object]:
-    c.expect("DROP", "TABLE")
-    if_exists = c.accept("IF", "EXISTS")
-    name = c.table_name()
-    c.end()
-    return P.DROP_TABLE, P.DropTable(name, if_exists)
+def _drop(what: str, kind: str, detail: type) -> Callable[[Cursor], tuple[str, object]]:
+    """The builder of ``DROP <what> [IF EXISTS] [schema.]name``."""
+
+    def build(c: Cursor) -> tuple[str, object]:
+        c.expect("DROP", what)
+        if_exists = c.accept("IF", "EXISTS")
+        name = c.table_name()
+        c.end()
+        return kind, detail(name, if_exists)
+
+    return build
 
 
-def build_drop_view(c: Cursor) -> tuple[str, object]:
-    c.expect("DROP", "VIEW")
-    if_exists = c.accept("IF", "EXISTS")
-    name = c.table_name()
-    c.end()
-    return P.OTHER, P.DropView(name, if_exists)
+build_drop_table = _drop("TABLE", P.DROP_TABLE, P.DropTable)
+build_drop_view = _drop("VIEW", P.OTHER, P.DropView)
 
 
 def _tag_name(c: Cursor) -> tuple[str | None, int | str | None]:
