@@ -332,11 +332,25 @@ def shell(db: str) -> None:
         sys.exit(code)
 
 
-@cli.command()
-@click.argument("db", type=EXISTING_DB)
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
-@debug_option
-def tags(db: str, fmt: str) -> None:
+def listing_command(rows: Callable[[Database], tuple[list[str], list[tuple]]]):
+    """Make the decorated function a command ``galaxlite NAME DB [--format F]`` that prints
+    ``rows(database)``; the function gives the command its name and help text."""
+
+    def decorate(described: Callable[[], None]) -> click.Command:
+        @cli.command(name=described.__name__, help=described.__doc__)
+        @click.argument("db", type=EXISTING_DB)
+        @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+        @debug_option
+        def command(db: str, fmt: str) -> None:
+            print_listing(db, rows, fmt)
+
+        return command
+
+    return decorate
+
+
+@listing_command(tag_rows)
+def tags() -> None:
     """List the version tags of database DB, oldest first.
 
     \b
@@ -344,14 +358,10 @@ def tags(db: str, fmt: str) -> None:
       galaxlite tags shop.db
       galaxlite tags shop.db --format json
     """
-    print_listing(db, tag_rows, fmt)
 
 
-@cli.command()
-@click.argument("db", type=EXISTING_DB)
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
-@debug_option
-def snapshots(db: str, fmt: str) -> None:
+@listing_command(snapshot_rows)
+def snapshots() -> None:
     """List the dataset snapshots (CREATE SNAPSHOT ...) of database DB, oldest first.
 
     \b
@@ -359,7 +369,6 @@ def snapshots(db: str, fmt: str) -> None:
       galaxlite snapshots shop.db
       galaxlite snapshots shop.db --format json
     """
-    print_listing(db, snapshot_rows, fmt)
 
 
 @cli.command()
@@ -481,11 +490,8 @@ def export_rows(db: Database, full: bool = False) -> tuple[list[str], list[tuple
     return columns, rows
 
 
-@cli.command()
-@click.argument("db", type=EXISTING_DB)
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
-@debug_option
-def exports(db: str, fmt: str) -> None:
+@listing_command(lambda database: export_rows(database, full=True))
+def exports() -> None:
     """List the training exports of database DB (one Lance dataset per table), oldest first.
 
     \b
@@ -493,7 +499,6 @@ def exports(db: str, fmt: str) -> None:
       galaxlite exports shop.db
       galaxlite exports shop.db --format json
     """
-    print_listing(db, lambda database: export_rows(database, full=True), fmt)
 
 
 @cli.command()
