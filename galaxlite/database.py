@@ -777,6 +777,8 @@ class Database:
                 why = f"no such table: {ref.table}"
             raise E.sql_error(E.TableNotAtVersionError, why, plan.source, ref.position)
         now = storage.current_of(conn, past.table_id)
+        if plan.kind == P.OTHER:  # CREATE VIEW / TRIGGER: SQLite keeps the SQL and reruns it
+            return storage.as_of_sql(past, now, version, collations=storage.collations(conn, now), durable=True)
         # Leaving out the history part is only safe when the probe and the query share one
         # read snapshot, i.e. inside a transaction (in autocommit a writer could close rows
         # in between).

@@ -890,6 +890,13 @@ class _Prefetch:
     def __init__(self, make: Callable[[], Iterator[Any]]):
         self.queue: queue.Queue = queue.Queue(PREFETCH)
         self.stop = threading.Event()
+        self.finished = threading.Event()
+        # The thread claims the connection under this lock unless stop is already set: then
+        # close() knows whether it must wait. (Ctrl-C during thread.start() leaves a thread
+        # that is_alive() does not report yet, and that would still go on to use the
+        # connection after close() returned.)
+        self.claim = threading.Lock()
+        self.claimed = False
         self.failure: BaseException | None = None
         self.rows = 0
         self.thread = threading.Thread(target=self._run, args=(make,), name="galaxlite-reader", daemon=True)
@@ -909,6 +916,10 @@ class _Prefetch:
         return False
 
     def _run(self, make: Callable[[], Iterator[Any]]) -> None:
+        with self.claim:
+            self.claimed = not self.stop.is_set()
+        if not self.claimed:
+            return
         source = None
         try:
             source = make()
@@ -922,6 +933,7 @@ class _Prefetch:
                 with contextlib.suppress(Exception):
                     source.close()  # finalize its cursor here, in the thread that used it
             self._put(self.END)
+            self.finished.set()
 
     def consume(self, handed: Callable[[Any], None]) -> Iterator[Any]:
         """The items, in order (``handed(item)`` first), then the thread's error if any;
@@ -940,8 +952,11 @@ class _Prefetch:
             raise self.failure
 
     def close(self) -> None:
+        """Stop the thread; on return, it no longer uses (or will ever use) the connection."""
         self.stop.set()
-        while self.thread.is_alive():
+        with self.claim:
+            claimed = self.claimed
+        while claimed and not self.finished.is_set():
             with contextlib.suppress(queue.Empty):
                 self.queue.get(timeout=0.05)
 

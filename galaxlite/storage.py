@@ -424,6 +424,7 @@ def as_of_sql(
     with_history: bool = True,
     newer_ranges: list[tuple[int, int]] = (),
     collations: dict[str, str] | None = None,
+    durable: bool = False,
 ) -> str:
     """A subquery returning table ``past`` as it was at ``version``, with its columns then.
 
@@ -433,8 +434,15 @@ def as_of_sql(
     ``newer_ranges``: ``ranges_after(version)`` of ``now``. ``collations`` (see
     ``collations()``): a compound SELECT compares with the collations of its first part, the
     history, whose columns have none of their own, so the current columns' are applied there.
+
+    ``durable=True`` for a definition that SQLite keeps and runs again later (CREATE VIEW,
+    CREATE TRIGGER): ``with_history`` and ``newer_ranges`` describe the file as it is now, and
+    later writes (rows closed, bulk appends) would make them wrong, so the subquery reads the
+    history and probes the ranges table itself, whatever they hold today.
     """
     v = int(version)
+    if durable:
+        with_history, newer_ranges = True, None
     coll = collations or {}
     hist = ", ".join(
         f"{h}{' COLLATE ' + q(coll[h]) if h in coll else ''} AS {q(n)}" for n, h in past.columns
@@ -450,10 +458,11 @@ def as_of_sql(
 
 
 def _current_rows_as_of(
-    past: TableVersion, now: TableVersion, v: int, newer_ranges: list[tuple[int, int]]
+    past: TableVersion, now: TableVersion, v: int, newer_ranges: list[tuple[int, int]] | None
 ) -> str:
     """The current rows whose version had started at ``v``: one ordered pass over the table
-    with a key probe of the companion per row (the user's table stays the outer loop)."""
+    with a key probe of the companion per row (the user's table stays the outer loop).
+    ``newer_ranges`` None: probe the ranges table per row instead of inlining them."""
     current_name = {h: n for n, h in now.columns}
     cur = ", ".join(
         f"_gl_t.{q(current_name[h])} AS {q(n)}" if h in current_name else f"NULL AS {q(n)}"
@@ -470,9 +479,9 @@ def _current_rows_as_of(
     # A row without a companion row was bulk-appended: it is visible unless a range appended
     # after v covers its rowid.
     rowid = f"_gl_t.{now.key_columns[0]}"
-    if not newer_ranges:
+    if newer_ranges is not None and not newer_ranges:
         appended_before = "1"
-    elif len(newer_ranges) <= MAX_INLINE_RANGES:
+    elif newer_ranges is not None and len(newer_ranges) <= MAX_INLINE_RANGES:
         appended_before = "NOT (" + " OR ".join(
             f"{rowid} BETWEEN {int(lo)} AND {int(hi)}" for lo, hi in newer_ranges
         ) + ")"

@@ -16,6 +16,10 @@ Two oracles run beside galaxlite:
   table is copied into Python. At the end, ``AT VERSION 'tag'``, ``AT VERSION <µs>`` and
   ``AT VERSION ?`` / ``:name`` (str and int) must return exactly those copies (as
   multisets), for every tag and for timestamps inside every interval between steps.
+  Every tag also gets a view per table (``CREATE VIEW ... AS SELECT * FROM t AT VERSION
+  'tag'``), made when the tag is: at the end it must read the same copy, whatever was
+  written after it (SQLite reruns a view's stored SQL, so its rewrite must not depend on
+  what the file held when it was defined).
 """
 
 from __future__ import annotations
@@ -775,9 +779,16 @@ class Runner:
                 assert version > rec.version, "tag versions must strictly increase"
         assert version > self.checkpoints[-1].version
         rec = TagRecord(name, version, self.snapshot())
+        quoted = name.replace("'", "''")
+        for t in self.tables:  # a view over the tag must keep reading it after later writes
+            self.db.execute(f'CREATE VIEW "{self.view_of(rec, t)}" AS SELECT * FROM {t} AT VERSION \'{quoted}\'')
         self.tags.append(rec)
         if self.scopes:
             self.scopes[-1].append(rec)
+
+    @staticmethod
+    def view_of(rec: TagRecord, table: str) -> str:
+        return f"{table} as of {rec.name}"
 
     def do_Peek(self, op: Peek) -> None:
         alive = [r for r in self.tags if r.alive]
@@ -914,6 +925,7 @@ class Runner:
             assert self.read(f"SELECT * FROM {t} AT VERSION ?", (rec.version,)) == want
             # no ties: everything the tag sees was written strictly before its version
             assert self.read(f"SELECT * FROM {t} AT VERSION :v", {"v": rec.version - 1}) == want
+            assert self.read(f'SELECT * FROM "{self.view_of(rec, t)}"') == want, (t, rec.name, "view")
 
     def verify_timestamp(self, ts: int, snap: Snapshot) -> None:
         for t in self.tables:
