@@ -23,8 +23,7 @@ from typing import Any, TextIO
 
 import click
 
-import transpile
-from galaxlite import __version__
+from galaxlite import __version__, transpile
 from galaxlite import errors as E
 from galaxlite.database import Database, Result
 from galaxlite.snapshots import Snapshot

@@ -24,13 +24,11 @@ from typing import Any
 
 import apsw
 
-import schema
-import transpile
-from galaxlite import clock, semantic, snapshots, storage
+from galaxlite import clock, schema, semantic, snapshots, storage, transpile
 from galaxlite import errors as E
 from galaxlite.params import Params, bound_value
-from transpile import plan as P
-from transpile import quote_identifier as q
+from galaxlite.transpile import plan as P
+from galaxlite.transpile import quote_identifier as q
 
 DATABASE_FILE = "galaxlite.db"  # the file inside a database directory
 RESERVED_PREFIXES = ("_gl_", "galaxlite_")

@@ -42,7 +42,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-import transpile
+from galaxlite import transpile
 from galaxlite.database import Database, Result
 from galaxlite.errors import (
     DatabaseError,
@@ -57,7 +57,7 @@ from galaxlite.errors import (
     Warning,
 )
 from galaxlite.params import Params
-from transpile import plan as P
+from galaxlite.transpile import plan as P
 
 apilevel = "2.0"
 threadsafety = 1  # threads may share the module, not connections

@@ -10,6 +10,7 @@ import csv
 import sqlite3
 import tempfile
 from collections.abc import Sequence
+from importlib.resources import files
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -19,7 +20,8 @@ from galaxlite import errors as E
 from galaxlite.cli import table_lines, tag_rows, write_result
 from galaxlite.database import DATABASE_FILE, Database
 
-DEFAULT_FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "demo"
+# fixtures/demo in the repository; installed as the package galaxlite.demo_data
+DEFAULT_FIXTURES = Path(str(files("galaxlite.demo_data")))
 NEW_DOCS = [
     ("Astronomers timed a pulsar glitch to the microsecond.", "science", "news"),
     ("The underdogs won the regional final on penalties.", "sports", "forum"),

@@ -41,7 +41,7 @@ import re
 
 import apsw
 
-import transpile
+from galaxlite import transpile
 
 
 class Warning(Exception):  # noqa: A001 - the PEP 249 name

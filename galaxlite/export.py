@@ -88,7 +88,7 @@ from galaxlite import quantize as Q
 from galaxlite import semantic, storage
 from galaxlite import vectors as V
 from galaxlite.arrow import _affinity_type as affinity_type
-from transpile import quote_identifier as q
+from galaxlite.transpile import quote_identifier as q
 
 if TYPE_CHECKING:
     from galaxlite.semantic import SemanticEngine

@@ -38,14 +38,13 @@ from typing import Any
 import apsw
 import numpy as np
 
-import transpile
 from galaxlite import embedders as EMB
 from galaxlite import errors as E
-from galaxlite import storage
+from galaxlite import storage, transpile
 from galaxlite import vectors as V
 from galaxlite.params import Params, bound_value
-from transpile import plan as P
-from transpile import quote_identifier as q
+from galaxlite.transpile import plan as P
+from galaxlite.transpile import quote_identifier as q
 
 EMBED_BATCH = 256  # texts per embedder call (and per cache commit)
 LOOKUP_CHUNK = 500  # hashes per cache lookup query

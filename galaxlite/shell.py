@@ -17,8 +17,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
-import transpile
 from galaxlite import errors as E
+from galaxlite import transpile
 from galaxlite.cli import (
     FORMATS,
     snapshot_rows,

@@ -50,11 +50,11 @@ from typing import TYPE_CHECKING, Any
 
 import apsw
 
-import transpile
 from galaxlite import errors as E
+from galaxlite import transpile
 from galaxlite.params import Params
-from transpile import plan as P
-from transpile import quote_identifier as q
+from galaxlite.transpile import plan as P
+from galaxlite.transpile import quote_identifier as q
 
 if TYPE_CHECKING:
     from galaxlite.database import Database

@@ -31,9 +31,9 @@ from dataclasses import dataclass
 
 import apsw
 
-import schema
 from galaxlite import errors as E
-from transpile import quote_identifier as q
+from galaxlite import schema
+from galaxlite.transpile import quote_identifier as q
 
 MAX_VERSION = 2**63 - 1
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import galaxlite
-import transpile
+from galaxlite import transpile
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 SQL_BLOCK = re.compile(r"^```sql\n(.*?)^```$", re.MULTILINE | re.DOTALL)

@@ -19,10 +19,10 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import galaxlite
-import transpile
 from galaxlite import embedders as EMB
+from galaxlite import transpile
+from galaxlite.transpile import plan as P
 from galaxlite.vectors import encode_vector
-from transpile import plan as P
 
 # ------------------------------------------------------------------------------ helpers
 

@@ -13,9 +13,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_snapshots import SEED_SCRIPT  # tests/ is on sys.path, as for sqllogic
 
-import transpile
-from transpile import plan as P
-from transpile.errors import PastIsReadOnly, SnapshotIsReadOnly, SqlSyntaxError, UnsupportedSyntax
+from galaxlite import transpile
+from galaxlite.transpile import plan as P
+from galaxlite.transpile.errors import (
+    PastIsReadOnly,
+    SnapshotIsReadOnly,
+    SqlSyntaxError,
+    UnsupportedSyntax,
+)
 
 V = P.SnapshotVersion
 

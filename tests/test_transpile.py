@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-import transpile
-from transpile import plan as P
-from transpile.errors import PastIsReadOnly, SqlSyntaxError, UnsupportedSyntax, line_col
+from galaxlite import transpile
+from galaxlite.transpile import plan as P
+from galaxlite.transpile.errors import PastIsReadOnly, SqlSyntaxError, UnsupportedSyntax, line_col
 
 
 def texts(sql: str) -> list[str]:

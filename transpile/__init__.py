@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from transpile.errors import (
+from galaxlite.transpile.errors import (
     PastIsReadOnly,
     SqlSyntaxError,
     TranspileError,
@@ -16,10 +16,10 @@ from transpile.errors import (
     describe_position,
     line_col,
 )
-from transpile.lexer import Statement, split_statements, tokenize
-from transpile.plan import Plan
-from transpile.rules import PRECISIONS, analyze, quote_identifier
-from transpile.semantic import parameter_columns
+from galaxlite.transpile.lexer import Statement, split_statements, tokenize
+from galaxlite.transpile.plan import Plan
+from galaxlite.transpile.rules import PRECISIONS, analyze, quote_identifier
+from galaxlite.transpile.semantic import parameter_columns
 
 __all__ = [
     "PRECISIONS",

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from transpile.errors import SqlSyntaxError
+from galaxlite.transpile.errors import SqlSyntaxError
 
 WORD = "word"  # unquoted identifier or keyword
 QIDENT = "qident"  # "x", `x`, [x]

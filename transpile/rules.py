@@ -11,9 +11,9 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from transpile import plan as P
-from transpile.errors import PastIsReadOnly, SqlSyntaxError, UnsupportedSyntax
-from transpile.lexer import NUMBER, OP, PARAM, QIDENT, STRING, WORD, Statement, Token
+from galaxlite.transpile import plan as P
+from galaxlite.transpile.errors import PastIsReadOnly, SqlSyntaxError, UnsupportedSyntax
+from galaxlite.transpile.lexer import NUMBER, OP, PARAM, QIDENT, STRING, WORD, Statement, Token
 
 PRECISIONS = ("float32", "sq8", "rabitq")
 MAX_SEED = 2**64 - 1
@@ -313,7 +313,7 @@ def _snapshots(name: str) -> Callable[[Cursor], tuple[str, object]]:
     """A builder of transpile/snapshots.py, imported on first use (that module imports this one)."""
 
     def build(c: Cursor) -> tuple[str, object]:
-        from transpile import snapshots
+        from galaxlite.transpile import snapshots
 
         return getattr(snapshots, name)(c)
 
@@ -523,17 +523,17 @@ def analyze(stmt: Statement) -> P.Plan:
     builder = find_rule(c)
     kind, detail = builder(c)
     c.i = 0
-    from transpile import semantic as S  # here: transpile.semantic imports this module
+    from galaxlite.transpile import semantic as S  # here: transpile.semantic imports this module
 
     refs: list[P.VersionRef | P.SnapshotRef] = []
     if kind in (P.READ, P.WRITE, P.BULK_INSERT, P.OTHER, P.CREATE_TABLE):
         refs = find_version_refs(c)
         if _may_name_snapshots(stmt):
-            from transpile import snapshots  # likewise
+            from galaxlite.transpile import snapshots  # likewise
 
             refs += snapshots.find_snapshot_refs(c, len(refs))
     elif kind == P.CREATE_SNAPSHOT and detail.query is not None:
-        from transpile import snapshots
+        from galaxlite.transpile import snapshots
 
         return snapshots.create_as_plan(stmt, kind, detail)
 

@@ -8,7 +8,7 @@ for the engine (which replaces the call by a lookup in a TEMP table it fills per
 COLUMN a plain-SQL CHECK (a BLOB of exactly 4·n bytes), so that every client, plain ones
 included, keeps the column well formed.
 
->>> from transpile import parse_statement
+>>> from galaxlite.transpile import parse_statement
 >>> plan = parse_statement("SELECT id FROM docs AS d WHERE SEMANTIC_MATCH(d.body, 'cats', 0.4)")
 >>> call = plan.semantic[0]
 >>> call.qualifier, call.column, call.query.value, call.threshold.value
@@ -22,11 +22,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from transpile import plan as P
-from transpile.errors import UnsupportedSyntax
-from transpile.lexer import NUMBER, OP, PARAM, QIDENT, STRING, WORD, Token, tokenize
-from transpile.rules import Cursor, quote_identifier
-from transpile.snapshots import skip_version
+from galaxlite.transpile import plan as P
+from galaxlite.transpile.errors import UnsupportedSyntax
+from galaxlite.transpile.lexer import NUMBER, OP, PARAM, QIDENT, STRING, WORD, Token, tokenize
+from galaxlite.transpile.rules import Cursor, quote_identifier
+from galaxlite.transpile.snapshots import skip_version
 
 SEMANTIC_FUNCTIONS = frozenset({"SEMANTIC_MATCH", "SEMANTIC_SCORE"})
 MAX_VECTOR_DIM = 65536

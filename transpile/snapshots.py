@@ -6,7 +6,7 @@ of the snapshot parameters and ``ALTER DATABASE SET / RESET``, plus the pass tha
 ``AT VERSION`` refs) and ``db4ai.snapshot`` into the plain catalog table ``db4ai_snapshot``.
 The engine (galaxlite/snapshots.py) does everything that needs the database.
 
->>> from transpile import parse_statement
+>>> from galaxlite.transpile import parse_statement
 >>> plan = parse_statement("CREATE SNAPSHOT m0@2021 COMMENT IS 'raw' AS SELECT * FROM t WHERE id > 3")
 >>> plan.kind, plan.detail.name.version, plan.detail.projection, plan.detail.from_clause
 ('create_snapshot', SnapshotVersion(parts=('2021',), literal=None), 'SELECT *', 'FROM t WHERE id > 3')
@@ -25,10 +25,20 @@ from __future__ import annotations
 
 import re
 
-from transpile import plan as P
-from transpile.errors import SnapshotIsReadOnly, SqlSyntaxError, UnsupportedSyntax
-from transpile.lexer import NUMBER, OP, PARAM, QIDENT, SEMI, STRING, WORD, Statement, Token
-from transpile.rules import (
+from galaxlite.transpile import plan as P
+from galaxlite.transpile.errors import SnapshotIsReadOnly, SqlSyntaxError, UnsupportedSyntax
+from galaxlite.transpile.lexer import (
+    NUMBER,
+    OP,
+    PARAM,
+    QIDENT,
+    SEMI,
+    STRING,
+    WORD,
+    Statement,
+    Token,
+)
+from galaxlite.transpile.rules import (
     _NOT_ALIAS,
     Cursor,
     _in_from_clause,
