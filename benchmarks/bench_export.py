@@ -93,7 +93,7 @@ def parts(db: galaxlite.Database, plain, clean_direct, rows: int, dim: int, repe
     def read() -> None:
         batches.clear()
         with export.mmap_reads(conn):
-            batches.extend(encoder.batch(r) for r in export.read_rows(conn, db._semantic, plan))  # noqa: SLF001
+            batches.extend(encoder.batch(r) for r in export.read_rows(conn, db.session.semantic, plan))
 
     def digest() -> None:
         hashed = export.ContentHash(encoder.schema)

@@ -68,7 +68,7 @@ def median_ms_per_call(fn, args: list, repeat: int = 1) -> tuple[float, list[int
 
 def source_matrix(db: galaxlite.Database) -> np.ndarray:
     """The in-memory embedding matrix galaxlite scores against (for the numpy baseline)."""
-    sources = list(db._semantic._sources.values())  # noqa: SLF001 - the benchmark looks inside
+    sources = list(db.session.semantic._sources.values())  # noqa: SLF001 - the benchmark looks inside
     return max(sources, key=lambda s: len(s.values)).matrix
 
 

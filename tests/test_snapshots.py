@@ -54,7 +54,7 @@ def bag(db: galaxlite.Database, sql: str, params=None) -> Counter:
 
 def state(db: galaxlite.Database) -> dict:
     """Every schema object (main and temp) and the rows of every table: the whole database."""
-    conn = db._live
+    conn = db.session.conn
     objects = sorted(conn.execute("SELECT type, name, tbl_name, sql FROM sqlite_master"))
     temp = sorted(conn.execute("SELECT type, name, sql FROM temp.sqlite_master"))
     tables = [n for t, n, _, _ in objects if t == "table"]

@@ -167,7 +167,7 @@ def test_bad_vector_dimension_in_ddl_is_a_syntax_error(db, dim):
     with pytest.raises(galaxlite.SqlSyntaxError, match="VECTOR") as info:
         db.execute(f"CREATE TABLE v (e VECTOR({dim}))")
     assert info.value.position is not None
-    assert not db._live.table_exists("main", "v")
+    assert not db.session.conn.table_exists("main", "v")
 
 
 def test_temp_and_unversioned_tables_are_checked_too(db):
