@@ -24,8 +24,9 @@ from typing import Any
 
 import apsw
 
-from galaxlite import clock, schema, semantic, snapshots, storage, transpile
+from galaxlite import clock, exports, schema, semantic, snapshots, storage, transpile
 from galaxlite import errors as E
+from galaxlite.exports.arrow import result_to_arrow, rows_of
 from galaxlite.params import Params, bound_value
 from galaxlite.transpile import plan as P
 from galaxlite.transpile import quote_identifier as q
@@ -59,7 +60,7 @@ class TrainingExport:
     precision: str
     seed: int | None
     rows: int
-    content_hash: str  # "sha256:<hex>", see galaxlite.export.content_hash
+    content_hash: str  # "sha256:<hex>", see galaxlite.exports.content_hash
     created_us: int
 
 
@@ -375,8 +376,6 @@ class Database:
 
     def query_arrow(self, sql: str, parameters: Params = None):
         """The result of a query as a ``pyarrow.Table``."""
-        from galaxlite.arrow import result_to_arrow
-
         return result_to_arrow(self.execute(sql, parameters))
 
     def bulk_insert(
@@ -387,8 +386,6 @@ class Database:
         ``rows`` is an iterable of tuples (in ``columns`` order, or the table's column
         order), of dicts, or a ``pyarrow.Table``/``RecordBatch``. All rows or none.
         """
-        from galaxlite.arrow import rows_of
-
         columns, rows = rows_of(rows, columns)
         if columns is None and rows:
             first = rows[0]
@@ -438,7 +435,7 @@ class Database:
     ) -> int:
         """``CREATE VERSION TAG tag FOR TRAINING WITH TRAINING PRECISION precision [TRAINING
         SEED seed]``: tag the current state and export every versioned table as a Lance
-        dataset (see ``galaxlite.export``); returns the tag's version (µs).
+        dataset (see ``galaxlite.exports``); returns the tag's version (µs).
 
         ``progress(done_rows, total_rows)`` is called, on this thread, as rows go to Lance
         (counting them first costs one extra pass over the tables). All or nothing: on any
@@ -1081,9 +1078,7 @@ def _run_create_tag(
                 )
     except BaseException as exc:
         if written is not None:
-            from galaxlite import export
-
-            export.discard(written)
+            exports.discard(written)
         if isinstance(exc, apsw.Error):
             raise _error(exc, plan, plan.sql) from None
         raise
@@ -1115,10 +1110,8 @@ def _write_training_export(
     db: Database, name: str, version: int, training: P.TrainingOptions,
     progress: Callable[[int, int], object] | None,
 ):
-    """Write every versioned table as of ``version`` (see galaxlite.export)."""
-    from galaxlite import export
-
-    return export.write_exports(
+    """Write every versioned table as of ``version`` (see galaxlite.exports)."""
+    return exports.write_exports(
         db._live, db._semantic, db.exports_dir, db.versioned_tables(), tag=name,
         version=version, precision=training.precision, seed=training.seed, progress=progress,
     )

@@ -56,6 +56,7 @@ from galaxlite.errors import (
     ProgrammingError,
     Warning,
 )
+from galaxlite.exports.arrow import result_to_arrow
 from galaxlite.params import Params
 from galaxlite.transpile import plan as P
 
@@ -586,8 +587,6 @@ class Cursor:
     def fetch_arrow(self):
         """The remaining rows as a ``pyarrow.Table`` (column types from the values, or from
         the declared types when there are no rows)."""
-        from galaxlite.arrow import result_to_arrow
-
         if self._result is None or self.description is None:
             self._after_last_row()
         return result_to_arrow(self._result)
