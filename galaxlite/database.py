@@ -24,9 +24,9 @@ from typing import Any
 
 from galaxlite import errors as E
 from galaxlite import runners, snapshots, transpile
-from galaxlite.arrow import result_to_arrow, rows_of
 from galaxlite.engine.result import Result
 from galaxlite.engine.session import Session
+from galaxlite.exports.arrow import result_to_arrow, rows_of
 from galaxlite.params import Params
 from galaxlite.runners.tags import run_create_tag
 from galaxlite.storage import clock

@@ -43,7 +43,6 @@ from pathlib import Path
 from typing import Any
 
 from galaxlite import runners, transpile
-from galaxlite.arrow import result_to_arrow
 from galaxlite.database import Database, Result
 from galaxlite.errors import (
     DatabaseError,
@@ -57,6 +56,7 @@ from galaxlite.errors import (
     ProgrammingError,
     Warning,
 )
+from galaxlite.exports.arrow import result_to_arrow
 from galaxlite.params import Params
 from galaxlite.transpile import plan as P
 

@@ -162,7 +162,7 @@ class EmbedderMismatchError(ProgrammingError):
 
 
 class QuantizationModeError(ProgrammingError, ValueError):
-    """An unknown training precision or vector decode mode (galaxlite.quantize); also a
+    """An unknown training precision or vector decode mode (galaxlite.exports.quantize); also a
     ``ValueError``, as for any bad argument value."""
 
 
@@ -173,7 +173,7 @@ class TrainingExportError(ProgrammingError):
 
 class OptionalDependencyError(OperationalError, ImportError):
     """An optional package a feature needs is not installed (PyTorch for
-    ``galaxlite.export.torch_dataset``); the message says how to install it. Also an
+    ``galaxlite.exports.torch_dataset``); the message says how to install it. Also an
     ``ImportError``."""
 
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 import apsw
 
 from galaxlite import errors as E
-from galaxlite import export
+from galaxlite import exports
 from galaxlite.engine.binding import statement_error
 from galaxlite.engine.render import param_value
 from galaxlite.engine.result import Result
@@ -66,7 +66,7 @@ def run_create_tag(session: Session, plan: P.Plan, params: Params, progress: Pro
                  None if training is None else seed_to_sql(training.seed)),
             )
             if training is not None:
-                written = export.write_exports(
+                written = exports.write_exports(
                     conn, session.semantic, session.exports_dir, versioned_tables(conn), tag=name,
                     version=version, precision=training.precision, seed=training.seed,
                     progress=progress,
@@ -80,7 +80,7 @@ def run_create_tag(session: Session, plan: P.Plan, params: Params, progress: Pro
                 )
     except BaseException as exc:
         if written is not None:
-            export.discard(written)
+            exports.discard(written)
         if isinstance(exc, apsw.Error):
             raise statement_error(exc, plan, plan.sql) from None
         raise
