@@ -9,7 +9,7 @@ import numpy as np
 import pyarrow as pa
 
 from galaxlite import errors as E
-from galaxlite.vectors import parse_vector_type
+from galaxlite.semantic.vectors import parse_vector_type
 
 if TYPE_CHECKING:
     from galaxlite.database import Result

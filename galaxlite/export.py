@@ -85,9 +85,10 @@ import pyarrow as pa
 
 from galaxlite import errors as E
 from galaxlite import quantize as Q
-from galaxlite import semantic, storage
-from galaxlite import vectors as V
+from galaxlite import storage
 from galaxlite.arrow import _affinity_type as affinity_type
+from galaxlite.semantic import embedders as EMB
+from galaxlite.semantic import vectors as V
 from galaxlite.transpile import quote_identifier as q
 
 if TYPE_CHECKING:
@@ -359,7 +360,7 @@ def read_rows(
     of rows first, for large vectors.
     """
     embedders = {
-        c.name: semantic.get_embedder(c.embedder, lambda m, cls: cls(m))
+        c.name: EMB.get_embedder(c.embedder)
         for c in plan.columns if c.kind == "text"
     }
     batch_rows, fetch_rows = plan.batch_rows, plan.fetch_rows

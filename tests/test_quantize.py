@@ -24,7 +24,7 @@ from hypothesis.extra import numpy as hnp
 
 import galaxlite
 from galaxlite import quantize as Q
-from galaxlite.embedders import HashEmbedder
+from galaxlite.semantic.embedders import HashEmbedder
 
 ROOT = Path(__file__).resolve().parents[1]
 
