@@ -48,8 +48,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import common as C  # noqa: E402
 
-from galaxlite.embedders import EmbedderNotAvailableError, get_embedder  # noqa: E402
 from galaxlite.exports import quantize as Q  # noqa: E402
+from galaxlite.semantic.embedders import EmbedderNotAvailableError, get_embedder  # noqa: E402
 
 SEED = 42
 K = 10

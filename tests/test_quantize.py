@@ -23,8 +23,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import galaxlite
-from galaxlite.embedders import HashEmbedder
 from galaxlite.exports import quantize as Q
+from galaxlite.semantic.embedders import HashEmbedder
 
 ROOT = Path(__file__).resolve().parents[1]
 

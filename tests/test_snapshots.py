@@ -28,7 +28,7 @@ from galaxlite import (
     SnapshotParameterError,
     UnknownSnapshotError,
 )
-from galaxlite.vectors import encode_vector
+from galaxlite.semantic.vectors import encode_vector
 
 MODES = ("MSS", "CSS")
 ROWS = [(i, f"name{i}", i % 3, float(i) / 2) for i in range(1, 21)]

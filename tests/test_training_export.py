@@ -23,9 +23,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import galaxlite
-from galaxlite import embedders as EMB
 from galaxlite import exports
 from galaxlite.exports import quantize as Q
+from galaxlite.semantic import embedders as EMB
 from galaxlite.transpile import PRECISIONS
 
 DIM = 24
@@ -568,7 +568,7 @@ def test_an_error_in_the_progress_callback_leaves_nothing(items):
 CTRL_C_CHILD = r"""
 import json, signal, sys, time
 import galaxlite
-from galaxlite import embedders as EMB
+from galaxlite.semantic import embedders as EMB
 
 signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started with SIGINT ignored
 

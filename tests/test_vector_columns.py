@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 import galaxlite
 from galaxlite import VectorDimensionError
-from galaxlite.vectors import decode_vector, encode_vector
+from galaxlite.semantic.vectors import decode_vector, encode_vector
 
 EMB_TABLE = "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT, emb VECTOR(3))"
 

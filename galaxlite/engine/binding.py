@@ -12,6 +12,8 @@ BIND_ERRORS = (apsw.Error, KeyError, TypeError, OverflowError, ValueError)
 
 def binding_error(exc: Exception, sql: str, base: int = 0) -> E.Error:
     """An apsw error, or a parameter apsw could not bind, as a galaxlite error."""
+    if isinstance(exc, E.Error):  # raised by the binding conversion (a VECTOR(n) check)
+        return exc
     if isinstance(exc, apsw.Error):
         return E.from_apsw(exc, sql, base)
     if isinstance(exc, KeyError):

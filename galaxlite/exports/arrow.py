@@ -17,7 +17,7 @@ import numpy as np
 import pyarrow as pa
 
 from galaxlite import errors
-from galaxlite.vectors import parse_vector_type
+from galaxlite.semantic.vectors import parse_vector_type
 
 
 class RowSource(Protocol):

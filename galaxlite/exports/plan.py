@@ -30,8 +30,8 @@ import pyarrow as pa
 from galaxlite import errors, storage
 from galaxlite.exports.arrow import affinity_type
 from galaxlite.exports.layout import IP_SUFFIX, NORM_SUFFIX, TEXT_SUFFIX
+from galaxlite.semantic.vectors import parse_vector_type
 from galaxlite.transpile import quote_identifier
-from galaxlite.vectors import parse_vector_type
 
 BATCH_BYTES = 8 << 20  # rows per record batch: about this many bytes
 MIN_BATCH_ROWS, MAX_BATCH_ROWS = 256, 65536

@@ -28,6 +28,7 @@ import pyarrow as pa
 
 from galaxlite import errors, semantic
 from galaxlite.exports.plan import ExportColumn, TablePlan
+from galaxlite.semantic.embedders import get_embedder
 
 MMAP_BYTES = 1 << 40  # SQLite reads the file through mmap during an export (fewer copies)
 
@@ -58,7 +59,7 @@ def read_rows(
     of rows first, for large vectors.
     """
     embedders = {
-        c.name: semantic.get_embedder(c.embedder, lambda m, cls: cls(m))
+        c.name: get_embedder(c.embedder)
         for c in plan.columns if c.kind == "text"
     }
     batch_rows, fetch_rows = plan.batch_rows, plan.fetch_rows
