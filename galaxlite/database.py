@@ -29,29 +29,13 @@ from galaxlite.engine.session import Session
 from galaxlite.exports.arrow import result_to_arrow, rows_of
 from galaxlite.params import Params
 from galaxlite.runners.tags import run_create_tag
-from galaxlite.storage import clock
+from galaxlite.storage import clock, files
 from galaxlite.storage import tags as tag_catalog
+from galaxlite.storage.files import DATABASE_FILE
 from galaxlite.storage.tags import SEED_BITS, Tag, TrainingExport
 from galaxlite.transpile import quote_identifier as q
 
 __all__ = ["DATABASE_FILE", "Database", "Result", "Tag", "TrainingExport"]
-
-DATABASE_FILE = "galaxlite.db"  # the file inside a database directory
-
-
-def _locate(path: str | Path) -> tuple[str, Path | None]:
-    """(SQLite file name, exports folder) for a file path, a directory path or ':memory:'."""
-    if str(path) == ":memory:":
-        return ":memory:", None
-    p = Path(path)
-    if p.is_dir() or (not p.exists() and p.suffix == ""):
-        p.mkdir(parents=True, exist_ok=True)
-        return str(p / DATABASE_FILE), p / "exports"
-    if not p.parent.exists():
-        raise E.OperationalError(f"cannot open database {str(p)!r}: folder {str(p.parent)!r} does not exist")
-    return str(p), p.parent / (p.name + ".exports")
-
-
 
 class Database:
     """A galaxlite database: one SQLite file whose ordinary tables are all versioned.
@@ -73,7 +57,7 @@ class Database:
         embedder: str | None = None,
     ):
         self.path = str(path)
-        self.filename, self.exports_dir = _locate(path)
+        self.filename, self.exports_dir = files.locate(path)
         self.session = Session(
             self.filename, self.exports_dir, timeout=timeout, foreign_keys=foreign_keys,
             embedder=embedder,
@@ -100,6 +84,23 @@ class Database:
     @property
     def in_transaction(self) -> bool:
         return self.session.conn.in_transaction
+
+    def backup(self, dest: str | Path) -> str:
+        """Write a consistent copy of the database to ``dest`` (a file or directory path, as
+        for ``Database``) while other connections keep working: tags, history, snapshots and
+        catalogs in one SQLite file, plus the training exports it records (into the exports
+        folder that goes with ``dest``). Returns the new file's name; never overwrites.
+
+        >>> import tempfile, os
+        >>> folder = tempfile.mkdtemp()
+        >>> db = Database(os.path.join(folder, "a.db"))
+        >>> _ = db.execute("CREATE TABLE t (x)")
+        >>> v1 = db.create_tag("v1")
+        >>> copy = Database(db.backup(os.path.join(folder, "b.db")))
+        >>> [t.name for t in copy.tags()]
+        ['v1']
+        """
+        return files.backup(self.session.conn, self.exports_dir, dest)
 
     # ------------------------------------------------------------------ SQL
 

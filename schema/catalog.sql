@@ -13,7 +13,9 @@ CREATE TABLE IF NOT EXISTS galaxlite_clock (
     version INTEGER NOT NULL,
     pinned  INTEGER NOT NULL DEFAULT 0
 );
-INSERT OR IGNORE INTO galaxlite_clock (id, version, pinned) VALUES (1, 0, 0);
+-- (not INSERT OR IGNORE: the guard below fires before the conflict would be ignored)
+INSERT INTO galaxlite_clock (id, version, pinned) SELECT 1, 0, 0
+WHERE NOT EXISTS (SELECT 1 FROM galaxlite_clock);
 
 -- Version tags: a name for one version. Creating one copies nothing.
 CREATE TABLE IF NOT EXISTS galaxlite_tags (
@@ -88,4 +90,64 @@ CREATE TABLE IF NOT EXISTS galaxlite_exports (
 CREATE TRIGGER IF NOT EXISTS galaxlite_exports_immutable BEFORE UPDATE ON galaxlite_exports
 BEGIN
     SELECT RAISE(ABORT, 'galaxlite: training export records are immutable');
+END;
+
+-- Guards: every catalog is read-only for other clients (Python's sqlite3, the sqlite3 shell,
+-- sqlite-utils, Datasette, ...). Only galaxlite's own statements change galaxlite_tags,
+-- galaxlite_exports and galaxlite_tables, announcing themselves with the galaxlite_meta row
+-- 'galaxlite_catalog_writer' that they add and remove inside their own transaction (so no
+-- other connection ever sees it). The guards stop mistakes and tools that do not know
+-- galaxlite; a client set on tampering can still drop them (galaxlite check finds that).
+CREATE TRIGGER IF NOT EXISTS galaxlite_tags_no_insert BEFORE INSERT ON galaxlite_tags
+WHEN NOT EXISTS (SELECT 1 FROM galaxlite_meta WHERE key = 'galaxlite_catalog_writer')
+BEGIN
+    SELECT RAISE(ABORT, 'galaxlite: version tags are made only by CREATE VERSION TAG (the catalog is read-only for other clients)');
+END;
+CREATE TRIGGER IF NOT EXISTS galaxlite_tags_no_delete BEFORE DELETE ON galaxlite_tags
+WHEN NOT EXISTS (SELECT 1 FROM galaxlite_meta WHERE key = 'galaxlite_catalog_writer')
+BEGIN
+    SELECT RAISE(ABORT, 'galaxlite: version tags are removed only by DROP VERSION TAG (the catalog is read-only for other clients)');
+END;
+CREATE TRIGGER IF NOT EXISTS galaxlite_exports_no_insert BEFORE INSERT ON galaxlite_exports
+WHEN NOT EXISTS (SELECT 1 FROM galaxlite_meta WHERE key = 'galaxlite_catalog_writer')
+BEGIN
+    SELECT RAISE(ABORT, 'galaxlite: training export records are made only by CREATE VERSION TAG ... FOR TRAINING (the catalog is read-only for other clients)');
+END;
+CREATE TRIGGER IF NOT EXISTS galaxlite_exports_no_delete BEFORE DELETE ON galaxlite_exports
+WHEN NOT EXISTS (SELECT 1 FROM galaxlite_meta WHERE key = 'galaxlite_catalog_writer')
+BEGIN
+    SELECT RAISE(ABORT, 'galaxlite: training export records are immutable (the catalog is read-only for other clients)');
+END;
+CREATE TRIGGER IF NOT EXISTS galaxlite_tables_no_insert BEFORE INSERT ON galaxlite_tables
+WHEN NOT EXISTS (SELECT 1 FROM galaxlite_meta WHERE key = 'galaxlite_catalog_writer')
+BEGIN
+    SELECT RAISE(ABORT, 'galaxlite: the catalog of versioned tables changes only with galaxlite''s schema statements (it is read-only for other clients)');
+END;
+CREATE TRIGGER IF NOT EXISTS galaxlite_tables_no_update BEFORE UPDATE ON galaxlite_tables
+WHEN NOT EXISTS (SELECT 1 FROM galaxlite_meta WHERE key = 'galaxlite_catalog_writer')
+BEGIN
+    SELECT RAISE(ABORT, 'galaxlite: the catalog of versioned tables changes only with galaxlite''s schema statements (it is read-only for other clients)');
+END;
+CREATE TRIGGER IF NOT EXISTS galaxlite_tables_no_delete BEFORE DELETE ON galaxlite_tables
+WHEN NOT EXISTS (SELECT 1 FROM galaxlite_meta WHERE key = 'galaxlite_catalog_writer')
+BEGIN
+    SELECT RAISE(ABORT, 'galaxlite: the catalog of versioned tables changes only with galaxlite''s schema statements (it is read-only for other clients)');
+END;
+-- The clock only moves forward, for everyone. Pinning (pinned 0 -> 1) always draws a new
+-- version: a client that set pinned without it would make its writes share an old version,
+-- perhaps a tag's, and so change what the tag reads.
+CREATE TRIGGER IF NOT EXISTS galaxlite_clock_forward BEFORE UPDATE ON galaxlite_clock
+WHEN NEW.id IS NOT OLD.id OR NEW.version < OLD.version
+    OR (NEW.pinned IS NOT OLD.pinned AND NEW.pinned NOT IN (0, 1))
+    OR (OLD.pinned = 0 AND NEW.pinned = 1 AND NEW.version <= OLD.version)
+BEGIN
+    SELECT RAISE(ABORT, 'galaxlite: the version clock only moves forward');
+END;
+CREATE TRIGGER IF NOT EXISTS galaxlite_clock_no_delete BEFORE DELETE ON galaxlite_clock
+BEGIN
+    SELECT RAISE(ABORT, 'galaxlite: the version clock cannot be deleted');
+END;
+CREATE TRIGGER IF NOT EXISTS galaxlite_clock_no_insert BEFORE INSERT ON galaxlite_clock
+BEGIN
+    SELECT RAISE(ABORT, 'galaxlite: the version clock has one row');
 END;

@@ -26,7 +26,8 @@ from galaxlite import errors as E
 from galaxlite import schema, transpile
 from galaxlite.engine.writes import WriteScope
 from galaxlite.semantic import SemanticEngine
-from galaxlite.storage import bulk_append, clock, current_version
+from galaxlite.storage import bulk_append, checkpoint, clock, current_version
+from galaxlite.storage.guards import missing_guards
 from galaxlite.transpile import plan as P
 
 RESERVED_PREFIXES = ("_gl_", "galaxlite_")
@@ -57,7 +58,7 @@ class Session:
             )
             # changes() must count the user's statement, not the clock bookkeeping after it.
             conn.create_scalar_function("changes", lambda: self.changes, 0)
-            if not all(conn.table_exists("main", t) for t in _CATALOG_TABLES):
+            if not all(conn.table_exists("main", t) for t in _CATALOG_TABLES) or missing_guards(conn):
                 with conn:  # no write lock when the catalog is complete
                     conn.execute(schema.catalog_sql())
                 conn.set_last_insert_rowid(0)
@@ -72,7 +73,7 @@ class Session:
         # later write in it skips the pin. Reset whenever the transaction ends or may have
         # lost the pin.
         self.pinned = False
-        conn.set_commit_hook(self._transaction_ended)
+        conn.set_commit_hook(self._committed)
         conn.set_rollback_hook(self._transaction_ended)
         self._schema_clauses: frozenset[str] | None = None  # REPLACE/FAIL used in the schema
         # SET db4ai_* parameters of this session (over ALTER DATABASE SET ones)
@@ -85,6 +86,7 @@ class Session:
         except BaseException:
             self._close_quietly()
             raise
+        checkpoint.close_at_exit(self)
 
     # ------------------------------------------------------------------ connection
 
@@ -141,7 +143,13 @@ class Session:
 
     def _transaction_ended(self) -> bool:
         self.pinned = False
-        return False  # (a commit hook returning True would turn the commit into a rollback)
+        return False
+
+    def _committed(self) -> bool:
+        self.pinned = False
+        if self.filename != ":memory:":
+            checkpoint.note_commit(self.filename)
+        return False  # (returning True would turn the commit into a rollback)
 
     def pin(self) -> None:
         """Give the open transaction its version, once."""

@@ -14,6 +14,7 @@ from galaxlite.engine.result import Result, describe
 from galaxlite.engine.session import Session
 from galaxlite.params import Params
 from galaxlite.storage import clock
+from galaxlite.storage.guards import catalog_writer
 from galaxlite.transpile import plan as P
 
 
@@ -76,7 +77,7 @@ def run_ddl(
     session.schema_changed()
     lastrowid = conn.last_insert_rowid()  # catalog inserts must not show through
     try:
-        with session.writing():
+        with session.writing(), catalog_writer(conn):
             work(conn, clock.current(conn))
     except apsw.Error as exc:
         raise statement_error(exc, plan, plan.sql) from None

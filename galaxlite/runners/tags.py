@@ -20,6 +20,7 @@ from galaxlite.engine.result import Result
 from galaxlite.engine.session import Session
 from galaxlite.params import Params
 from galaxlite.storage import clock
+from galaxlite.storage.guards import catalog_writer
 from galaxlite.storage.tags import seed_to_sql, tag_exists, versioned_tables
 from galaxlite.transpile import plan as P
 
@@ -50,7 +51,7 @@ def run_create_tag(session: Session, plan: P.Plan, params: Params, progress: Pro
     lastrowid = conn.last_insert_rowid()
     written = None
     try:
-        with session.writing(pin=False):
+        with session.writing(pin=False), catalog_writer(conn):
             if tag_exists(conn, name):
                 raise E.sql_error(
                     E.DuplicateTagError, f"version tag {name!r} already exists", plan.source, plan.position
@@ -113,7 +114,7 @@ def run_drop_tag(session: Session, plan: P.Plan, params: Params) -> Result:
     name = tag_name(plan, params)
     conn = session.conn
     try:
-        with session.writing(pin=False):
+        with session.writing(pin=False), catalog_writer(conn):
             conn.execute("DELETE FROM galaxlite_tags WHERE name = ?", (name,))
             if not conn.changes() and not d.if_exists:
                 raise E.sql_error(E.UnknownTagError, f"unknown version tag {name!r}", plan.source, plan.position)
