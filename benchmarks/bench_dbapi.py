@@ -1,4 +1,4 @@
-"""P6 (DESIGN.md): statement overhead of a DB-API point query vs raw apsw. Goal: <= 1.3×.
+"""P6 (benchmarks/RESULTS.md): statement overhead of a DB-API point query vs raw apsw. Goal: <= 1.3×.
 
 Usage:
     python benchmarks/bench_dbapi.py [--rows 1000000] [--queries 100000] [--repeats 7]

@@ -20,7 +20,7 @@ gets the same UPDATEs, so both user tables have the same rows and page layout):
 Both sides are warm (a discarded first round) and interleaved; times are CPU times of this
 process (see ``common.timed``), medians of ``--repeat`` rounds (3× as many for point
 lookups); ratios are medians of per-round ratios.
-Goal (DESIGN.md P1): ≤ 1.05× plain. Not a test: it only prints.
+Goal (P1, benchmarks/RESULTS.md): ≤ 1.05× plain. Not a test: it only prints.
 """
 
 from __future__ import annotations

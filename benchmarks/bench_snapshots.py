@@ -12,7 +12,7 @@ the matrix ``_gl_m*`` in CSS, the tables ``_gl_s*`` in MSS), and for scale the s
 copied once into a plain SQLite table (``CREATE TABLE AS SELECT``) of a plain file.
 The whole file is reported too (it also holds ``t`` and the catalog).
 
-Goal (DESIGN.md P5): CSS, all versions ≤ 1.2× one version (MSS: about versions + 1 ×).
+Goal (P5, benchmarks/RESULTS.md): CSS, all versions ≤ 1.2× one version (MSS: about versions + 1 ×).
 Time per derived version is shown next to plain SQLite doing the MSS work by hand (copy
 the previous table, update 1 %), and a full scan of the last version next to a scan of the
 plain copy. Not a test: it only prints. The real measurement is

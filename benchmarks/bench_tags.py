@@ -14,7 +14,7 @@ one tag of each kind on each file; every tag is timed alone; the table shows med
 * plain column: a one-row INSERT transaction (BEGIN IMMEDIATE, INSERT, COMMIT) into a
   small table of a plain SQLite file — the least any durable write costs, for scale.
 
-Goal (DESIGN.md P4): < 1 ms, independent of size; the last line compares the medians at
+Goal (P4, benchmarks/RESULTS.md): < 1 ms, independent of size; the last line compares the medians at
 the two sizes (≤ 1.2× taken as "independent"). Not a test: it only prints.
 """
 

@@ -14,8 +14,8 @@ one galaxlite transaction). At 0 % and after each step:
   cost both sides pay for building Python tuples — the engine's own ratio.
 
 The aggregates of both sides are compared: a mismatch aborts the run (a wrong answer fast
-is not a result). Interleaved rounds, CPU time of this process, medians; goal (DESIGN.md
-P2) ≤ 1.5×. Not a test.
+is not a result). Interleaved rounds, CPU time of this process, medians; goal (P2,
+benchmarks/RESULTS.md) ≤ 1.5×. Not a test.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ round starts from two fresh files; both sides run back to back, the order altern
   (``WHERE id IN (SELECT value FROM json_each(?))``), a fresh sample each round, on a
   ``--rows``-row table; (info) the same UPDATE on a contiguous id range.
 
-Goals (DESIGN.md P3): BULK INSERT ≤ 1.2×, INSERT ≤ 1.5×, 1 % UPDATE ≤ 2.0×, DELETE ≤ 2.0×.
+Goals (P3, benchmarks/RESULTS.md): BULK INSERT ≤ 1.2×, INSERT ≤ 1.5×, 1 % UPDATE ≤ 2.0×, DELETE ≤ 2.0×.
 Not a test: it only prints.
 """
 

@@ -397,7 +397,7 @@ def test_plain_client_can_write_every_table_after_schema_changes(
     assert db.query('SELECT * FROM "odd ""name"""') == [(1, "three")]
 
 
-# Syntax newer than SQLite 3.31 (what edge devices ship, DESIGN.md P6), with the version
+# Syntax newer than SQLite 3.31 (what edge devices ship; docs/guarantees.md), with the version
 # that introduced it.
 NEWER_THAN_3_31 = {
     r"\bON\s+CONFLICT\s+DO\b": "UPSERT without a conflict target (3.35)",
@@ -430,7 +430,7 @@ def _outer_level(sql: str) -> str:
 
 
 def test_galaxlite_objects_use_no_syntax_newer_than_3_31(db: galaxlite.Database) -> None:
-    """Triggers, tables and indexes galaxlite creates must run on SQLite 3.31 (DESIGN.md P6).
+    """Triggers, tables and indexes galaxlite creates must run on SQLite 3.31 (docs/guarantees.md).
 
     No SQLite that old is at hand, so this checks the text for the known later additions.
     """
