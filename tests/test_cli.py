@@ -13,42 +13,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import gl, ok, one_line_error
 
 import galaxlite
 
 COMMANDS = ["query", "shell", "tags", "snapshots", "lineage", "export", "exports", "info", "demo"]
-
-
-def gl(*args: str, stdin: str | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    """Run ``python -m galaxlite.cli ARGS`` and capture what it prints."""
-    env = {k: v for k, v in os.environ.items() if k != "GALAXLITE_DEBUG"}
-    return subprocess.run(
-        [sys.executable, "-m", "galaxlite.cli", *args],
-        input=stdin if stdin is not None else "",
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env=env,
-        timeout=120,
-    )
-
-
-def ok(*args: str, **kwargs) -> str:
-    """stdout of a command that must succeed with nothing on stderr."""
-    proc = gl(*args, **kwargs)
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stderr == ""
-    return proc.stdout
-
-
-def one_line_error(proc: subprocess.CompletedProcess, code: int = 1) -> str:
-    """The message of a failed command: exit ``code``, one line on stderr, no traceback."""
-    assert proc.returncode == code, (proc.stdout, proc.stderr)
-    assert "Traceback" not in proc.stderr
-    lines = proc.stderr.splitlines()
-    assert len(lines) == 1, proc.stderr
-    assert lines[0].startswith("galaxlite: error: ")
-    return lines[0].removeprefix("galaxlite: error: ")
 
 
 @pytest.fixture

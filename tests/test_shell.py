@@ -6,6 +6,7 @@ so it prompts, uses readline and gets SIGINT from Ctrl-C, as with a person typin
 
 from __future__ import annotations
 
+import io
 import os
 import pty
 import re
@@ -19,7 +20,7 @@ from pathlib import Path
 import pytest
 
 import galaxlite
-from galaxlite.shell import is_complete
+from galaxlite.cli.shell import Shell, is_complete
 
 ANSI = re.compile(rb"\x1b\[[0-9;?]*[A-Za-z]|\x1b[=>]")
 WAIT = 30.0  # seconds before a test gives up on output that never comes (a hang guard)
@@ -278,3 +279,12 @@ def test_piped_input_runs_without_prompts(tmp_path):
 )
 def test_statement_completeness(text, complete):
     assert is_complete(text) is complete
+
+
+def test_help_has_a_line_for_every_meta_command():
+    with galaxlite.Database(":memory:") as db:
+        shell = Shell(db, stdin=io.StringIO(), stdout=io.StringIO(), stderr=io.StringIO())
+        text = shell.help_text()
+    for name in shell.meta:
+        assert re.search(rf"^  (\.\w+, )*{re.escape(name)}\b[^\n]*?  +\S", text, re.MULTILINE), name
+    assert text.startswith("Enter SQL statements") and "Examples:" in text

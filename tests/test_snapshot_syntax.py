@@ -9,9 +9,9 @@ import string
 from dataclasses import replace
 
 import pytest
+from helpers import SEED_SCRIPT
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_snapshots import SEED_SCRIPT  # tests/ is on sys.path, as for sqllogic
 
 from galaxlite import transpile
 from galaxlite.transpile import plan as P

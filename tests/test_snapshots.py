@@ -16,9 +16,9 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from helpers import SEED_SCRIPT, gl, ok, one_line_error
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_cli import gl, ok, one_line_error  # the CLI as a subprocess
 
 import galaxlite
 from galaxlite import (
@@ -151,22 +151,6 @@ SEED_SETUP = """
 CREATE TABLE test_data (pk INTEGER PRIMARY KEY, a1 INT, a2 INT, a3 INT, a4 INT, a5 INT, a6 INT,
                         a7 INT, a8 INT);
 """
-
-# The example of SPEC §4's source (seeds/003), as written there.
-SEED_SCRIPT = """
-CREATE SNAPSHOT m0 AS SELECT a1, a3, a6, a8, a2, pk, a1 b9, a7, a5 FROM test_data;
-CREATE SNAPSHOT m0 FROM @1.0.0 USING ( UPDATE SNAPSHOT SET a1 = 5 WHERE pk % 10 = 0; ALTER SNAPSHOT
-ADD " u+ " INTEGER, ADD "x <> y"INT DEFAULT 2, ADD t CHAR(10) DEFAULT '', DROP a2, DROP COLUMN IF
-EXISTS b9, DROP COLUMN IF EXISTS b10; UPDATE SNAPSHOT SET "x <> y" = 8 WHERE pk < 100; ALTER SNAPSHOT
-DROP " u+ ", DROP IF EXISTS " x+ "; DELETE FROM SNAPSHOT WHERE pk = 3 );
-CREATE SNAPSHOT m0 FROM @2.0.0 USING ( UPDATE SNAPSHOT AS i SET a5 = o.a2 FROM test_data o WHERE
-i.pk = o.pk AND o.a3 % 8 = 0 );
-CREATE SNAPSHOT m0 FROM @2.0.1 USING ( DELETE FROM SNAPSHOT USING test_data o WHERE SNAPSHOT.pk =
-o.pk AND o.A7 % 2 = 0 );
-CREATE SNAPSHOT m0 FROM @2.1.0 USING ( INSERT INTO SNAPSHOT SELECT a1, a3, a6, a8, a2, pk+1000 pk,
-a7, a5, a4 FROM test_data WHERE pk % 10 = 4 );
-"""
-
 
 def seed_rows() -> list[tuple]:
     return [(i, i % 7, i % 5, i % 9, i % 4, i % 3, i % 11, i % 13, i % 2) for i in range(1, 201)]

@@ -2,6 +2,11 @@
 
 Every step prints its SQL, then what galaxlite answered. The database stays in the
 directory afterwards, for ``galaxlite shell DIR`` or ``galaxlite info DIR``.
+
+The demo's data, ``fixtures/demo`` in the repository, installs as the package
+``galaxlite.demo_data`` and is read through ``importlib.resources``, so the demo runs from an
+installed wheel as from the checkout. Results print with ``galaxlite.cli.output``, as
+``galaxlite query`` prints them.
 """
 
 from __future__ import annotations
@@ -16,10 +21,10 @@ from typing import Any, TextIO
 
 import click
 
-from galaxlite import errors as E
-from galaxlite.cli import table_lines, tag_rows, write_result
-from galaxlite.database import DATABASE_FILE, Database
-from galaxlite.exports import training_batches
+import galaxlite
+from galaxlite import Database, errors
+from galaxlite.cli.output import table_lines, tag_rows, write_result
+from galaxlite.database import DATABASE_FILE
 
 # fixtures/demo in the repository; installed as the package galaxlite.demo_data
 DEFAULT_FIXTURES = Path(str(files("galaxlite.demo_data")))
@@ -42,9 +47,9 @@ def prepare_directory(directory: str | None) -> Path:
         return Path(tempfile.mkdtemp(prefix="galaxlite-demo-")).resolve()
     path = Path(directory)
     if path.exists() and not path.is_dir():
-        raise E.InterfaceError(f"{directory!r} is a file; give a directory for the demo")
+        raise errors.InterfaceError(f"{directory!r} is a file; give a directory for the demo")
     if (path / DATABASE_FILE).exists():
-        raise E.InterfaceError(
+        raise errors.InterfaceError(
             f"{directory!r} already holds a galaxlite database; give a new or empty directory"
         )
     path.mkdir(parents=True, exist_ok=True)
@@ -101,7 +106,7 @@ def run_demo(directory: str | None, fixtures: Path | None, out: TextIO) -> Path:
     """Build the demo database in ``directory`` and narrate; returns the directory."""
     data = fixtures or DEFAULT_FIXTURES
     if not (data / "docs.csv").is_file():
-        raise E.InterfaceError(f"the demo data is not in {str(data)!r}: give --fixtures DIR")
+        raise errors.InterfaceError(f"the demo data is not in {str(data)!r}: give --fixtures DIR")
     docs, labels = read_csv(data / "docs.csv"), read_csv(data / "labels.csv")
     corrections = read_csv(data / "corrections.csv")
     where = prepare_directory(directory)
@@ -246,7 +251,7 @@ def semantic_search(demo: Demo) -> None:
             "ORDER BY score DESC",
             note="cosine similarity >= 0.4: no word of the query needs to appear",
         )
-    except E.EmbedderNotAvailableError as exc:
+    except errors.EmbedderNotAvailableError as exc:
         demo.echo(f"semantic search skipped: {exc.message}", fg="yellow")
         return
     demo.sql(
@@ -287,7 +292,7 @@ def training_export(demo: Demo) -> None:
 
     fields = ", ".join(f"{f.name}: {f.type}" for f in lance.dataset(path).schema)
     demo.echo(f"lance.dataset(path).schema: {fields}")
-    batch = next(training_batches(path, batch_size=32))
+    batch = next(galaxlite.training_batches(path, batch_size=32))
     shapes = ", ".join(f"{k}: {v.dtype}{list(v.shape)}" for k, v in batch.items())
     demo.echo(f"galaxlite.training_batches(path, batch_size=32) → {shapes}")
     demo.echo("(sq8 codes decoded back to float32; torch users: galaxlite.torch_dataset(path))", dim=True)

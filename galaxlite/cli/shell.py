@@ -6,6 +6,11 @@ it). Lines starting with ``.`` at the start of a statement are meta commands (``
 History is kept with readline in ``~/.galaxlite_history`` (or ``$GALAXLITE_HISTORY``).
 When standard input is not a terminal, the shell runs what it reads, without prompts, and
 exits with status 1 if any statement failed.
+
+Each meta command is a ``cmd_*`` method of ``Shell`` listed in its dispatch table; the first
+line of the method's docstring, ``USAGE: SUMMARY``, is its line in ``.help`` (as apsw's shell
+derives its help from its ``command_*`` docstrings), so the help cannot forget a command.
+What a statement prints comes from ``galaxlite.cli.output``, shared with ``galaxlite query``.
 """
 
 from __future__ import annotations
@@ -17,35 +22,27 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
-from galaxlite import errors as E
-from galaxlite import transpile
-from galaxlite.cli import (
+from galaxlite import Database, errors, transpile
+from galaxlite.cli.output import (
     FORMATS,
     snapshot_rows,
-    statements,
+    split_script,
     table_lines,
     tag_rows,
     write_result,
 )
-from galaxlite.database import Database
 
 PROMPT = "galaxlite> "
 CONTINUE = "     ...> "
 HISTORY_LENGTH = 2000
 _SENTINEL = "galaxlite_statement_end"
 
-HELP = """\
-Enter SQL statements ending with ';' (they may span lines). Meta commands:
-  .tables             list tables (versioned or plain) and views
-  .schema [TABLE]     show CREATE statements (of TABLE only, if given)
-  .tags               list version tags
-  .snapshots          list dataset snapshots (CREATE SNAPSHOT ...)
-  .mode [FORMAT]      show or set the output format: table, csv, json, jsonl
-  .help               this text
-  .quit, .exit        leave (Ctrl-D too); Ctrl-C cancels the statement being typed
+HELP_INTRO = "Enter SQL statements ending with ';' (they may span lines). Meta commands:"
+HELP_EXAMPLES = """\
 Examples:
   SELECT count(*) FROM docs AT VERSION 'v1';
   CREATE VERSION TAG 'v2';"""
+USAGE_WIDTH = 18  # the summaries of .help start in one column, after at least two spaces
 
 
 def is_complete(text: str) -> bool:
@@ -99,13 +96,14 @@ class Shell:
         self.failed = False
         self.interactive = self.stdin.isatty() and self.stdout.isatty()
         self._readline = None
+        # in the order of .help; names of one method are aliases, shown on one line
         self.meta: dict[str, Callable[[list[str]], bool]] = {
-            ".help": self.cmd_help,
             ".tables": self.cmd_tables,
             ".schema": self.cmd_schema,
             ".tags": self.cmd_tags,
             ".snapshots": self.cmd_snapshots,
             ".mode": self.cmd_mode,
+            ".help": self.cmd_help,
             ".quit": self.cmd_quit,
             ".exit": self.cmd_quit,
         }
@@ -163,10 +161,10 @@ class Shell:
     def run_sql(self, text: str) -> None:
         """Run each statement of ``text``; stop at the first error."""
         try:
-            for statement in statements(text):
+            for statement in split_script(text):
                 write_result(self.stdout, self.db.execute(statement), self.mode)
                 self.stdout.flush()
-        except E.Error as exc:
+        except errors.Error as exc:
             self.error(str(exc))
         except KeyboardInterrupt:
             self.error("interrupted")
@@ -180,7 +178,7 @@ class Shell:
             return True
         try:
             return command(words[1:])
-        except E.Error as exc:
+        except errors.Error as exc:
             self.error(str(exc))
             return True
 
@@ -198,14 +196,30 @@ class Shell:
 
     # -------------------------------------------------------------- meta commands
 
+    def help_text(self) -> str:
+        """The text of ``.help``: one line per meta command, from its method's docstring."""
+        names: dict[Callable[[list[str]], bool], list[str]] = {}
+        for name, command in self.meta.items():
+            names.setdefault(command, []).append(name)
+        lines = [HELP_INTRO]
+        for command, aliases in names.items():
+            usage, _, summary = (command.__doc__ or "").strip().splitlines()[0].partition(": ")
+            arguments = usage.split(maxsplit=1)[1:]
+            head = " ".join([", ".join(aliases), *arguments])
+            lines.append(f"  {head.ljust(USAGE_WIDTH)}  {summary}")
+        return "\n".join([*lines, HELP_EXAMPLES])
+
     def cmd_help(self, args: list[str]) -> bool:
-        self.say(HELP)
+        """.help: this text"""
+        self.say(self.help_text())
         return True
 
     def cmd_quit(self, args: list[str]) -> bool:
+        """.quit: leave (Ctrl-D too); Ctrl-C cancels the statement being typed"""
         return False
 
     def cmd_tables(self, args: list[str]) -> bool:
+        """.tables: list tables (versioned or plain) and views"""
         versioned = {n.lower() for n in self.db.versioned_tables()}
         snapshots = {s.name.lower() for s in self.db.snapshots()}
         rows = [
@@ -225,14 +239,17 @@ class Shell:
         return True
 
     def cmd_schema(self, args: list[str]) -> bool:
+        """.schema [TABLE]: show CREATE statements (of TABLE only, if given)"""
         for sql in user_objects_sql(self.db, args[0] if args else None):
             self.say(sql + ";")
         return True
 
     def cmd_tags(self, args: list[str]) -> bool:
+        """.tags: list version tags"""
         return self._listing(*tag_rows(self.db), "(no version tags)")
 
     def cmd_snapshots(self, args: list[str]) -> bool:
+        """.snapshots: list dataset snapshots (CREATE SNAPSHOT ...)"""
         return self._listing(*snapshot_rows(self.db), "(no snapshots)")
 
     def _listing(self, columns: list[str], rows: list[tuple], empty: str) -> bool:
@@ -245,6 +262,7 @@ class Shell:
         return True
 
     def cmd_mode(self, args: list[str]) -> bool:
+        """.mode [FORMAT]: show or set the output format: table, csv, json, jsonl"""
         if not args:
             self.say(f"output format: {self.mode}")
         elif args[0].lower() in FORMATS:

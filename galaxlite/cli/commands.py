@@ -1,0 +1,373 @@
+"""The ``galaxlite`` command line: a thin skin over ``galaxlite.Database``.
+
+    galaxlite DB "SQL"                      run SQL (the default command: ``query``)
+    galaxlite query DB "SQL" --format csv   ... as table, csv, json or jsonl
+    galaxlite shell DB                      interactive shell
+    galaxlite tags | info | snapshots | lineage | export | demo
+
+Errors print one line, ``galaxlite: error: <message>``, on stderr and exit non-zero
+(1; 2 for a usage error); ``--debug`` adds the traceback.
+
+This module holds the click group ``cli`` and its commands; ``galaxlite.cli`` runs it and turns
+what it raises into that one line. What the commands print comes from ``galaxlite.cli.output``,
+the ``shell`` command's loop from ``galaxlite.cli.shell`` and the ``demo`` command's narration
+from ``galaxlite.cli.demo``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TextIO
+
+import click
+
+from galaxlite import Database, __version__, transpile
+from galaxlite.cli.demo import run_demo
+from galaxlite.cli.output import (
+    FORMATS,
+    Listing,
+    export_rows,
+    info_lines,
+    lineage_lines,
+    run_sql,
+    snapshot_rows,
+    table_lines,
+    tag_rows,
+    write_rows,
+)
+from galaxlite.cli.shell import Shell
+
+MAX_SEED = 2**64 - 1
+
+
+class _State:
+    """What the error handler of ``galaxlite.cli.run`` needs to know about the command line."""
+
+    debug = bool(os.environ.get("GALAXLITE_DEBUG"))
+
+
+STATE = _State()
+
+
+# ------------------------------------------------------------------ the command group
+
+
+def _set_debug(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value:
+        STATE.debug = True
+
+
+def debug_option(f):
+    """``--debug`` on every command: show the traceback of an error."""
+    return click.option(
+        "--debug",
+        is_flag=True,
+        expose_value=False,
+        is_eager=True,
+        callback=_set_debug,
+        help="Show the full traceback of an error.",
+    )(f)
+
+
+class GalaxliteGroup(click.Group):
+    """A click group whose default command is ``query``: ``galaxlite DB "SQL"``."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        for i, arg in enumerate(args):
+            if arg == "--":
+                break
+            if arg.startswith("-"):
+                continue
+            if arg not in self.commands:
+                args = [*args[:i], "query", *args[i:]]
+            break
+        return super().parse_args(ctx, args)
+
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+DB_PATH = click.Path(dir_okay=True, path_type=str)
+EXISTING_DB = click.Path(exists=True, dir_okay=True, path_type=str)
+
+
+@click.group(cls=GalaxliteGroup, context_settings=CONTEXT)
+@click.version_option(__version__, "-V", "--version", prog_name="galaxlite")
+@debug_option
+def cli() -> None:
+    """galaxlite: a single-file, versioned SQL database for ML training data.
+
+    DB is a database file (shop.db) or a directory (./data, which holds galaxlite.db and
+    the exports/ folder). Without a command, the arguments go to `query`.
+
+    \b
+    Examples:
+      galaxlite shop.db "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT)"
+      galaxlite shop.db "SELECT * FROM items AT VERSION 'v1'" --format json
+      galaxlite shell shop.db
+      galaxlite demo
+    """
+
+
+@cli.command()
+@click.argument("db", type=DB_PATH)
+@click.argument("sql", required=False)
+@click.option("-f", "--file", "sql_file", type=click.File("r"), help="Read the SQL from FILE ('-': stdin).")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
+              help="How to print result rows.")
+@debug_option
+def query(db: str, sql: str | None, sql_file: TextIO | None, fmt: str) -> None:
+    """Run SQL on database DB and print the results.
+
+    SQL may hold several statements separated by ';' (each commits on its own unless the
+    SQL has its own BEGIN ... COMMIT). Give it as an argument, with -f FILE, or as '-' or
+    nothing to read standard input. `galaxlite DB "SQL"` is short for this command.
+
+    \b
+    Examples:
+      galaxlite query shop.db "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT)"
+      galaxlite query shop.db "INSERT INTO items (name) VALUES ('apple'); CREATE VERSION TAG 'v1'"
+      galaxlite query shop.db "SELECT * FROM items AT VERSION 'v1'" --format csv
+      galaxlite query shop.db -f cleanup.sql
+      echo "SELECT count(*) FROM items" | galaxlite query shop.db --format json
+    """
+    text = _sql_text(sql, sql_file)
+    out = sys.stdout
+    with Database(db) as database:
+        run_sql(database, text, fmt, out)
+
+
+def _sql_text(sql: str | None, sql_file: TextIO | None) -> str:
+    if sql is not None and sql_file is not None:
+        raise click.UsageError("give the SQL either as an argument or with -f FILE, not both")
+    if sql_file is not None:
+        return sql_file.read()
+    if sql is None or sql == "-":
+        stdin = sys.stdin
+        if sql is None and stdin.isatty():
+            raise click.UsageError("no SQL given (as an argument, with -f FILE, or on standard input)")
+        return stdin.read()
+    return sql
+
+
+@cli.command()
+@click.argument("db", type=DB_PATH)
+@debug_option
+def shell(db: str) -> None:
+    """Interactive SQL shell on database DB.
+
+    Statements end with ';' and may span lines; history is kept in ~/.galaxlite_history
+    (or $GALAXLITE_HISTORY). Meta commands: .tables .schema [TABLE] .tags .snapshots
+    .mode FORMAT .help .quit. With standard input not a terminal, it runs the statements
+    read from it without prompts.
+
+    \b
+    Example:
+      galaxlite shell shop.db
+      galaxlite> SELECT count(*) FROM items
+           ...> AT VERSION 'v1';
+    """
+    with Database(db) as database:
+        code = Shell(database).run()
+    if code:
+        sys.exit(code)
+
+
+def print_listing(db: str, rows: Callable[[Database], Listing], fmt: str) -> None:
+    """Print ``rows(database)`` (column names, rows) of database ``db`` in format ``fmt``."""
+    with Database(db) as database:
+        columns, found = rows(database)
+        write_rows(sys.stdout, columns, found, fmt)
+
+
+def listing_command(rows: Callable[[Database], Listing]):
+    """Make the decorated function a command ``galaxlite NAME DB [--format F]`` that prints
+    ``rows(database)``; the function gives the command its name and help text."""
+
+    def decorate(described: Callable[[], None]) -> click.Command:
+        @cli.command(name=described.__name__, help=described.__doc__)
+        @click.argument("db", type=EXISTING_DB)
+        @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+        @debug_option
+        def command(db: str, fmt: str) -> None:
+            print_listing(db, rows, fmt)
+
+        return command
+
+    return decorate
+
+
+@listing_command(tag_rows)
+def tags() -> None:
+    """List the version tags of database DB, oldest first.
+
+    \b
+    Example:
+      galaxlite tags shop.db
+      galaxlite tags shop.db --format json
+    """
+
+
+@listing_command(snapshot_rows)
+def snapshots() -> None:
+    """List the dataset snapshots (CREATE SNAPSHOT ...) of database DB, oldest first.
+
+    \b
+    Example:
+      galaxlite snapshots shop.db
+      galaxlite snapshots shop.db --format json
+    """
+
+
+@cli.command()
+@click.argument("db", type=EXISTING_DB)
+@click.argument("snapshot", metavar="NAME@VERSION")
+@click.option("--format", "fmt", type=click.Choice(("text", "json")), default="text",
+              show_default=True)
+@debug_option
+def lineage(db: str, snapshot: str, fmt: str) -> None:
+    """Show how snapshot NAME@VERSION was made, from its root to it.
+
+    NAME@VERSION is the snapshot's full name, written with the version delimiter in force
+    (db4ai_snapshot_version_delimiter, '@' unless changed).
+
+    \b
+    Example:
+      galaxlite lineage shop.db cars@1.0.0
+      galaxlite lineage shop.db cars_train@2.0.0 --format json
+    """
+    with Database(db) as database:
+        delimiter = database.query("SHOW db4ai_snapshot_version_delimiter")[0][0]
+        name, sep, version = snapshot.rpartition(delimiter)
+        if not sep or not name or not version:
+            raise click.BadParameter(
+                f"expected NAME{delimiter}VERSION, got {snapshot!r}", param_hint="NAME@VERSION"
+            )
+        chain = database.lineage(snapshot)
+    if fmt == "json":
+        fields = ("name", "parent", "mode", "row_count", "published", "archived", "created",
+                  "comment", "commands", "statements")
+        data = [{f: getattr(s, f) for f in fields} for s in chain]
+        sys.stdout.write(json.dumps(data, indent=1) + "\n")
+        return
+    for line in lineage_lines(chain):
+        sys.stdout.write(line + "\n")
+
+
+@cli.command()
+@click.argument("db", type=EXISTING_DB)
+@click.argument("tag")
+@click.option("--precision", type=click.Choice(transpile.PRECISIONS), default="float32",
+              show_default=True,
+              help="How vectors are stored in the exported datasets.")
+@click.option("--seed", type=click.IntRange(0, MAX_SEED),
+              help="Shuffle the rows with this seed (default: primary-key order).")
+@debug_option
+def export(db: str, tag: str, precision: str, seed: int | None) -> None:
+    """Create training tag TAG and export every versioned table as a Lance dataset.
+
+    Same as `CREATE VERSION TAG 'TAG' FOR TRAINING WITH TRAINING PRECISION 'P' TRAINING
+    SEED n`. The datasets go to the database's exports folder (DB/exports for a directory
+    database, DB.exports for a file), one folder per tag; a progress bar shows on standard
+    error and the datasets are listed on standard output. All or nothing: after an error
+    there is no tag and no folder.
+
+    \b
+    Examples:
+      galaxlite export ./data train-v1
+      galaxlite export ./data train-v1-sq8 --precision sq8 --seed 42
+    """
+    if not tag:
+        raise click.BadParameter("a tag name must not be empty", param_hint="TAG")
+    bar = ExportProgress(f"exporting tag {tag!r} ({precision})")
+    with Database(db) as database:
+        try:
+            version = database.create_training_snapshot(
+                tag, seed=seed, precision=precision, progress=bar.update
+            )
+        finally:
+            bar.close()
+        done = [e for e in database.exports(tag) if e.version == version]
+        order = "primary-key order" if seed is None else f"shuffled with seed {seed}"
+        folder = f" to {Path(done[0].path).parent}" if done else ""
+        click.echo(
+            f"tag {tag!r} = version {version}: {len(done)} table{'' if len(done) == 1 else 's'} "
+            f"exported ({precision}, {order}){folder}"
+        )
+        if done:
+            rows = [(e.table, e.rows, Path(e.path).name) for e in done]
+            for line in table_lines(["table", "rows", "dataset"], rows):
+                click.echo(line)
+
+
+class ExportProgress:
+    """A click progress bar on stderr, fed by ``create_training_snapshot(progress=...)``; made
+    at the first report, when the total is known (only its label shows when stderr is not a
+    terminal)."""
+
+    def __init__(self, label: str):
+        self.label = label
+        self.bar = None
+        self.shown = 0
+
+    def update(self, done: int, total: int) -> None:
+        if self.bar is None:
+            self.bar = click.progressbar(length=total, label=self.label, file=sys.stderr,
+                                         show_pos=True, show_eta=True)
+            self.bar.__enter__()
+        self.bar.update(done - self.shown)
+        self.shown = done
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+            self.bar = None
+
+
+@listing_command(lambda database: export_rows(database, full=True))
+def exports() -> None:
+    """List the training exports of database DB (one Lance dataset per table), oldest first.
+
+    \b
+    Example:
+      galaxlite exports shop.db
+      galaxlite exports shop.db --format json
+    """
+
+
+@cli.command()
+@click.argument("db", type=EXISTING_DB)
+@debug_option
+def info(db: str) -> None:
+    """Show sizes, tables with their history depth, tags and exports of DB.
+
+    \b
+    Example:
+      galaxlite info shop.db
+    """
+    out = sys.stdout
+    with Database(db) as database:
+        for line in info_lines(database):
+            out.write(line + "\n")
+
+
+@cli.command()
+@click.argument("directory", required=False, type=click.Path(file_okay=False, path_type=str))
+@click.option("--fixtures", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Folder with the demo's data (default: the fixtures/demo folder of galaxlite).")
+@debug_option
+def demo(directory: str | None, fixtures: Path | None) -> None:
+    """Build a demo database and show what galaxlite does, step by step.
+
+    The database goes to DIRECTORY (default: a new temporary folder, printed). The demo
+    loads documents with BULK INSERT, tags versions, updates and deletes rows, travels in
+    time with AT VERSION, and changes the schema while the past stays readable.
+
+    \b
+    Examples:
+      galaxlite demo
+      galaxlite demo ./demo-db && galaxlite shell ./demo-db
+    """
+    run_demo(directory, fixtures, sys.stdout)
