@@ -114,6 +114,14 @@ def as_of(session: Session, plan: P.Plan, ref: P.VersionRef, version: int) -> st
     if past is None:
         raise E.sql_error(E.TableNotAtVersionError, _missing(session, ref, version), plan.source, ref.position)
     now = storage.current_of(conn, past.table_id)
+    if now is not None and not storage.is_intact(conn, now):
+        raise E.sql_error(
+            E.TableNotAtVersionError,
+            f"versioned table {now.name!r} was dropped or rebuilt by a client that bypassed "
+            "galaxlite (its versioning triggers are gone), so its past cannot be read "
+            "faithfully: run `galaxlite check` on the file",
+            plan.source, ref.position,
+        )
     if plan.kind == P.OTHER:  # CREATE VIEW / TRIGGER: SQLite keeps the SQL and reruns it
         return storage.as_of_sql(past, now, version, collations=storage.collations(conn, now), durable=True)
     # Leaving out the history part is only safe when the probe and the query share one

@@ -106,6 +106,20 @@ def current_of(conn: apsw.Connection, table_id: int) -> TableVersion | None:
     return None
 
 
+def is_intact(conn: apsw.Connection, tv: TableVersion) -> bool:
+    """Does the user's table of ``tv`` still exist with its versioning triggers? (A client
+    that bypassed galaxlite — a plain DROP TABLE, a rebuild by create-copy-drop-rename —
+    leaves the catalog saying the table is versioned when it no longer is.)"""
+    if not conn.table_exists("main", tv.name):
+        return False
+    (found,) = next(conn.execute(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name IN (?, ?) "
+        "AND tbl_name = ? COLLATE NOCASE",
+        (f"{tv.prefix}_au", f"{tv.prefix}_ad", tv.name),
+    ))
+    return found == 2
+
+
 def first_version(conn: apsw.Connection, name: str) -> int | None:
     """When a versioned table of this name first appeared (for error messages)."""
     for (vf,) in conn.execute(
