@@ -13,7 +13,7 @@ from galaxlite.database import Tag as Tag
 from galaxlite.database import TrainingExport as TrainingExport
 from galaxlite.dbapi import *  # noqa: F403 - the PEP 249 module surface (connect, types, ...)
 from galaxlite.errors import *  # noqa: F403 - every galaxlite exception
-from galaxlite.snapshots import Snapshot as Snapshot
+from galaxlite.storage.snapshot_catalog import Snapshot as Snapshot
 
 __version__ = "0.1.0"
 

@@ -26,7 +26,7 @@ import click
 from galaxlite import __version__, transpile
 from galaxlite import errors as E
 from galaxlite.database import Database, Result
-from galaxlite.snapshots import Snapshot
+from galaxlite.storage.snapshot_catalog import Snapshot
 
 FORMATS = ("table", "csv", "json", "jsonl")
 PRECISIONS = tuple(transpile.PRECISIONS)
