@@ -17,7 +17,7 @@ from galaxlite.exports import content_hash as content_hash
 from galaxlite.exports import read_metadata as read_metadata
 from galaxlite.exports import torch_dataset as torch_dataset
 from galaxlite.exports import training_batches as training_batches
-from galaxlite.snapshots import Snapshot as Snapshot
+from galaxlite.storage.snapshot_catalog import Snapshot as Snapshot
 
 __version__ = "0.1.0"
 

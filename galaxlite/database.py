@@ -23,13 +23,13 @@ from pathlib import Path
 from typing import Any
 
 from galaxlite import errors as E
-from galaxlite import runners, snapshots, transpile
+from galaxlite import runners, transpile
 from galaxlite.engine.result import Result
 from galaxlite.engine.session import Session
 from galaxlite.exports.arrow import result_to_arrow, rows_of
 from galaxlite.params import Params
 from galaxlite.runners.tags import run_create_tag
-from galaxlite.storage import clock, files
+from galaxlite.storage import clock, files, snapshot_catalog
 from galaxlite.storage import tags as tag_catalog
 from galaxlite.storage.files import DATABASE_FILE
 from galaxlite.storage.tags import SEED_BITS, Tag, TrainingExport
@@ -249,15 +249,15 @@ class Database:
 
     # ------------------------------------------------------------------ dataset snapshots
 
-    def snapshots(self) -> list[snapshots.Snapshot]:
+    def snapshots(self) -> list[snapshot_catalog.Snapshot]:
         """Every dataset snapshot (CREATE SNAPSHOT ...), oldest first."""
-        return snapshots.all_snapshots(self.session.conn)
+        return snapshot_catalog.all_snapshots(self.session.conn)
 
-    def snapshot(self, name: str) -> snapshots.Snapshot:
+    def snapshot(self, name: str) -> snapshot_catalog.Snapshot:
         """The snapshot of full name ``name`` (``"m0@1.0.0"``); UnknownSnapshotError if none."""
         return self.lineage(name)[-1]
 
-    def lineage(self, name: str) -> list[snapshots.Snapshot]:
+    def lineage(self, name: str) -> list[snapshot_catalog.Snapshot]:
         """How snapshot ``name`` was made: its chain root → ... → itself, each with the
         ``commands`` (and ``statements``) that made it from the one before.
 
@@ -269,7 +269,7 @@ class Database:
         >>> [(s.name, s.statements, s.row_count) for s in db.lineage("s@1.1.0")]
         [('s@1.0.0', ['SELECT x FROM t'], 3), ('s@1.1.0', ['DELETE WHERE x = 2'], 2)]
         """
-        return snapshots.lineage(self.session.conn, name)
+        return snapshot_catalog.lineage(self.session.conn, name)
 
     # ------------------------------------------------------------------ versions
 

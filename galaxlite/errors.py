@@ -392,3 +392,20 @@ __all__ = [
     "VersionError",
     "Warning",
 ]
+
+
+def bare_message(err: Error) -> str:
+    """``err``'s message without the " at line L, column C near ..." ``sql_error`` gave it.
+
+    >>> bare_message(sql_error(Error, "no such column: b", "SELECT b", 7))
+    'no such column: b'
+    """
+    return err.message.removesuffix(_with_position("", err.sql, err.position))
+
+
+def relocate(err: Error, message: str, sql: str | None, position: int | None) -> None:
+    """Make ``err`` say ``message`` about ``position`` of ``sql`` (as ``sql_error`` words it),
+    keeping its class and its other attributes: for an error met running SQL built from the
+    user's text, to report it where that text is."""
+    text = _with_position(message, sql, position)
+    err.args, err.message, err.sql, err.position = (text,), text, sql, position

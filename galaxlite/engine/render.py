@@ -14,10 +14,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from galaxlite import errors as E
-from galaxlite import snapshots, storage
+from galaxlite import storage
 from galaxlite.engine.session import Session
 from galaxlite.params import Params, bound_value
-from galaxlite.storage import clock
+from galaxlite.storage import clock, snapshot_catalog
 from galaxlite.storage.tags import tag_version
 from galaxlite.transpile import plan as P
 from galaxlite.transpile import quote_identifier as q
@@ -35,7 +35,7 @@ def render(session: Session, plan: P.Plan, params: Params) -> tuple[str, Params]
         if isinstance(ref, P.SnapshotRef):
             # a statement reads the snapshot's storage; a definition that SQLite keeps
             # (CREATE VIEW / TRIGGER) names its view, so a PURGE makes it fail loudly
-            views[i], rows = snapshots.view_of(session, plan, ref)
+            views[i], rows = snapshot_catalog.view_of(session.conn, session.settings, plan, ref)
             versions.append(-1)
             subqueries.append(f"main.{q(views[i])}" if plan.kind == P.OTHER else f"({rows})")
             continue
@@ -45,7 +45,7 @@ def render(session: Session, plan: P.Plan, params: Params) -> tuple[str, Params]
     pieces = subqueries
     if plan.semantic:
         if views:
-            plan = snapshots.with_views(plan, views)
+            plan = snapshot_catalog.with_views(plan, views)
         pieces = subqueries + session.semantic.render(plan, params, versions, subqueries)
         consumed |= session.semantic.consumed(plan)
     if consumed and params is not None and not isinstance(params, Mapping):
@@ -142,7 +142,7 @@ def _missing(session: Session, ref: P.VersionRef, version: int) -> str:
         return f"table {ref.table!r} did not exist at version {version} (it had been dropped)"
     if conn.table_exists(None, ref.table):
         return f"table {ref.table!r} is not versioned, so it has no past to read"
-    if snapshots.find(conn, ref.table) is not None:
+    if snapshot_catalog.find(conn, ref.table) is not None:
         return (
             f"{ref.table!r} is a dataset snapshot: snapshots never change, so they have "
             "no versions to read (leave out AT VERSION)"

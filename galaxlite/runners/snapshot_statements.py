@@ -12,9 +12,9 @@ from galaxlite.params import Params
 from galaxlite.transpile import plan as P
 
 _WORK = {
-    P.CREATE_SNAPSHOT: snapshots.create,
-    P.SAMPLE_SNAPSHOT: snapshots.sample,
-    P.MANAGE_SNAPSHOT: snapshots.manage,
+    P.CREATE_SNAPSHOT: snapshots.create_snapshot,
+    P.SAMPLE_SNAPSHOT: snapshots.sample_snapshot,
+    P.MANAGE_SNAPSHOT: snapshots.manage_snapshot,
 }
 
 

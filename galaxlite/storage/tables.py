@@ -22,7 +22,7 @@ How the past is read from these tables is ``galaxlite.storage.as_of``.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import apsw
@@ -169,15 +169,15 @@ def _is_without_rowid(conn: apsw.Connection, name: str) -> bool:
     return False
 
 
-def _rowid_alias(name: str, column_names: list[str]) -> str:
+def rowid_alias(column_names: Sequence[str]) -> str | None:
+    """The first of rowid, _rowid_, oid that no column of ``column_names`` shadows (None:
+    all three are columns, and the rows cannot be addressed by rowid).
+
+    >>> rowid_alias(["a", "ROWID"]), rowid_alias(["rowid", "_rowid_", "oid"])
+    ('_rowid_', None)
+    """
     taken = {c.lower() for c in column_names}
-    for alias in ("rowid", "_rowid_", "oid"):
-        if alias not in taken:
-            return alias
-    raise E.NotSupportedError(
-        f"table {name!r} has columns named rowid, _rowid_ and oid, so its rows cannot be "
-        "addressed for versioning: declare an INTEGER PRIMARY KEY or add WITHOUT VERSIONING"
-    )
+    return next((a for a in ("rowid", "_rowid_", "oid") if a not in taken), None)
 
 
 def companion_keys(tv: TableVersion) -> tuple[list[str], list[str]]:
@@ -252,7 +252,13 @@ def make_versioned(conn: apsw.Connection, name: str, version: int) -> TableVersi
     if _is_without_rowid(conn, name):
         key = tuple(c for c, pk in sorted((c for c in cols if c[1]), key=lambda c: c[1]))
     else:
-        key = (_rowid_alias(name, names),)
+        alias = rowid_alias(names)
+        if alias is None:
+            raise E.NotSupportedError(
+                f"table {name!r} has columns named rowid, _rowid_ and oid, so its rows cannot be "
+                "addressed for versioning: declare an INTEGER PRIMARY KEY or add WITHOUT VERSIONING"
+            )
+        key = (alias,)
     (tid,) = next(conn.execute("SELECT coalesce(max(table_id), 0) + 1 FROM galaxlite_tables"))
     tv = TableVersion(
         table_id=tid,

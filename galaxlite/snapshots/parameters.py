@@ -1,0 +1,86 @@
+"""The ``db4ai_*`` parameters: SET / RESET / SHOW, and ALTER DATABASE SET / RESET.
+
+``db4ai_snapshot_mode`` (MSS or CSS: the storage model of the snapshots made next),
+``db4ai_snapshot_version_delimiter`` and ``db4ai_snapshot_version_separator`` (the
+characters of full names, "m0@1.0.0") and ``db4ai_sample_seed`` (SAMPLE's draw). SET holds
+a value for this session only; ALTER DATABASE SET stores it in the file (``galaxlite_meta``)
+for every session that has not SET it. A value is checked against the others in force in
+each scope it applies to: a delimiter may not equal the separator of any of them. How the
+values in force are read is ``galaxlite.storage.snapshot_names``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from galaxlite import errors as E
+from galaxlite.engine.session import Session
+from galaxlite.storage.snapshot_names import (
+    DEFAULTS,
+    MODE,
+    Settings,
+    checked_value,
+    error_at,
+    invalid_message,
+    persisted,
+    settings_in_force,
+    values_in_force,
+)
+from galaxlite.transpile import plan as P
+
+
+def in_force(session: Session, plan: P.Plan | None = None, position: int | None = None,
+             need: Sequence[str] = tuple(DEFAULTS)) -> Settings:
+    """The parameters in force for ``session``; those the statement ``need``s checked."""
+    return settings_in_force(session.conn, session.settings, plan, position, need)
+
+
+def _parameter(plan: P.Plan) -> str:
+    """The (lower-cased) name of the parameter a SET / SHOW / RESET names."""
+    p: P.Parameter = plan.detail
+    name = p.name.lower()
+    if name not in DEFAULTS:  # (the front end refuses them first)
+        raise error_at(
+            E.SnapshotParameterError, f'unrecognized configuration parameter "{p.name}"', plan,
+            p.position,
+        )
+    return name
+
+
+def set_parameter(session: Session, plan: P.Plan) -> None:
+    """``SET p = v`` / ``RESET p`` (this session) and ``ALTER DATABASE SET p = v`` /
+    ``ALTER DATABASE RESET p`` (stored in the file, for every session that has not SET it)."""
+    p: P.Parameter = plan.detail
+    conn, local = session.conn, session.settings
+    name = _parameter(plan)
+    value = None
+    if p.value is not None:
+        stored = {**DEFAULTS, **persisted(conn)}
+        scopes = [stored, {**stored, **local}] if p.persist else [{**stored, **local}]
+        checked = [checked_value(name, str(p.value), s) for s in scopes]
+        if any(c is None for c in checked):
+            raise error_at(E.SnapshotParameterError, invalid_message(name, str(p.value)), plan,
+                           p.position)
+        value = checked[0]
+    if not p.persist:
+        if value is None:
+            local.pop(name, None)
+        else:
+            local[name] = value
+        return
+    with session.writing(pin=False):
+        if value is None:
+            conn.execute("DELETE FROM galaxlite_meta WHERE key = ?", (name,))
+        else:
+            conn.execute(
+                "INSERT INTO galaxlite_meta (key, value) VALUES (?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (name, value),
+            )
+
+
+def show_parameter(session: Session, plan: P.Plan) -> tuple[str, str | None]:
+    """(parameter name, value in force) for ``SHOW p``; the value is NULL for an unset seed."""
+    name = _parameter(plan)
+    value = values_in_force(session.conn, session.settings)[name]
+    return name, (value.upper() if name == MODE and value is not None else value)
