@@ -58,6 +58,7 @@ from galaxlite.errors import (
 )
 from galaxlite.exports.arrow import result_to_arrow
 from galaxlite.params import Params
+from galaxlite.storage.affinity import affinity
 from galaxlite.transpile import plan as P
 
 apilevel = "2.0"
@@ -142,17 +143,9 @@ class DBAPITypeObject:
         return f"<DB-API type {self.name}>"
 
 
-def _text_affinity(d: str) -> bool:
-    return "INT" not in d and any(k in d for k in ("CHAR", "CLOB", "TEXT"))
-
-
-def _numeric_affinity(d: str) -> bool:
-    return bool(d) and not _text_affinity(d) and "BLOB" not in d
-
-
-STRING = DBAPITypeObject("STRING", _text_affinity)
-BINARY = DBAPITypeObject("BINARY", lambda d: not d or ("BLOB" in d and "INT" not in d))
-NUMBER = DBAPITypeObject("NUMBER", _numeric_affinity)
+STRING = DBAPITypeObject("STRING", lambda d: affinity(d) == "TEXT")
+BINARY = DBAPITypeObject("BINARY", lambda d: affinity(d) == "BLOB")
+NUMBER = DBAPITypeObject("NUMBER", lambda d: affinity(d) in ("INTEGER", "REAL", "NUMERIC"))
 DATETIME = DBAPITypeObject("DATETIME", lambda d: "DATE" in d or "TIME" in d)
 ROWID = DBAPITypeObject("ROWID", lambda d: d == "INTEGER")
 

@@ -18,6 +18,7 @@ import pyarrow as pa
 
 from galaxlite import errors
 from galaxlite.semantic.vectors import parse_vector_type
+from galaxlite.storage.affinity import affinity
 
 
 class RowSource(Protocol):
@@ -40,16 +41,15 @@ def affinity_type(decltype: str | None) -> pa.DataType:
     >>> affinity_type("BLOB"), affinity_type(""), affinity_type("DECIMAL(10,2)")
     (DataType(binary), DataType(null), DataType(null))
     """
-    d = (decltype or "").upper()
-    if "INT" in d:
-        return pa.int64()
-    if any(k in d for k in ("CHAR", "CLOB", "TEXT")):
-        return pa.string()
-    if "BLOB" in d or not d:
-        return pa.null() if not d else pa.binary()
-    if any(k in d for k in ("REAL", "FLOA", "DOUB")):
-        return pa.float64()
-    return pa.null()
+    if not decltype:
+        return pa.null()
+    return _ARROW_OF_AFFINITY[affinity(decltype)]
+
+
+_ARROW_OF_AFFINITY = {
+    "INTEGER": pa.int64(), "TEXT": pa.string(), "BLOB": pa.binary(), "REAL": pa.float64(),
+    "NUMERIC": pa.null(),
+}
 
 
 def result_to_arrow(result: RowSource) -> pa.Table:
