@@ -29,13 +29,15 @@ from galaxlite.engine.session import Session
 from galaxlite.exports.arrow import result_to_arrow, rows_of
 from galaxlite.params import Params
 from galaxlite.runners.tags import run_create_tag
-from galaxlite.storage import clock, files, snapshot_catalog
+from galaxlite.storage import check, clock, files, snapshot_catalog
 from galaxlite.storage import tags as tag_catalog
+from galaxlite.storage.check import Finding
 from galaxlite.storage.files import DATABASE_FILE
+from galaxlite.storage.guards import catalog_writer
 from galaxlite.storage.tags import SEED_BITS, Tag, TrainingExport
 from galaxlite.transpile import quote_identifier as q
 
-__all__ = ["DATABASE_FILE", "Database", "Result", "Tag", "TrainingExport"]
+__all__ = ["DATABASE_FILE", "Database", "Finding", "Result", "Tag", "TrainingExport"]
 
 class Database:
     """A galaxlite database: one SQLite file whose ordinary tables are all versioned.
@@ -101,6 +103,27 @@ class Database:
         ['v1']
         """
         return files.backup(self.session.conn, self.exports_dir, dest)
+
+    def check(self, repair: bool = False) -> list[Finding]:
+        """The problems of this file's versioning (empty: all is well): each versioned table
+        has its triggers, companion, ranges and history, consistent with its recorded schema;
+        the catalogs and their guards are intact; ``PRAGMA integrity_check`` passes.
+
+        ``repair=True`` first mends what can be mended without inventing history (missing
+        triggers and guards made again, columns added by other tools adopted, stale companion
+        rows removed), as one transaction; what remains is returned.
+        """
+        conn = self.session.conn
+        if repair and any(f.repair for f in check.find_problems(conn)):
+            with self.session.writing(), catalog_writer(conn):
+                check.repair(conn, clock.current(conn))
+            self.session.schema_changed()
+        return check.find_problems(conn)
+
+    def unversioned_tables(self) -> list[str]:
+        """The user's plain tables (made WITHOUT VERSIONING, or by another program):
+        ``ALTER TABLE t ENABLE VERSIONING`` puts one under versioning."""
+        return check.unversioned_tables(self.session.conn)
 
     # ------------------------------------------------------------------ SQL
 

@@ -124,12 +124,26 @@ def db_path(tmp_path: Path) -> Path:
     return tmp_path / "t.db"
 
 
+def assert_checks(database: galaxlite.Database) -> None:
+    """``galaxlite check`` passes on every database a test leaves behind (a test that damages
+    a file on purpose does it on a database of its own, not on these fixtures')."""
+    if database.closed:
+        database = galaxlite.Database(database.path)
+    try:
+        problems = database.check()
+    finally:
+        database.close()
+    assert problems == [], "galaxlite check fails on the test's database:\n" + "\n".join(map(str, problems))
+
+
 @pytest.fixture
 def db(db_path: Path) -> Iterator[galaxlite.Database]:
-    """A galaxlite database in a real file, closed when the test ends."""
+    """A galaxlite database in a real file, closed (and checked) when the test ends."""
     database = galaxlite.Database(db_path)
     yield database
-    database.close()
+    if not database.closed and database.in_transaction:
+        database.rollback()
+    assert_checks(database)
 
 
 @pytest.fixture
@@ -145,6 +159,8 @@ def open_db(db_path: Path) -> Iterator[Callable[..., galaxlite.Database]]:
     yield open_
     for database in reversed(opened):
         database.close()
+    if opened:
+        assert_checks(opened[0])
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
     galaxlite DB "SQL"                      run SQL (the default command: ``query``)
     galaxlite query DB "SQL" --format csv   ... as table, csv, json or jsonl
     galaxlite shell DB                      interactive shell
-    galaxlite tags | info | snapshots | lineage | export | demo
+    galaxlite tags | info | snapshots | lineage | export | check | backup | demo
 
 Errors print one line, ``galaxlite: error: <message>``, on stderr and exit non-zero
 (1; 2 for a usage error); ``--debug`` adds the traceback.

@@ -26,8 +26,8 @@ from galaxlite import errors as E
 from galaxlite import schema, transpile
 from galaxlite.engine.writes import WriteScope
 from galaxlite.semantic import SemanticEngine
-from galaxlite.storage import bulk_append, checkpoint, clock, current_version
-from galaxlite.storage.guards import missing_guards
+from galaxlite.storage import bulk_append, check, checkpoint, clock, current_version
+from galaxlite.storage.guards import catalog_writer, missing_guards
 from galaxlite.transpile import plan as P
 
 RESERVED_PREFIXES = ("_gl_", "galaxlite_")
@@ -87,6 +87,21 @@ class Session:
             self._close_quietly()
             raise
         checkpoint.close_at_exit(self)
+        self._adopt_foreign_columns()
+
+    def _adopt_foreign_columns(self) -> None:
+        """Columns another tool added to a versioned table get history from now on."""
+        conn = self.conn
+        try:
+            tables = check.columns_to_adopt(conn)
+            if tables:
+                with self.writing(), catalog_writer(conn):
+                    check.adopt_columns(conn, tables, clock.current(conn))
+        except apsw.BusyError:
+            pass  # another connection is writing: the next open adopts them
+        except apsw.Error as exc:
+            self.close()
+            raise E.from_apsw(exc) from None
 
     # ------------------------------------------------------------------ connection
 

@@ -70,7 +70,7 @@ _SELECT_VERSION = (
 )
 
 
-def _row_to_version(row) -> TableVersion:
+def version_of_row(row) -> TableVersion:
     tid, name, vf, vt, hist, comp, keys, cols = row
     return TableVersion(
         tid, name, vf, vt, hist, comp, tuple(json.loads(keys)), tuple(map(tuple, json.loads(cols)))
@@ -82,7 +82,7 @@ def current_version(conn: apsw.Connection, name: str) -> TableVersion | None:
     for row in conn.execute(
         _SELECT_VERSION + "WHERE name = ? COLLATE NOCASE AND valid_to IS NULL", (name,)
     ):
-        return _row_to_version(row)
+        return version_of_row(row)
     return None
 
 
@@ -93,8 +93,13 @@ def version_at(conn: apsw.Connection, name: str, version: int) -> TableVersion |
         "AND (valid_to IS NULL OR valid_to > ?) ORDER BY valid_from DESC LIMIT 1",
         (name, version, version),
     ):
-        return _row_to_version(row)
+        return version_of_row(row)
     return None
+
+
+def current_versions(conn: apsw.Connection) -> list[TableVersion]:
+    """The schema in force of every versioned table the catalog lists as existing."""
+    return [version_of_row(row) for row in conn.execute(_SELECT_VERSION + "WHERE valid_to IS NULL ORDER BY name")]
 
 
 def current_of(conn: apsw.Connection, table_id: int) -> TableVersion | None:
@@ -102,7 +107,7 @@ def current_of(conn: apsw.Connection, table_id: int) -> TableVersion | None:
     for row in conn.execute(
         _SELECT_VERSION + "WHERE table_id = ? AND valid_to IS NULL", (table_id,)
     ):
-        return _row_to_version(row)
+        return version_of_row(row)
     return None
 
 
@@ -154,7 +159,7 @@ def _record(conn: apsw.Connection, tv: TableVersion) -> None:
     )
 
 
-def _table_columns(conn: apsw.Connection, name: str) -> list[tuple[str, int]]:
+def table_columns(conn: apsw.Connection, name: str) -> list[tuple[str, int]]:
     """(name, pk position) of every column of ``name``, generated ones included."""
     return [
         (row[1], row[5])
@@ -237,7 +242,7 @@ def exec_section(conn: apsw.Connection, section: str, tv: TableVersion) -> None:
     conn.execute(schema.render(section, **placeholders(tv)))
 
 
-def _install_triggers(conn: apsw.Connection, tv: TableVersion) -> None:
+def install_triggers(conn: apsw.Connection, tv: TableVersion) -> None:
     exec_section(conn, "insert_trigger", tv)
     exec_section(conn, "update_delete_triggers", tv)
 
@@ -247,7 +252,7 @@ def make_versioned(conn: apsw.Connection, name: str, version: int) -> TableVersi
 
     Its current rows become row versions valid from ``version``.
     """
-    cols = _table_columns(conn, name)
+    cols = table_columns(conn, name)
     names = [c for c, _ in cols]
     if _is_without_rowid(conn, name):
         key = tuple(c for c, pk in sorted((c for c in cols if c[1]), key=lambda c: c[1]))
@@ -275,7 +280,7 @@ def make_versioned(conn: apsw.Connection, name: str, version: int) -> TableVersi
     if tv.rowid_table:
         exec_section(conn, "ranges", tv)
     fill_companion(conn, tv, version)
-    _install_triggers(conn, tv)
+    install_triggers(conn, tv)
     _record(conn, tv)
     return tv
 
@@ -357,9 +362,9 @@ def alter_table(
                 key_columns=tuple(new if k.lower() == old.lower() else k for k in tv.key_columns),
             )
     elif action == "add_column":
-        names = [c for c, _ in _table_columns(conn, tv.name)]
+        names = [c for c, _ in table_columns(conn, tv.name)]
         added = [n for n in names if tv.history_column(n) is None]
-        used = {h for _, h in _all_history_columns(conn, tv)}
+        used = {h for _, h in all_history_columns(conn, tv)}
         columns = list(tv.columns)
         for n in added:
             h = f"h{len(used)}"
@@ -373,12 +378,12 @@ def alter_table(
         )
     else:  # pragma: no cover - the front end only produces the actions above
         raise ValueError(action)
-    _install_triggers(conn, nxt)
+    install_triggers(conn, nxt)
     _record(conn, nxt)
     return nxt
 
 
-def _all_history_columns(conn: apsw.Connection, tv: TableVersion) -> list[tuple[str, str]]:
+def all_history_columns(conn: apsw.Connection, tv: TableVersion) -> list[tuple[str, str]]:
     return [
         (row[1], row[1])
         for row in conn.execute("SELECT * FROM pragma_table_info(?)", (tv.history,))

@@ -1,0 +1,210 @@
+"""Checking a file's versioning, and repairing what can be repaired without inventing history.
+
+Other tools write to a galaxlite file with plain SQLite: their writes are versioned by the
+triggers in the file, but a tool can also drop those triggers (a DROP TABLE, or a rebuild by
+create-copy-drop-rename as sqlite-utils' ``transform`` does), change a table's columns, or
+damage the file. ``find_problems`` looks at every versioned table and catalog:
+
+* the file passes ``PRAGMA integrity_check``; the catalogs and their guards are there;
+* each versioned table exists with its history, companion and ranges tables, its versioning
+  triggers as galaxlite made them, and the columns its catalog records;
+* no companion row is left without a current row (a plain client's REPLACE leaves them).
+
+``repair`` mends what it can: missing guards and triggers are made again, a column added by
+another tool is adopted (it gets history from now on), stale companion rows are removed.
+What it cannot mend without inventing history (a table dropped or rebuilt outside galaxlite,
+a column dropped or renamed outside it) stays a problem, reported with what is wrong.
+``unversioned_tables`` lists the user's plain tables (not problems: WITHOUT VERSIONING is a
+choice; ``ALTER TABLE t ENABLE VERSIONING`` versions one).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import apsw
+
+from galaxlite import schema
+from galaxlite.storage import guards
+from galaxlite.storage.tables import (
+    TableVersion,
+    alter_table,
+    companion_keys,
+    current_versions,
+    install_triggers,
+    placeholders,
+    table_columns,
+)
+from galaxlite.transpile import quote_identifier as q
+
+_CATALOGS = (
+    "galaxlite_meta", "galaxlite_clock", "galaxlite_tags", "galaxlite_tables",
+    "galaxlite_embeddings", "galaxlite_embedding_columns", "galaxlite_exports", "db4ai_snapshot",
+)
+_INTERNAL = ("_gl_", "galaxlite_", "sqlite_", "db4ai_")
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One problem: ``table`` (None for the file or a catalog), what is wrong, and the repair
+    that ``repair`` would make (None: none without inventing history)."""
+
+    table: str | None
+    problem: str
+    repair: str | None = None
+
+    def __str__(self) -> str:
+        where = f"table {self.table}" if self.table else "file"
+        fix = f" (repairable: {self.repair})" if self.repair else ""
+        return f"{where}: {self.problem}{fix}"
+
+
+def _triggers(conn: apsw.Connection) -> dict[str, str]:
+    return {n: s for n, s in conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")}
+
+
+def _expected_triggers(tv: TableVersion) -> dict[str, str]:
+    """Trigger name → SQL of the triggers galaxlite puts on ``tv``'s tables."""
+    values = placeholders(tv)
+    sections = ["insert_trigger", "update_delete_triggers", "history", "companion"]
+    if tv.rowid_table:
+        sections.append("ranges")
+    found = {}
+    for section in sections:
+        text = schema.render(section, **values)
+        for m in re.finditer(r"CREATE TRIGGER (\S+) .*?\nEND", text, re.S):
+            found[m.group(1)] = m.group(0)
+    return found
+
+
+def _user_triggers(tv: TableVersion) -> set[str]:
+    return {f"{tv.prefix}_{s}" for s in ("ai", "au", "ak", "ad")}
+
+
+def _same(a: str, b: str) -> bool:
+    return " ".join(a.split()) == " ".join(b.split())
+
+
+def table_problems(conn: apsw.Connection, tv: TableVersion, triggers: dict[str, str]) -> list[Finding]:
+    """What is wrong with versioned table ``tv`` (see the module docstring)."""
+    name = tv.name
+    if not conn.table_exists("main", name):
+        return [Finding(name, "the table was dropped outside galaxlite: the rows it held then "
+                              "were never copied into history")]
+    out = []
+    for part, table in (("history", tv.history), ("companion", tv.companion)) + (
+        (("ranges", tv.ranges),) if tv.rowid_table else ()
+    ):
+        if not conn.table_exists("main", table):
+            out.append(Finding(name, f"its {part} table {table} is missing"))
+    if out:
+        return out
+    actual = [c for c, _ in table_columns(conn, name)]
+    recorded = [n for n, _ in tv.columns]
+    if actual[: len(recorded)] != recorded:
+        gone = [c for c in recorded if c not in actual]
+        return [Finding(name, f"its columns changed outside galaxlite: galaxlite recorded "
+                              f"{recorded}, the table has {actual}"
+                              + (f" ({', '.join(gone)} gone: its past values cannot be read as of now)" if gone else ""))]
+    if len(actual) > len(recorded):
+        out.append(Finding(name, f"column(s) {', '.join(actual[len(recorded):])} added outside galaxlite "
+                                 "have no history yet", "adopt them: history from now on"))
+    expected = _expected_triggers(tv)
+    user = _user_triggers(tv)
+    missing = [t for t in expected if t not in triggers]
+    changed = [t for t in expected if t in triggers and t in user and not _same(triggers[t], expected[t])]
+    if missing or changed:
+        what = "missing" if missing and not changed else "missing or changed"
+        out.append(Finding(name, f"versioning triggers {what}: {', '.join(sorted(missing + changed))}"
+                                 + (" (writes since then were not versioned)" if set(missing) & user else ""),
+                           "make them again"))
+    keys, key_exprs = companion_keys(tv)
+    match = " AND ".join(f"t.{e} = c.{k}" for k, e in zip(keys, key_exprs, strict=True))
+    (stale,) = next(conn.execute(
+        f"SELECT count(*) FROM {q(tv.companion)} AS c WHERE NOT EXISTS "
+        f"(SELECT 1 FROM {q(name)} AS t WHERE {match})"
+    ))
+    if stale:
+        out.append(Finding(name, f"{stale} companion row(s) without a current row (left by a "
+                                 "REPLACE without recursive triggers)", "remove them"))
+    return out
+
+
+def find_problems(conn: apsw.Connection) -> list[Finding]:
+    """Every problem of the file's versioning (an empty list: all is well)."""
+    out = []
+    integrity = [r[0] for r in conn.execute("PRAGMA integrity_check")]
+    if integrity != ["ok"]:
+        out.extend(Finding(None, f"integrity_check: {line}") for line in integrity)
+    missing = [c for c in _CATALOGS if not conn.table_exists("main", c)]
+    if missing:
+        return out + [Finding(None, f"catalog table(s) missing: {', '.join(missing)}")]
+    gone = guards.missing_guards(conn)
+    if gone:
+        out.append(Finding(None, f"catalog guards missing: {', '.join(gone)}", "make them again"))
+    triggers = _triggers(conn)
+    for tv in current_versions(conn):
+        out.extend(table_problems(conn, tv, triggers))
+    return out
+
+
+def unversioned_tables(conn: apsw.Connection) -> list[str]:
+    """The user's plain (unversioned) tables of the main database."""
+    versioned = {tv.name.lower() for tv in current_versions(conn)}
+    return [
+        n for (n,) in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
+        )
+        if n.lower() not in versioned and not n.lower().startswith(_INTERNAL)
+    ]
+
+
+def repair(conn: apsw.Connection, version: int) -> None:
+    """Mend every repairable problem (inside the caller's write transaction; ``version`` is
+    the transaction's version, from which adopted columns have history)."""
+    if guards.missing_guards(conn):
+        conn.execute(schema.catalog_sql())
+    triggers = _triggers(conn)
+    for tv in current_versions(conn):
+        found = table_problems(conn, tv, triggers)
+        if not found or any(f.repair is None for f in found):
+            continue
+        for f in found:
+            if f.problem.startswith("column(s)"):
+                tv = alter_table(conn, tv, "add_column", version, lambda: None)
+            elif f.problem.startswith("versioning triggers"):
+                for name in _user_triggers(tv) | set(_expected_triggers(tv)):
+                    conn.execute(f"DROP TRIGGER IF EXISTS {q(name)}")
+                for section in ("history", "companion", "ranges"):
+                    if section == "ranges" and not tv.rowid_table:
+                        continue
+                    for m in re.finditer(r"CREATE TRIGGER .*?\nEND;", schema.render(section, **placeholders(tv)), re.S):
+                        conn.execute(m.group(0))
+                install_triggers(conn, tv)
+            elif f.problem.endswith("(left by a REPLACE without recursive triggers)"):
+                # (the companion's guard lets a row go once no current row has its key)
+                keys, key_exprs = companion_keys(tv)
+                match = " AND ".join(f"t.{e} = {q(tv.companion)}.{k}" for k, e in zip(keys, key_exprs, strict=True))
+                conn.execute(
+                    f"DELETE FROM {q(tv.companion)} WHERE NOT EXISTS (SELECT 1 FROM {q(tv.name)} AS t WHERE {match})"
+                )
+
+
+def columns_to_adopt(conn: apsw.Connection) -> list[TableVersion]:
+    """Versioned tables to which another tool added columns (ALTER TABLE ... ADD COLUMN)
+    since galaxlite last recorded their schema: cheap enough to ask at every open."""
+    out = []
+    for tv in current_versions(conn):
+        recorded = [n for n, _ in tv.columns]
+        actual = [c for c, _ in table_columns(conn, tv.name)]
+        if len(actual) > len(recorded) and actual[: len(recorded)] == recorded:
+            out.append(tv)
+    return out
+
+
+def adopt_columns(conn: apsw.Connection, tables: list[TableVersion], version: int) -> None:
+    """Record the added columns of ``tables`` (see ``columns_to_adopt``) from ``version`` on:
+    they get history from then; the past keeps the schema it had."""
+    for tv in tables:
+        alter_table(conn, tv, "add_column", version, lambda: None)

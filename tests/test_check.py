@@ -1,0 +1,120 @@
+"""``galaxlite check`` / ``Database.check()``: damaged files are found, repairable ones mended.
+
+Each damage is done the way other tools do it: Python's ``sqlite3`` in a separate process.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import galaxlite
+
+
+def gl(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "galaxlite.cli", *args], capture_output=True, text=True, timeout=120
+    )
+
+
+def make(path: Path) -> None:
+    with galaxlite.Database(path) as db:
+        db.execute("CREATE TABLE docs (id INTEGER PRIMARY KEY, body TEXT, label INTEGER)")
+        db.execute("CREATE TABLE pairs (a TEXT, b INTEGER, PRIMARY KEY (a, b)) WITHOUT ROWID")
+        db.execute("CREATE TABLE notes (x) WITHOUT VERSIONING")
+        db.executemany("INSERT INTO docs (body, label) VALUES (?, ?)", [(f"d{i}", i % 2) for i in range(100)])
+        db.execute("INSERT INTO pairs VALUES ('x', 1), ('y', 2)")
+        db.create_tag("v1")
+        db.execute("UPDATE docs SET label = 7 WHERE id <= 3")
+
+
+@pytest.fixture
+def path(tmp_path: Path) -> Path:
+    p = tmp_path / "shop.db"
+    make(p)
+    return p
+
+
+def test_a_clean_file_passes(path: Path) -> None:
+    with galaxlite.Database(path) as db:
+        assert db.check() == []
+        assert db.unversioned_tables() == ["notes"]
+    out = gl("check", str(path))
+    assert out.returncode == 0, out.stderr
+    assert "note: table notes is not versioned (ALTER TABLE notes ENABLE VERSIONING)" in out.stdout
+    assert out.stdout.strip().endswith("ok: 2 versioned table(s), catalogs intact, integrity_check ok")
+
+
+def test_dropped_triggers_are_found_and_made_again(path: Path, plain) -> None:
+    client = plain(path)
+    client.execute("DROP TRIGGER _gl_t1_au")
+    client.execute("DROP TRIGGER _gl_t1_h_no_update")
+    out = gl("check", str(path))
+    assert out.returncode == 1
+    assert "table docs: versioning triggers missing: _gl_t1_au, _gl_t1_h_no_update" in out.stdout
+    assert "repairable" in out.stdout
+    assert gl("check", str(path), "--repair").returncode == 0
+    client.execute("UPDATE docs SET body = 'plain' WHERE id = 10")  # versioned again
+    with galaxlite.Database(path) as db:
+        assert db.check() == []
+        assert db.query("SELECT body FROM docs AT VERSION 'v1' WHERE id = 10") == [("d9",)]
+
+
+def test_a_rebuilt_table_is_found_and_its_past_refused_until_repaired(path: Path, plain) -> None:
+    """A rebuild, as tools that change a table's shape do it (copy aside, drop, create, copy
+    back; sqlite-utils' ``transform`` renames the copy instead, with legacy_alter_table on)."""
+    client = plain(path)
+    client.execute("CREATE TABLE docs_copy AS SELECT * FROM docs")
+    client.execute("DROP TABLE docs")
+    client.execute("CREATE TABLE docs (id INTEGER PRIMARY KEY, body TEXT, label INTEGER)")
+    client.execute("INSERT INTO docs SELECT * FROM docs_copy")
+    client.execute("DROP TABLE docs_copy")
+    with galaxlite.Database(path) as db:
+        [finding] = db.check()
+        assert finding.table == "docs" and "_gl_t1_ai" in finding.problem and finding.repair
+        with pytest.raises(galaxlite.TableNotAtVersionError, match="bypassed galaxlite"):
+            db.query("SELECT * FROM docs AT VERSION 'v1'")
+        assert db.check(repair=True) == []
+        assert db.query("SELECT count(*), sum(label) FROM docs AT VERSION 'v1'") == [(100, 50)]
+
+
+def test_a_table_dropped_outside_galaxlite_cannot_be_repaired(path: Path, plain) -> None:
+    plain(path).execute("DROP TABLE pairs")
+    out = gl("check", str(path), "--repair")
+    assert out.returncode == 1
+    assert "table pairs: the table was dropped outside galaxlite" in out.stdout
+    with galaxlite.Database(path) as db:
+        with pytest.raises(galaxlite.TableNotAtVersionError, match="bypassed galaxlite"):
+            db.query("SELECT * FROM pairs AT VERSION 'v1'")
+
+
+def test_a_column_added_by_another_tool_is_adopted_at_the_next_open(path: Path, plain) -> None:
+    client = plain(path)
+    client.execute("ALTER TABLE docs ADD COLUMN score REAL")
+    client.execute("UPDATE docs SET score = 0.5 WHERE id = 1")  # in the window: score's old value is lost
+    with galaxlite.Database(path) as db:
+        assert db.check() == []
+        db.create_tag("v2")
+        db.execute("UPDATE docs SET score = 0.9 WHERE id = 1")
+        assert db.query("SELECT * FROM docs AT VERSION 'v1' WHERE id = 1") == [(1, "d0", 0)]
+        assert db.query("SELECT score FROM docs AT VERSION 'v2' WHERE id = 1") == [(0.5,)]
+        assert db.query("SELECT score FROM docs WHERE id = 1") == [(0.9,)]
+
+
+def test_changed_columns_are_reported(path: Path, plain) -> None:
+    plain(path).execute("ALTER TABLE docs RENAME COLUMN label TO tag")
+    with galaxlite.Database(path) as db:
+        [finding] = [f for f in db.check() if "columns changed" in f.problem]
+        assert finding.table == "docs" and finding.repair is None
+        assert "label gone" in finding.problem
+
+
+def test_missing_catalog_guards_are_made_again_when_the_file_is_opened(path: Path, plain) -> None:
+    plain(path).execute("DROP TRIGGER galaxlite_tags_no_delete")
+    out = gl("check", str(path))
+    assert out.returncode == 0, out.stdout
+    with pytest.raises(Exception, match="galaxlite: version tags are removed only by DROP VERSION TAG"):
+        plain(path).execute("DELETE FROM galaxlite_tags")
