@@ -28,6 +28,8 @@ from typing import Any
 
 import numpy as np
 
+from galaxlite.transpile.plan import MAX_VECTOR_DIM
+
 __all__ = [
     "MAX_VECTOR_DIM",
     "VectorDimensionError",
@@ -38,9 +40,6 @@ __all__ = [
     "parse_vector_literal",
     "parse_vector_type",
 ]
-
-#: Largest accepted dimension (a 256 KiB BLOB per value).
-MAX_VECTOR_DIM = 65536
 
 _F32 = np.dtype("<f4")
 _VECTOR_TYPE_RE = re.compile(r"\s*vector\s*\(\s*([+-]?\d+)\s*\)\s*", re.IGNORECASE)
