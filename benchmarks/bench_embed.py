@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from galaxlite.embedders import (  # noqa: E402
+from galaxlite.semantic.embedders import (  # noqa: E402
     EmbedderNotAvailableError,
     available_embedders,
     get_embedder,

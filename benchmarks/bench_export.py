@@ -7,7 +7,7 @@ Usage:
 One galaxlite database holds ``t(id INTEGER PRIMARY KEY, label INTEGER, emb VECTOR(dim))``
 with ``--rows`` rows of random float32 vectors (filled by BULK INSERT). The plain side is
 the same rows as an Arrow table already in memory, written by ``lance.write_dataset`` with
-the Lance options the export uses (``galaxlite.export.LANCE_OPTIONS``). Rounds alternate
+the Lance options the export uses (``galaxlite.exports.layout.LANCE_OPTIONS``). Rounds alternate
 which side goes first; each round's outputs are deleted before the next.
 
 * ``db.create_training_snapshot(tag)``: float32, primary-key order — the P7 line (the
@@ -38,7 +38,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common as C  # noqa: E402
 
 import galaxlite  # noqa: E402
-from galaxlite import export  # noqa: E402
+from galaxlite.exports.encode import Encoder, export_schema  # noqa: E402
+from galaxlite.exports.hashing import ContentHash  # noqa: E402
+from galaxlite.exports.layout import LANCE_OPTIONS  # noqa: E402
+from galaxlite.exports.plan import plan_table  # noqa: E402
+from galaxlite.exports.rows import mmap_reads, read_rows  # noqa: E402
 
 GOAL_RATIO = 1.3
 BYTES_GOAL = {"sq8": 1 / 4, "rabitq": 1 / 25}
@@ -86,17 +90,17 @@ def parts(db: galaxlite.Database, plain, clean_direct, rows: int, dim: int, repe
     write (information, no goal): reading the table as of the last version from SQLite into
     record batches, and the SHA-256 content hash of those batches."""
     conn = C.raw(db)
-    plan = export.plan_table(conn, "t", db.version, "t.lance")
-    encoder = export.Encoder(plan, "float32", {}, export.export_schema(plan, "float32", {}, {}))
+    plan = plan_table(conn, "t", db.version, "t.lance")
+    encoder = Encoder(plan, "float32", {}, export_schema(plan, "float32", {}, {}))
     batches: list = []
 
     def read() -> None:
         batches.clear()
-        with export.mmap_reads(conn):
-            batches.extend(encoder.batch(r) for r in export.read_rows(conn, db._semantic, plan))  # noqa: SLF001
+        with mmap_reads(conn):
+            batches.extend(encoder.batch(r) for r in read_rows(conn, db.session.semantic, plan))
 
     def digest() -> None:
-        hashed = export.ContentHash(encoder.schema)
+        hashed = ContentHash(encoder.schema)
         for batch in batches:
             hashed.add(batch)
         hashed.hexdigest()
@@ -149,7 +153,7 @@ def main() -> None:
             made.append(db.training_dataset(tag))
 
         def plain() -> None:
-            lance.write_dataset(table, str(direct), mode="create", **export.LANCE_OPTIONS)
+            lance.write_dataset(table, str(direct), mode="create", **LANCE_OPTIONS)
 
         C.progress("warm-up (one untimed run of each side)")
         ours()
@@ -184,7 +188,7 @@ def main() -> None:
         lines,
         notes=[
             "galaxlite = db.create_training_snapshot(...) end to end; plain = lance.write_dataset "
-            f"of an in-memory Arrow table; Lance options on both sides: {export.LANCE_OPTIONS}.",
+            f"of an in-memory Arrow table; Lance options on both sides: {LANCE_OPTIONS}.",
             f"Median of {args.repeat} interleaved rounds; ratio = median of per-round ratios.",
         ],
     )

@@ -1,4 +1,4 @@
-"""P8 and the size part of P7: sq8 and 1-bit RaBitQ (galaxlite.quantize) on real embeddings.
+"""P8 and the size part of P7: sq8 and 1-bit RaBitQ (galaxlite.exports.quantize) on real embeddings.
 
 Usage:
     python benchmarks/bench_quantize.py [--rows 1000] [--queries 100] [--quick]
@@ -48,8 +48,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import common as C  # noqa: E402
 
-from galaxlite import quantize as Q  # noqa: E402
-from galaxlite.embedders import EmbedderNotAvailableError, get_embedder  # noqa: E402
+from galaxlite.exports import quantize as Q  # noqa: E402
+from galaxlite.semantic.embedders import EmbedderNotAvailableError, get_embedder  # noqa: E402
 
 SEED = 42
 K = 10

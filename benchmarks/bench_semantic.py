@@ -43,7 +43,7 @@ import common as C  # noqa: E402
 from bench_embed import sentences, throughput  # noqa: E402
 
 import galaxlite  # noqa: E402
-from galaxlite.embedders import EmbedderNotAvailableError, get_embedder  # noqa: E402
+from galaxlite.semantic.embedders import EmbedderNotAvailableError, get_embedder  # noqa: E402
 
 GOAL_S = 0.100
 THRESHOLD = 0.6
@@ -68,7 +68,7 @@ def median_ms_per_call(fn, args: list, repeat: int = 1) -> tuple[float, list[int
 
 def source_matrix(db: galaxlite.Database) -> np.ndarray:
     """The in-memory embedding matrix galaxlite scores against (for the numpy baseline)."""
-    sources = list(db._semantic._sources.values())  # noqa: SLF001 - the benchmark looks inside
+    sources = list(db.session.semantic.cache.sources.values())
     return max(sources, key=lambda s: len(s.values)).matrix
 
 

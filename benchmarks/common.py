@@ -121,7 +121,7 @@ def checkpoint(conn: apsw.Connection) -> None:
 
 def raw(db: galaxlite.Database) -> apsw.Connection:
     """galaxlite's own apsw connection (for checkpoints and diagnostics only)."""
-    return db._conn  # noqa: SLF001 - benchmarks look inside on purpose
+    return db.session.conn
 
 
 def file_mib(path: str | Path) -> float:

@@ -13,22 +13,16 @@ from galaxlite.database import Tag as Tag
 from galaxlite.database import TrainingExport as TrainingExport
 from galaxlite.dbapi import *  # noqa: F403 - the PEP 249 module surface (connect, types, ...)
 from galaxlite.errors import *  # noqa: F403 - every galaxlite exception
+from galaxlite.exports import content_hash as content_hash
+from galaxlite.exports import read_metadata as read_metadata
+from galaxlite.exports import torch_dataset as torch_dataset
+from galaxlite.exports import training_batches as training_batches
 from galaxlite.snapshots import Snapshot as Snapshot
 
 __version__ = "0.1.0"
 
-# Readers of training exports (galaxlite.export), imported on first use: they need pyarrow.
-_EXPORT_READERS = ("content_hash", "read_metadata", "torch_dataset", "training_batches")
-
 __all__ = sorted({
-    "Database", "Result", "Snapshot", "Tag", "TrainingExport", *_EXPORT_READERS,
+    "Database", "Result", "Snapshot", "Tag", "TrainingExport",
+    "content_hash", "read_metadata", "torch_dataset", "training_batches",
     *dbapi.__all__, *errors.__all__,
 })
-
-
-def __getattr__(name: str):
-    if name in _EXPORT_READERS:
-        from galaxlite import export
-
-        return getattr(export, name)
-    raise AttributeError(f"module 'galaxlite' has no attribute {name!r}")

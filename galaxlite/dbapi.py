@@ -42,7 +42,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from galaxlite import transpile
+from galaxlite import runners, transpile
 from galaxlite.database import Database, Result
 from galaxlite.errors import (
     DatabaseError,
@@ -56,6 +56,7 @@ from galaxlite.errors import (
     ProgrammingError,
     Warning,
 )
+from galaxlite.exports.arrow import result_to_arrow
 from galaxlite.params import Params
 from galaxlite.transpile import plan as P
 
@@ -482,8 +483,8 @@ class Cursor:
             else:
                 cur = self._apsw_cursor
                 if cur is None:
-                    cur = self._apsw_cursor = db._live.cursor()
-                result = db.execute(sql, parameters, cur)
+                    cur = self._apsw_cursor = db.session.conn.cursor()
+                result = runners.execute(db.session, sql, parameters, cur)
                 rowcount = -1
         except BaseException:
             self._clear()
@@ -586,8 +587,6 @@ class Cursor:
     def fetch_arrow(self):
         """The remaining rows as a ``pyarrow.Table`` (column types from the values, or from
         the declared types when there are no rows)."""
-        from galaxlite.arrow import result_to_arrow
-
         if self._result is None or self.description is None:
             self._after_last_row()
         return result_to_arrow(self._result)

@@ -19,6 +19,7 @@ import click
 from galaxlite import errors as E
 from galaxlite.cli import table_lines, tag_rows, write_result
 from galaxlite.database import DATABASE_FILE, Database
+from galaxlite.exports import training_batches
 
 # fixtures/demo in the repository; installed as the package galaxlite.demo_data
 DEFAULT_FIXTURES = Path(str(files("galaxlite.demo_data")))
@@ -283,8 +284,6 @@ def training_export(demo: Demo) -> None:
     path = demo.db.training_dataset("train-v1", "docs")
     demo.echo(f"db.training_dataset('train-v1', 'docs') = {path}", dim=True)
     import lance  # here: only this step needs it
-
-    from galaxlite.export import training_batches
 
     fields = ", ".join(f"{f.name}: {f.type}" for f in lance.dataset(path).schema)
     demo.echo(f"lance.dataset(path).schema: {fields}")

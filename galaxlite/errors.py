@@ -4,15 +4,23 @@ Every error a user can cause is one of these; raw apsw or front-end exceptions n
 escape. Errors about SQL text carry ``sql`` and ``position`` (character offset) and say
 the line and column in their message.
 
+This is the one set of exception classes: the leaf modules ``galaxlite.semantic.embedders``
+and ``galaxlite.semantic.vectors`` raise these too, so ``galaxlite.UnknownEmbedderError``
+catches what ``galaxlite.semantic.embedders.get_embedder`` raises. Where a class also
+derives from a builtin exception (``LookupError``, ``ValueError``, ``ImportError``), code
+that catches the builtin keeps working.
+
     Warning
     Error
     ├── InterfaceError
     └── DatabaseError
         ├── DataError
-        │   └── VectorDimensionError    a VECTOR(n) value of the wrong size
+        │   └── VectorDimensionError    a VECTOR(n) value of the wrong size (also a ValueError)
         ├── OperationalError
         │   ├── EmbedderNotAvailableError  the embedder's package is not installed
         │   └── OptionalDependencyError    an optional package (torch) is not installed
+        ├── EmbedderError               an embedder that cannot be had or run (also the base
+        │                               of UnknownEmbedderError and EmbedderNotAvailableError)
         ├── IntegrityError
         ├── InternalError
         ├── ProgrammingError
@@ -28,7 +36,7 @@ the line and column in their message.
         │   │   ├── DuplicateSnapshotError  a snapshot of that name exists already
         │   │   └── SnapshotParameterError  a bad value for a db4ai_* parameter (SET ...)
         │   ├── SemanticError           a SEMANTIC_MATCH / SEMANTIC_SCORE that cannot run
-        │   ├── UnknownEmbedderError    no embedder of that name
+        │   ├── UnknownEmbedderError    no embedder of that name (also a LookupError)
         │   ├── EmbedderMismatchError   a column embedded with another embedder
         │   ├── QuantizationModeError   an unknown training precision / decode mode (also a ValueError)
         │   └── TrainingExportError     no such training export, or not one
@@ -153,8 +161,14 @@ class SemanticError(ProgrammingError):
     string, a threshold that is not a number from -1 to 1."""
 
 
-class UnknownEmbedderError(ProgrammingError):
-    """No embedder is registered under that name."""
+class EmbedderError(DatabaseError):
+    """An embedder that cannot be had or cannot run (``galaxlite.semantic.embedders``); the
+    base of UnknownEmbedderError and EmbedderNotAvailableError."""
+
+
+class UnknownEmbedderError(ProgrammingError, EmbedderError, LookupError):
+    """No embedder is registered under that name; also a ``LookupError``, as a failed
+    registry lookup."""
 
 
 class EmbedderMismatchError(ProgrammingError):
@@ -162,7 +176,7 @@ class EmbedderMismatchError(ProgrammingError):
 
 
 class QuantizationModeError(ProgrammingError, ValueError):
-    """An unknown training precision or vector decode mode (galaxlite.quantize); also a
+    """An unknown training precision or vector decode mode (galaxlite.exports.quantize); also a
     ``ValueError``, as for any bad argument value."""
 
 
@@ -173,17 +187,18 @@ class TrainingExportError(ProgrammingError):
 
 class OptionalDependencyError(OperationalError, ImportError):
     """An optional package a feature needs is not installed (PyTorch for
-    ``galaxlite.export.torch_dataset``); the message says how to install it. Also an
+    ``galaxlite.exports.torch_dataset``); the message says how to install it. Also an
     ``ImportError``."""
 
 
-class EmbedderNotAvailableError(OperationalError):
+class EmbedderNotAvailableError(OperationalError, EmbedderError):
     """The embedder exists but cannot run here (its package or model files are missing);
     the message says how to install them."""
 
 
-class VectorDimensionError(DataError):
-    """A value for a ``VECTOR(n)`` column that is not n float32 components.
+class VectorDimensionError(DataError, ValueError):
+    """A value for a ``VECTOR(n)`` column (or a vector in another context) that is not n
+    float32 components; also a ``ValueError``, as for any bad argument value.
 
     ``column``, ``expected`` and ``got`` (None when unknown) say which column, and how many
     components it needs and received.
@@ -204,6 +219,7 @@ class VectorDimensionError(DataError):
         self.expected = expected
         self.got = got
 
+
 def _with_position(message: str, sql: str | None, position: int | None) -> str:
     if sql and position is not None and position >= 0:
         return f"{message} at {transpile.describe_position(sql, position)}"
@@ -213,6 +229,22 @@ def _with_position(message: str, sql: str | None, position: int | None) -> str:
 def sql_error(cls: type[Error], message: str, sql: str | None, position: int | None) -> Error:
     """An error of class ``cls`` whose message says where in ``sql`` the problem is."""
     return cls(_with_position(message, sql, position), sql=sql, position=position)
+
+
+def placed(err: Error, sql: str | None, position: int | None) -> Error:
+    """``err`` as raised at ``position`` of ``sql``: an error of the same class and attributes
+    whose message says where. An error that has a place already is returned as it is.
+
+    >>> placed(UnknownEmbedderError("unknown embedder 'x'"), "SELECT f(a)", 7).message
+    "unknown embedder 'x' at line 1, column 8 near 'f(a)'"
+    """
+    if err.position is not None:
+        return err
+    new = sql_error(type(err), err.message, sql, position)
+    for name, value in vars(err).items():
+        if name not in ("message", "sql", "position"):
+            setattr(new, name, value)
+    return new
 
 
 _FROM_TRANSPILE: dict[type, type[Error]] = {
@@ -328,6 +360,7 @@ __all__ = [
     "DatabaseError",
     "DuplicateSnapshotError",
     "DuplicateTagError",
+    "EmbedderError",
     "EmbedderMismatchError",
     "EmbedderNotAvailableError",
     "Error",

@@ -46,18 +46,18 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import ROUND_FLOOR, Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import apsw
 
 from galaxlite import errors as E
 from galaxlite import transpile
+from galaxlite.engine import render as rendering
+from galaxlite.engine.result import describe
+from galaxlite.engine.session import Session
 from galaxlite.params import Params
 from galaxlite.transpile import plan as P
 from galaxlite.transpile import quote_identifier as q
-
-if TYPE_CHECKING:
-    from galaxlite.database import Database
 
 MODE = "db4ai_snapshot_mode"
 DELIMITER = "db4ai_snapshot_version_delimiter"
@@ -227,19 +227,19 @@ def _persisted(conn: apsw.Connection) -> dict[str, str]:
     }
 
 
-def _values(conn: apsw.Connection, session: Mapping[str, str]) -> dict[str, str | None]:
-    return {**DEFAULTS, **_persisted(conn), **session}
+def _values(conn: apsw.Connection, local: Mapping[str, str]) -> dict[str, str | None]:
+    return {**DEFAULTS, **_persisted(conn), **local}
 
 
 _NAMING = (DELIMITER, SEPARATOR)  # what reading name@version needs
 
 
-def settings(db: Database, plan: P.Plan | None = None, position: int | None = None,
+def settings(session: Session, plan: P.Plan | None = None, position: int | None = None,
              need: Sequence[str] = tuple(DEFAULTS)) -> Settings:
-    """The parameters in force for ``db``'s session. A bad value stored in the file (by a
+    """The parameters in force for ``session``. A bad value stored in the file (by a
     plain client) fails here when a statement ``need``s it, as a bad mode does in openGauss
     when it is used: reading ``name@version`` needs only the delimiter and separator."""
-    values = _values(db._live, db._snapshot_settings)
+    values = _values(session.conn, session.settings)
     for name in need:
         value = values[name]
         if value is not None and _checked_value(name, str(value), values) is None:
@@ -283,27 +283,27 @@ def _parameter(plan: P.Plan) -> str:
     return name
 
 
-def set_parameter(db: Database, plan: P.Plan) -> None:
+def set_parameter(session: Session, plan: P.Plan) -> None:
     """``SET p = v`` / ``RESET p`` (this session) and ``ALTER DATABASE SET p = v`` /
     ``ALTER DATABASE RESET p`` (stored in the file, for every session that has not SET it)."""
     p: P.Parameter = plan.detail
-    conn, session = db._live, db._snapshot_settings
+    conn, local = session.conn, session.settings
     name = _parameter(plan)
     value = None
     if p.value is not None:
         persisted = {**DEFAULTS, **_persisted(conn)}
-        scopes = [persisted, {**persisted, **session}] if p.persist else [{**persisted, **session}]
+        scopes = [persisted, {**persisted, **local}] if p.persist else [{**persisted, **local}]
         checked = [_checked_value(name, str(p.value), s) for s in scopes]
         if any(c is None for c in checked):
             raise _error(E.SnapshotParameterError, _invalid(name, str(p.value)), plan, p.position)
         value = checked[0]
     if not p.persist:
         if value is None:
-            session.pop(name, None)
+            local.pop(name, None)
         else:
-            session[name] = value
+            local[name] = value
         return
-    with db._writing(pin=False):
+    with session.writing(pin=False):
         if value is None:
             conn.execute("DELETE FROM galaxlite_meta WHERE key = ?", (name,))
         else:
@@ -314,10 +314,10 @@ def set_parameter(db: Database, plan: P.Plan) -> None:
             )
 
 
-def show_parameter(db: Database, plan: P.Plan) -> tuple[str, str | None]:
+def show_parameter(session: Session, plan: P.Plan) -> tuple[str, str | None]:
     """(parameter name, value in force) for ``SHOW p``; the value is NULL for an unset seed."""
     name = _parameter(plan)
-    value = _values(db._live, db._snapshot_settings)[name]
+    value = _values(session.conn, session.settings)[name]
     return name, (value.upper() if name == MODE and value is not None else value)
 
 
@@ -408,26 +408,26 @@ def _written(plan: P.Plan, name: P.SnapshotName, s: Settings) -> tuple[str, str]
 
 
 def _lookup(
-    db: Database, plan: P.Plan, name: P.SnapshotName, s: Settings, what: str = "snapshot"
+    session: Session, plan: P.Plan, name: P.SnapshotName, s: Settings, what: str = "snapshot"
 ) -> Snapshot:
     """The existing snapshot ``name@version`` names (UnknownSnapshotError if none)."""
     schema, full = _written(plan, name, s)
-    snap = find(db._live, full, schema)
+    snap = find(session.conn, full, schema)
     if snap is None:
         raise _error(
             E.UnknownSnapshotError, f"{what} {_qualified(schema, full)} does not exist", plan,
-            name.position, hint=_made_otherwise(db, name),
+            name.position, hint=_made_otherwise(session, name),
         )
     return snap
 
 
-def _made_otherwise(db: Database, name: P.SnapshotName) -> str | None:
+def _made_otherwise(session: Session, name: P.SnapshotName) -> str | None:
     """A hint when ``name@version`` matches a snapshot made under another delimiter or
     separator (its full name keeps the characters of its creation), else None."""
     version = name.version
     if version is None:
         return None
-    for stored, written in db._live.execute(
+    for stored, written in session.conn.execute(
         "SELECT name, version FROM db4ai_snapshot WHERE prefix = ? COLLATE NOCASE ORDER BY id",
         (name.name,),
     ):
@@ -444,8 +444,8 @@ def _made_otherwise(db: Database, name: P.SnapshotName) -> str | None:
     return None
 
 
-def _check_free(db: Database, plan: P.Plan, schema: str, name: str, position: int) -> None:
-    conn = db._live
+def _check_free(session: Session, plan: P.Plan, schema: str, name: str, position: int) -> None:
+    conn = session.conn
     if find(conn, name, schema) is not None:
         raise _error(
             E.DuplicateSnapshotError, f"snapshot {_qualified(schema, name)} already exists", plan,
@@ -461,25 +461,25 @@ def _check_free(db: Database, plan: P.Plan, schema: str, name: str, position: in
         )
 
 
-def view_of(db: Database, plan: P.Plan, ref: P.SnapshotRef) -> tuple[str, str]:
+def view_of(session: Session, plan: P.Plan, ref: P.SnapshotRef) -> tuple[str, str]:
     """(view name, ``SELECT`` of its rows) of the snapshot a reference ``name@version`` names
     (the full name is built with the delimiter and separator in force now). galaxlite reads
     the SELECT, not the view: a view dropped or replaced by a user does not change what
     ``name@version`` returns."""
-    schema, full = _written(plan, ref.snapshot, settings(db, plan, ref.position, _NAMING))
-    snap = find(db._live, full, schema)
+    schema, full = _written(plan, ref.snapshot, settings(session, plan, ref.position, _NAMING))
+    snap = find(session.conn, full, schema)
     if snap is None:
         raise _error(E.UnknownSnapshotError, f'snapshot "{full}" does not exist', plan,
-                     ref.position, hint=_made_otherwise(db, ref.snapshot))
+                     ref.position, hint=_made_otherwise(session, ref.snapshot))
     return snap.name, _source_sql(snap)
 
 
-def check_not_a_snapshot_view(db: Database, plan: P.Plan, view: P.TableName) -> None:
+def check_not_a_snapshot_view(session: Session, plan: P.Plan, view: P.TableName) -> None:
     """``DROP VIEW`` of a snapshot's view is refused: plain clients read snapshots through it
     (PURGE SNAPSHOT removes a snapshot with its view)."""
     if (view.schema or SCHEMA).lower() != SCHEMA:
         return
-    snap = find(db._live, view.name, SCHEMA)
+    snap = find(session.conn, view.name, SCHEMA)
     if snap is not None:
         raise _error(
             E.SnapshotError,
@@ -600,13 +600,13 @@ class _Params:
             )
 
 
-def _run(db: Database, sql: str, params: _Params | None = None) -> None:
+def _run(session: Session, sql: str, params: _Params | None = None) -> None:
     """Run SQL built from the user's texts the way galaxlite runs any statement: through the
     front end (AT VERSION, ``name@version``, SEMANTIC_MATCH, VECTOR(n) checks) and render."""
     plan = transpile.parse_statement(sql)
     values = params.take(plan) if params is not None else None
-    rendered, values = db._render(plan, values)
-    db._live.execute(rendered, values).fetchall()  # (to the end, even with RETURNING)
+    rendered, values = rendering.render(session, plan, values)
+    session.conn.execute(rendered, values).fetchall()  # (to the end, even with RETURNING)
 
 
 def _rowid(names: Sequence[str]) -> str:
@@ -709,10 +709,10 @@ def _create_table(conn: apsw.Connection, table: str, columns: Sequence[tuple[str
     conn.execute(transpile.parse_statement(sql).sql)  # the front end adds VECTOR(n) checks
 
 
-def _new_work(db: Database, snap_id: int, mode: str, columns: list[tuple[str, str]],
+def _new_work(session: Session, snap_id: int, mode: str, columns: list[tuple[str, str]],
               in_place: bool = True) -> _Work:
     """An empty W: the MSS table itself (``in_place``), or TEMP "snapshot"."""
-    conn = db._live
+    conn = session.conn
     if mode == "MSS" and in_place:
         table = f"_gl_s{snap_id}"
     else:
@@ -726,12 +726,12 @@ def _new_work(db: Database, snap_id: int, mode: str, columns: list[tuple[str, st
 _NAMES_SNAPSHOT = re.compile(r"\bsnapshot\b", re.IGNORECASE)
 
 
-def _work_from(db: Database, snap_id: int, mode: str, parent: Snapshot,
+def _work_from(session: Session, snap_id: int, mode: str, parent: Snapshot,
                pick: bool = False, commands: Sequence[P.SnapshotCommand] = ()) -> _Work:
     """W holding the parent's rows (only those in TEMP table _gl_pick when ``pick``); TEMP
     when a command may name ``snapshot`` (its correlation name, or a subquery's table)."""
     in_place = not any(_NAMES_SNAPSHOT.search(p) for c in commands for p in c.pieces[1:])
-    work = _new_work(db, snap_id, mode, [(c.name, c.definition) for c in parent.columns],
+    work = _new_work(session, snap_id, mode, [(c.name, c.definition) for c in parent.columns],
                      in_place)
     names = ", ".join(q(n) for n in work.names)
     where = f" WHERE _gl_rid IN (SELECT r FROM temp.{_PICK})" if pick else ""
@@ -740,17 +740,17 @@ def _work_from(db: Database, snap_id: int, mode: str, parent: Snapshot,
         work.matrix = parent
         work.inherited = {c.name.lower(): c.physical for c in parent.columns}
         rid = _rowid(work.names)
-        db._live.execute(
+        session.conn.execute(
             f"INSERT INTO {work.ref} ({rid}, {names}) SELECT _gl_rid, {names} FROM {source}"
         )
     else:
-        db._live.execute(
+        session.conn.execute(
             f"INSERT INTO {work.ref} ({names}) SELECT {names} FROM {source} ORDER BY _gl_rid"
         )
     return work
 
 
-def _apply(db: Database, plan: P.Plan, work: _Work, cmd: P.SnapshotCommand, params: _Params,
+def _apply(session: Session, plan: P.Plan, work: _Work, cmd: P.SnapshotCommand, params: _Params,
            number: int) -> None:
     """Run one USING command on W."""
     what = f"USING command {number}: {' '.join(p for p in cmd.pieces if p)}"
@@ -759,28 +759,28 @@ def _apply(db: Database, plan: P.Plan, work: _Work, cmd: P.SnapshotCommand, para
     where = f" WHERE {cmd.where}" if cmd.where else ""
     with _blame(plan, cmd.position, what, internal=work.table):
         if cmd.op == "INSERT":
-            _run(db, f"INSERT INTO {table} {cmd.insert}", params)
+            _run(session, f"INSERT INTO {table} {cmd.insert}", params)
         elif cmd.op == "UPDATE":
             from_ = f" FROM {cmd.from_}" if cmd.from_ else ""
-            _run(db, f"UPDATE {table} AS {alias} SET {cmd.set}{from_}{where}", params)
+            _run(session, f"UPDATE {table} AS {alias} SET {cmd.set}{from_}{where}", params)
         elif cmd.op == "DELETE" and cmd.using:
             rid = _rowid(work.names)
             _run(
-                db,
+                session,
                 f"DELETE FROM {table} WHERE {rid} IN (SELECT {alias}.{rid} FROM {table} AS "
                 f"{alias}, {cmd.using}{where})",
                 params,
             )
         elif cmd.op == "DELETE":
-            _run(db, f"DELETE FROM {table} AS {alias}{where}", params)
+            _run(session, f"DELETE FROM {table} AS {alias}{where}", params)
         elif cmd.op == "ALTER":
             for action in cmd.alter:
-                _alter(db, plan, work, action, cmd.position)
+                _alter(session, plan, work, action, cmd.position)
         else:  # pragma: no cover - the front end only produces the four operations
             raise E.NotSupportedError(f"unknown USING operation {cmd.op!r}")
 
 
-def _alter(db: Database, plan: P.Plan, work: _Work, action: P.AlterAction, position: int) -> None:
+def _alter(session: Session, plan: P.Plan, work: _Work, action: P.AlterAction, position: int) -> None:
     names = [n.lower() for n in work.names]
     col = action.column
     if action.action == "add":
@@ -789,7 +789,7 @@ def _alter(db: Database, plan: P.Plan, work: _Work, action: P.AlterAction, posit
                 E.SnapshotError, f'column "{col}" already exists in current snapshot', plan,
                 position,
             )
-        _run(db, f"ALTER TABLE {work.ref} ADD COLUMN {q(col)} {action.definition}".rstrip())
+        _run(session, f"ALTER TABLE {work.ref} ADD COLUMN {q(col)} {action.definition}".rstrip())
         work.columns.append((col, action.definition))
         _check_addressable(plan, work.names, position)
         return
@@ -801,7 +801,7 @@ def _alter(db: Database, plan: P.Plan, work: _Work, action: P.AlterAction, posit
             f"unable to map field \"{col}\" to backing table in DROP operation: '{action.text}'",
             plan, position,
         )
-    _run(db, f"ALTER TABLE {work.ref} DROP COLUMN {q(col)}")
+    _run(session, f"ALTER TABLE {work.ref} DROP COLUMN {q(col)}")
     del work.columns[names.index(col.lower())]
     work.inherited.pop(col.lower(), None)  # a column added again later is a new one
 
@@ -814,7 +814,7 @@ def _matrix_columns(conn: apsw.Connection, matrix: str) -> list[tuple[str, str |
     return [(r[1], r[4]) for r in conn.execute("SELECT * FROM pragma_table_info(?)", (matrix,))]
 
 
-def _store_css(db: Database, snap_id: int, work: _Work) -> tuple[str, int, list[Column], dict]:
+def _store_css(session: Session, snap_id: int, work: _Work) -> tuple[str, int, list[Column], dict]:
     """Put W into a matrix (the parent's, or a new one): W's rows equal to their matrix row
     are shared, the others appended. Returns (matrix, matrix id, columns, membership).
 
@@ -827,7 +827,7 @@ def _store_css(db: Database, snap_id: int, work: _Work) -> tuple[str, int, list[
     inclusion flag column ``_s<id>`` (default 0). A lineage of updates thus writes only the
     rows each version changes and appends their new copies.
     """
-    conn = db._live
+    conn = session.conn
     w = work.ref
     parent = work.matrix
     if parent is not None:
@@ -878,7 +878,7 @@ def _store_css(db: Database, snap_id: int, work: _Work) -> tuple[str, int, list[
         passing = f"_gl_rid <= {top} AND {_passes(flags, masks)}"
         dropped = _one(conn, f"SELECT count(*) FROM {m} WHERE {passing}") - kept
         if 0 < dropped <= kept:
-            col, bit = _free_bit(db, matrix)
+            col, bit = _free_bit(session, matrix)
             conn.execute(
                 f"UPDATE {m} SET {col} = {col} | {bit} WHERE {passing} "
                 f"AND _gl_rid NOT IN {kept_rows}"
@@ -918,11 +918,11 @@ def _store_css(db: Database, snap_id: int, work: _Work) -> tuple[str, int, list[
     return matrix, matrix_id, columns, membership
 
 
-def _free_bit(db: Database, matrix: str) -> tuple[str, int]:
+def _free_bit(session: Session, matrix: str) -> tuple[str, int]:
     """An exclusion bit no snapshot of the matrix uses: (column _gl_x<j>, bit value); the
     column is added when all bits of the existing ones are taken. Bits freed by PURGE were
     cleared from every row, so any unused bit is clear everywhere."""
-    conn = db._live
+    conn = session.conn
     used: dict[str, int] = {}
     for (membership,) in conn.execute(
         "SELECT membership FROM db4ai_snapshot WHERE storage = ? AND membership IS NOT NULL",
@@ -976,19 +976,19 @@ def _add_column(conn: apsw.Connection, matrix: str, definition: str) -> None:
         raise
 
 
-def _store(db: Database, snap_id: int, mode: str,
+def _store(session: Session, snap_id: int, mode: str,
            work: _Work) -> tuple[str, int | None, list[Column], dict | None]:
     """(storage table, matrix id, columns, CSS membership) of the finished W."""
     if mode == "CSS":
-        return _store_css(db, snap_id, work)
+        return _store_css(session, snap_id, work)
     table = f"_gl_s{snap_id}"
     if work.table != table:  # built in TEMP "snapshot": copied into its own table
-        conn = db._live
+        conn = session.conn
         _create_table(conn, table, work.columns, temp=False)
         conn.execute(f"INSERT INTO main.{q(table)} SELECT * FROM {work.ref} "
                      f"ORDER BY {_rowid(work.names)}")
         conn.execute(f"DROP TABLE {work.ref}")
-    _guard(db._live, table)
+    _guard(session.conn, table)
     return table, None, [Column(n, n, d) for n, d in work.columns], None
 
 
@@ -1011,11 +1011,11 @@ def _catalog_writer(conn: apsw.Connection) -> Iterator[None]:
     conn.execute("DELETE FROM galaxlite_meta WHERE key = ?", (_WRITER,))
 
 
-def _register(db: Database, *, schema: str, prefix: str, version: str, name: str, mode: str,
+def _register(session: Session, *, schema: str, prefix: str, version: str, name: str, mode: str,
               commands: Sequence[str], comment: str | None, parent: Snapshot | None,
               published: bool) -> int:
     """Add the catalog row (storage filled in by ``_finish``); its id."""
-    conn = db._live
+    conn = session.conn
     conn.execute(
         "INSERT INTO db4ai_snapshot (parent_id, root_id, schema, name, owner, commands, comment, "
         "published, created, row_count, prefix, version, mode, storage, columns) "
@@ -1032,10 +1032,10 @@ def _register(db: Database, *, schema: str, prefix: str, version: str, name: str
     return snap_id
 
 
-def _finish(db: Database, snap_id: int, mode: str, work: _Work) -> Snapshot:
+def _finish(session: Session, snap_id: int, mode: str, work: _Work) -> Snapshot:
     """Store W, create the view, complete the catalog row."""
-    conn = db._live
-    storage, matrix_id, columns, membership = _store(db, snap_id, mode, work)
+    conn = session.conn
+    storage, matrix_id, columns, membership = _store(session, snap_id, mode, work)
     conn.execute(
         "UPDATE db4ai_snapshot SET storage = ?, matrix_id = ?, columns = ?, membership = ? "
         "WHERE id = ?",
@@ -1052,23 +1052,22 @@ def _finish(db: Database, snap_id: int, mode: str, work: _Work) -> Snapshot:
 # ---------------------------------------------------------------------- CREATE SNAPSHOT
 
 
-def create(db: Database, plan: P.Plan, params: Params) -> list[tuple[str, str]]:
+def create(session: Session, plan: P.Plan, params: Params) -> list[tuple[str, str]]:
     """``CREATE SNAPSHOT ... AS <query>`` or ``CREATE SNAPSHOT ... FROM @v USING (...)``;
     the (schema, name) of the new snapshot."""
     d: P.CreateSnapshot = plan.detail
-    s = settings(db, plan, d.name.position, (MODE, *_NAMING))
+    s = settings(session, plan, d.name.position, (MODE, *_NAMING))
     schema = _schema(plan, d.name)
-    with _catalog_writer(db._live):
+    with _catalog_writer(session.conn):
         if d.query is not None:
-            snap = _create_root(db, plan, d, s, schema, params)
+            snap = _create_root(session, plan, d, s, schema, params)
         else:
-            snap = _create_derived(db, plan, d, s, schema, params)
+            snap = _create_derived(session, plan, d, s, schema, params)
     return [(snap.schema, snap.name)]
 
 
-def _create_root(db: Database, plan: P.Plan, d: P.CreateSnapshot, s: Settings, schema: str,
+def _create_root(session: Session, plan: P.Plan, d: P.CreateSnapshot, s: Settings, schema: str,
                  params: Params) -> Snapshot:
-    from galaxlite.database import _describe
 
     pos = d.name.position
     version = (
@@ -1076,8 +1075,8 @@ def _create_root(db: Database, plan: P.Plan, d: P.CreateSnapshot, s: Settings, s
         else s.separator.join(("1", "0", "0"))
     )
     name = _full_name(plan, d.name.name, version, s, pos)
-    _check_free(db, plan, schema, name, pos)
-    conn = db._live
+    _check_free(session, plan, schema, name, pos)
+    conn = session.conn
     at = d.query_position
     with _blame(plan, at, text=d.query, base=at):
         query = transpile.parse_statement(d.query)
@@ -1086,9 +1085,9 @@ def _create_root(db: Database, plan: P.Plan, d: P.CreateSnapshot, s: Settings, s
                 E.SnapshotError, "CREATE SNAPSHOT ... AS needs a query (SELECT, WITH or VALUES)",
                 plan, at,
             )
-        sql, values = db._render(query, params)
+        sql, values = rendering.render(session, query, params)
     with _blame(plan, at, text=d.query if sql == d.query else None, base=at):
-        described = _describe(conn, sql, values, full=True)
+        described = describe(conn, sql, values, full=True)
     columns: list[tuple[str, str]] = []
     for col, decl, *origin in described or ():
         if col.lower() in (n.lower() for n, _ in columns):
@@ -1099,36 +1098,36 @@ def _create_root(db: Database, plan: P.Plan, d: P.CreateSnapshot, s: Settings, s
     _check_addressable(plan, [n for n, _ in columns], at)
     projection = d.projection if d.projection is not None else d.query
     commands = [projection, d.from_clause or "", ""]
-    snap_id = _register(db, schema=schema, prefix=d.name.name, version=version, name=name,
+    snap_id = _register(session, schema=schema, prefix=d.name.name, version=version, name=name,
                         mode=s.mode, commands=commands, comment=d.comment, parent=None,
                         published=True)
-    work = _new_work(db, snap_id, s.mode, columns)
+    work = _new_work(session, snap_id, s.mode, columns)
     with _blame(plan, at, "the snapshot's query"):
         conn.execute(f"INSERT INTO {work.ref} SELECT * FROM ({sql})", values)
-    return _finish(db, snap_id, s.mode, work)
+    return _finish(session, snap_id, s.mode, work)
 
 
-def _create_derived(db: Database, plan: P.Plan, d: P.CreateSnapshot, s: Settings, schema: str,
+def _create_derived(session: Session, plan: P.Plan, d: P.CreateSnapshot, s: Settings, schema: str,
                     params: Params) -> Snapshot:
     pos = d.name.position
-    parent = _lookup(db, plan, P.SnapshotName(d.name.schema, d.name.name, d.parent, pos), s,
+    parent = _lookup(session, plan, P.SnapshotName(d.name.schema, d.name.name, d.parent, pos), s,
                      what="parent snapshot")
     if d.name.version is not None:
         version = _version_text(d.name.version, s, plan, pos)
     else:
         version = _bumped(plan, parent, d.commands, s, pos)
     name = _full_name(plan, parent.prefix, version, s, pos)
-    _check_free(db, plan, schema, name, pos)
+    _check_free(session, plan, schema, name, pos)
     commands = [piece for cmd in d.commands for piece in cmd.pieces]
-    snap_id = _register(db, schema=schema, prefix=parent.prefix, version=version, name=name,
+    snap_id = _register(session, schema=schema, prefix=parent.prefix, version=version, name=name,
                         mode=s.mode, commands=commands, comment=d.comment, parent=parent,
                         published=False)
-    work = _work_from(db, snap_id, s.mode, parent, commands=d.commands)
+    work = _work_from(session, snap_id, s.mode, parent, commands=d.commands)
     values = _Params(params)
     for number, cmd in enumerate(d.commands, 1):
-        _apply(db, plan, work, cmd, values, number)
+        _apply(session, plan, work, cmd, values, number)
     values.check_all_used(plan)
-    return _finish(db, snap_id, s.mode, work)
+    return _finish(session, snap_id, s.mode, work)
 
 
 # ---------------------------------------------------------------------- SAMPLE SNAPSHOT
@@ -1163,7 +1162,7 @@ def _rank(value: Any) -> tuple:
     return (2, value) if isinstance(value, str) else (3, value)
 
 
-def _draw(db: Database, parent: Snapshot, stratify: Sequence[Column],
+def _draw(session: Session, parent: Snapshot, stratify: Sequence[Column],
           samples: Sequence[P.SampleSpec], seed: int | None) -> list[list[int]]:
     """The storage rowids of the parent's rows each sample takes.
 
@@ -1177,7 +1176,7 @@ def _draw(db: Database, parent: Snapshot, stratify: Sequence[Column],
     )
     keys = "".join(f", {q(c.name)}" for c in stratify)
     groups: dict[tuple, list[int]] = {}
-    for row in db._live.execute(
+    for row in session.conn.execute(
         f"SELECT _gl_rid{keys} FROM ({_source_sql(parent, rowid=True)}) ORDER BY {order}"
     ):
         groups.setdefault(tuple(row[1:]), []).append(row[0])
@@ -1195,13 +1194,13 @@ def _draw(db: Database, parent: Snapshot, stratify: Sequence[Column],
     return picked
 
 
-def sample(db: Database, plan: P.Plan, params: Params) -> list[tuple[str, str]]:
+def sample(session: Session, plan: P.Plan, params: Params) -> list[tuple[str, str]]:
     """``SAMPLE SNAPSHOT name@v [STRATIFY BY ...] AS label AT RATIO r [, ...]``: one
     unpublished child per label, with disjoint rows; their (schema, name)."""
     d: P.SampleSnapshot = plan.detail
-    s = settings(db, plan, d.name.position)
+    s = settings(session, plan, d.name.position)
     pos = d.name.position
-    parent = _lookup(db, plan, d.name, s, what="parent snapshot")
+    parent = _lookup(session, plan, d.name, s, what="parent snapshot")
     by_name = {c.name.lower(): c for c in parent.columns}
     for col in d.stratify:
         if col.lower() not in by_name:
@@ -1224,16 +1223,16 @@ def sample(db: Database, plan: P.Plan, params: Params) -> list[tuple[str, str]]:
             plan, pos,
         )
     for name in names:
-        _check_free(db, plan, SCHEMA, name, pos)
+        _check_free(session, plan, SCHEMA, name, pos)
     if len({n.lower() for n in names}) < len(names):
         raise _error(E.DuplicateSnapshotError, "the samples' labels must differ", plan, pos)
-    conn = db._live
+    conn = session.conn
     # openGauss lists the stratification columns by increasing number of distinct values
     ranked = sorted(stratify, key=lambda c: _one(
         conn, f"SELECT count(DISTINCT {q(c.name)}) FROM ({_source_sql(parent)})"
     ))
     strat = f" {_pg_array([c.name for c in ranked])}" if ranked else ""
-    picked = _draw(db, parent, stratify, d.samples, s.seed)
+    picked = _draw(session, parent, stratify, d.samples, s.seed)
     out = []
     with _catalog_writer(conn):
         for spec, name, rows in zip(d.samples, names, picked, strict=True):
@@ -1242,13 +1241,13 @@ def sample(db: Database, plan: P.Plan, params: Params) -> list[tuple[str, str]]:
             conn.executemany(f"INSERT INTO temp.{_PICK} VALUES (?)", ((r,) for r in rows))
             command = f"SAMPLE {spec.label} {_ratio_text(spec.ratio_text)}{strat}"
             snap_id = _register(
-                db, schema=SCHEMA, prefix=parent.prefix + spec.label, version=parent.version,
+                session, schema=SCHEMA, prefix=parent.prefix + spec.label, version=parent.version,
                 name=name, mode=s.mode, commands=[command], comment=spec.comment, parent=parent,
                 published=False,
             )
-            work = _work_from(db, snap_id, s.mode, parent, pick=True)
+            work = _work_from(session, snap_id, s.mode, parent, pick=True)
             conn.execute(f"DROP TABLE temp.{_PICK}")
-            snap = _finish(db, snap_id, s.mode, work)
+            snap = _finish(session, snap_id, s.mode, work)
             out.append((snap.schema, snap.name))
     return out
 
@@ -1256,12 +1255,12 @@ def sample(db: Database, plan: P.Plan, params: Params) -> list[tuple[str, str]]:
 # ---------------------------------------------------------------------- PUBLISH / ARCHIVE / PURGE
 
 
-def manage(db: Database, plan: P.Plan, params: Params) -> list[tuple[str, str]]:
+def manage(session: Session, plan: P.Plan, params: Params) -> list[tuple[str, str]]:
     """``PUBLISH`` / ``ARCHIVE`` / ``PURGE SNAPSHOT name@version``; its (schema, name)."""
     d: P.ManageSnapshot = plan.detail
-    s = settings(db, plan, d.name.position, _NAMING)
-    snap = _lookup(db, plan, d.name, s)
-    conn = db._live
+    s = settings(session, plan, d.name.position, _NAMING)
+    snap = _lookup(session, plan, d.name, s)
+    conn = session.conn
     with _catalog_writer(conn):
         if d.action == "publish":
             conn.execute("UPDATE db4ai_snapshot SET published = 1, archived = 0 WHERE id = ?",
@@ -1270,14 +1269,14 @@ def manage(db: Database, plan: P.Plan, params: Params) -> list[tuple[str, str]]:
             conn.execute("UPDATE db4ai_snapshot SET published = 0, archived = 1 WHERE id = ?",
                          (snap.id,))
         elif d.action == "purge":
-            _purge(db, plan, snap, d.name.position)
+            _purge(session, plan, snap, d.name.position)
         else:  # pragma: no cover - the front end only produces the three actions
             raise E.NotSupportedError(f"unknown snapshot action {d.action!r}")
     return [(snap.schema, snap.name)]
 
 
-def _purge(db: Database, plan: P.Plan, snap: Snapshot, position: int) -> None:
-    conn = db._live
+def _purge(session: Session, plan: P.Plan, snap: Snapshot, position: int) -> None:
+    conn = session.conn
     children = [
         by_id(conn, i) for (i,) in conn.execute(
             "SELECT id FROM db4ai_snapshot WHERE parent_id = ? ORDER BY id", (snap.id,)

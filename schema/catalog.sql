@@ -72,7 +72,7 @@ CREATE TABLE IF NOT EXISTS galaxlite_embedding_columns (
 -- it was exported (DROP VERSION TAG keeps its exports; `version` tells the generations of a
 -- reused name apart). `seed` NULL: primary-key order; a seed of 2^63 or more is stored as
 -- seed - 2^64 (the same 64 bits). `content_hash` ("sha256:<hex>") covers the data, not the
--- tag, version or table name (galaxlite.export.ContentHash).
+-- tag, version or table name (galaxlite.exports.ContentHash).
 CREATE TABLE IF NOT EXISTS galaxlite_exports (
     tag          TEXT NOT NULL,
     version      INTEGER NOT NULL,

@@ -7,7 +7,7 @@ import sqlite3
 import pytest
 
 import galaxlite
-from galaxlite import clock
+from galaxlite.storage import clock
 
 
 @pytest.fixture

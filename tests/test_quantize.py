@@ -1,4 +1,4 @@
-"""galaxlite.quantize: sq8 and 1-bit RaBitQ codes, their metadata, decoders and estimators.
+"""galaxlite.exports.quantize: sq8 and 1-bit RaBitQ codes, their metadata, decoders and estimators.
 
 Oracles: the formulas of the module docstring recomputed in float64, the RaBitQ paper's
 statistical claims (unbiasedness over random rotations, the error bound's coverage), and
@@ -23,8 +23,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import galaxlite
-from galaxlite import quantize as Q
-from galaxlite.embedders import HashEmbedder
+from galaxlite.exports import quantize as Q
+from galaxlite.semantic.embedders import HashEmbedder
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -372,7 +372,7 @@ _FINGERPRINT = """
 import hashlib, json, sys
 import numpy as np
 sys.path.insert(0, sys.argv[1])
-from galaxlite import quantize as Q
+from galaxlite.exports import quantize as Q
 rng = np.random.default_rng(0)
 x = rng.standard_normal((2000, 96)).astype(np.float32)
 h = hashlib.sha256()

@@ -19,10 +19,10 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import galaxlite
-from galaxlite import embedders as EMB
 from galaxlite import transpile
+from galaxlite.semantic import embedders as EMB
+from galaxlite.semantic.vectors import encode_vector
 from galaxlite.transpile import plan as P
-from galaxlite.vectors import encode_vector
 
 # ------------------------------------------------------------------------------ helpers
 

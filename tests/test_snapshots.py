@@ -28,7 +28,7 @@ from galaxlite import (
     SnapshotParameterError,
     UnknownSnapshotError,
 )
-from galaxlite.vectors import encode_vector
+from galaxlite.semantic.vectors import encode_vector
 
 MODES = ("MSS", "CSS")
 ROWS = [(i, f"name{i}", i % 3, float(i) / 2) for i in range(1, 21)]
@@ -54,7 +54,7 @@ def bag(db: galaxlite.Database, sql: str, params=None) -> Counter:
 
 def state(db: galaxlite.Database) -> dict:
     """Every schema object (main and temp) and the rows of every table: the whole database."""
-    conn = db._live
+    conn = db.session.conn
     objects = sorted(conn.execute("SELECT type, name, tbl_name, sql FROM sqlite_master"))
     temp = sorted(conn.execute("SELECT type, name, sql FROM temp.sqlite_master"))
     tables = [n for t, n, _, _ in objects if t == "table"]

@@ -6,6 +6,7 @@ CLI in real subprocesses. Embeddings of text columns come from the fast ``hash``
 
 from __future__ import annotations
 
+import ast
 import json
 import math
 import os
@@ -22,9 +23,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import galaxlite
-from galaxlite import embedders as EMB
-from galaxlite import export
-from galaxlite import quantize as Q
+from galaxlite import exports
+from galaxlite.exports import quantize as Q
+from galaxlite.semantic import embedders as EMB
+from galaxlite.transpile import PRECISIONS
 
 DIM = 24
 
@@ -73,7 +75,7 @@ def table(path: str) -> pa.Table:
 
 
 def one_batch(path: str, **options) -> dict[str, np.ndarray]:
-    batches = list(export.training_batches(path, batch_size=100_000, **options))
+    batches = list(exports.training_batches(path, batch_size=100_000, **options))
     assert len(batches) <= 1
     return batches[0] if batches else {}
 
@@ -107,7 +109,7 @@ def test_sql_for_training_writes_every_versioned_table(items):
         assert e.content_hash.startswith("sha256:") and len(e.content_hash) == 7 + 64
         assert e.created_us >= version
         assert lance.dataset(e.path).count_rows() == e.rows
-        assert export.content_hash(e.path) == e.content_hash
+        assert exports.content_hash(e.path) == e.content_hash
     assert items.training_dataset("train-v1", "items") == records[0].path
     assert items.training_dataset("train-v1", "LABELS") == records[1].path
     labels = table(records[1].path)
@@ -124,7 +126,7 @@ def test_schema_and_metadata_describe_the_export(items):
         ("name", "string"),
     ]
     meta = json.loads(schema.metadata[b"galaxlite"])
-    assert meta == export.read_metadata(path)
+    assert meta == exports.read_metadata(path)
     assert {k: meta[k] for k in ("format", "format_version", "tag", "table", "version", "precision", "seed")} == {
         "format": "galaxlite-training-export", "format_version": 1, "tag": "m", "table": "items",
         "version": items.tag_version("m"), "precision": "sq8", "seed": 7,
@@ -173,7 +175,7 @@ def test_seeds_up_to_2_to_the_64_round_trip(items):
     items.execute("CREATE VERSION TAG 'mid' FOR TRAINING TRAINING SEED 9223372036854775808")
     assert [t.seed for t in items.tags()] == [big, 2**63]
     assert [e.seed for e in items.exports()] == [big, 2**63]
-    assert export.read_metadata(items.training_dataset("big"))["seed"] == big
+    assert exports.read_metadata(items.training_dataset("big"))["seed"] == big
     rows = one_batch(items.training_dataset("big"))["id"]
     assert rows.tolist() == (np.random.default_rng([big, 2]).permutation(50) + 1).tolist()
 
@@ -201,7 +203,7 @@ def test_sq8_decodes_within_half_a_step_of_the_source(items):
     items.create_training_snapshot("q", precision="sq8")
     path = items.training_dataset("q")
     assert lance.dataset(path).schema.field("emb").type == pa.list_(pa.uint8(), DIM)
-    params = Q.Sq8Params.from_metadata(export.read_metadata(path)["columns"]["emb"]["quantizer"])
+    params = Q.Sq8Params.from_metadata(exports.read_metadata(path)["columns"]["emb"]["quantizer"])
     src = source_vectors(items)
     x = np.stack([src[i] for i in range(1, 51)])
     assert np.array_equal(params.lo, x.min(axis=0)) and np.array_equal(params.hi, x.max(axis=0))
@@ -220,7 +222,7 @@ def test_rabitq_stores_codes_and_factors_and_decodes(items):
     assert [(f.name, f.type) for f in schema][1:4] == [
         ("emb", pa.binary(code_bytes)), ("emb__rabitq_norm", pa.float32()), ("emb__rabitq_ip", pa.float32())
     ]
-    meta = export.read_metadata(path)["columns"]["emb"]
+    meta = exports.read_metadata(path)["columns"]["emb"]
     model = Q.RabitqModel.from_metadata(meta["quantizer"])
     assert model.seed == 11  # the rotation comes from TRAINING SEED
     src = source_vectors(items)
@@ -245,7 +247,7 @@ def test_rabitq_stores_codes_and_factors_and_decodes(items):
 def test_rabitq_without_seed_uses_rotation_seed_0_and_primary_key_order(items):
     items.create_training_snapshot("r0", precision="rabitq")
     path = items.training_dataset("r0")
-    assert Q.RabitqModel.from_metadata(export.read_metadata(path)["columns"]["emb"]["quantizer"]).seed == 0
+    assert Q.RabitqModel.from_metadata(exports.read_metadata(path)["columns"]["emb"]["quantizer"]).seed == 0
     assert one_batch(path)["id"].tolist() == list(range(1, 51))
 
 
@@ -253,7 +255,7 @@ def test_vector_bytes_per_precision(tmp_path):
     db = items_db(tmp_path / "data", n=200)
     dim = DIM
     sizes = {}
-    for precision in export.PRECISIONS:
+    for precision in PRECISIONS:
         db.create_training_snapshot(precision, precision=precision)
         names = [n for n in lance.dataset(db.training_dataset(precision)).schema.names if n.startswith("emb")]
         sizes[precision] = table(db.training_dataset(precision)).select(names).nbytes / 200
@@ -277,7 +279,7 @@ def test_same_data_and_seed_give_the_same_dataset_byte_for_byte(tmp_path):
     hashes, tables = [], []
     for name in ("a", "b"):
         db = items_db(tmp_path / name)
-        for precision in export.PRECISIONS:
+        for precision in PRECISIONS:
             db.create_training_snapshot(precision, seed=123, precision=precision)
         hashes.append([e.content_hash for e in db.exports()])
         tables.append([table(e.path) for e in db.exports()])
@@ -288,7 +290,7 @@ def test_same_data_and_seed_give_the_same_dataset_byte_for_byte(tmp_path):
     assert hashes[0] == hashes[1]
     assert all(x.equals(y) for x, y in zip(tables[0], tables[1], strict=True))
     for t in tables[0]:  # and the hash does not depend on how rows are read back
-        digest = export.ContentHash(t.schema)
+        digest = exports.ContentHash(t.schema)
         for batch in t.to_batches(max_chunksize=7):
             digest.add(batch)
         assert digest.hexdigest() in hashes[0]
@@ -338,8 +340,8 @@ def test_declared_primary_key_orders_a_rowid_table(tmp_path):
     assert table(db.training_dataset("k", "docs")).column("name").to_pylist() == ["apple", "fig", "pear"]
     assert table(db.training_dataset("k", "pairs")).to_pydict() == {"a": [1, 2, 1], "b": ["x", "x", "y"]}
     assert table(db.training_dataset("k", "bare")).to_pydict() == {"value": ["c", "b", "d"]}
-    assert export.read_metadata(db.training_dataset("k", "bare"))["primary_key"] == ["rowid"]
-    assert export.read_metadata(db.training_dataset("k", "pairs"))["primary_key"] == ["b", "a"]
+    assert exports.read_metadata(db.training_dataset("k", "bare"))["primary_key"] == ["rowid"]
+    assert exports.read_metadata(db.training_dataset("k", "pairs"))["primary_key"] == ["b", "a"]
     db.close()
 
 
@@ -372,10 +374,10 @@ def test_the_export_is_the_table_at_the_tag(tmp_path, plain):
     at_tag = db.query_arrow("SELECT id, label, name FROM items AT VERSION 't' ORDER BY id")
     assert table(path).select(["id", "label", "name"]).equals(at_tag)
     assert table(path).column("id").to_pylist() == [*range(1, 16), 100, 200]
-    stored = export.content_hash(path)
+    stored = exports.content_hash(path)
     db.execute("UPDATE items SET label = 0")  # after the tag: the export does not change
     db.execute("DELETE FROM items WHERE id < 10")
-    assert export.content_hash(path) == stored == db.exports("t")[0].content_hash
+    assert exports.content_hash(path) == stored == db.exports("t")[0].content_hash
     assert db.query_arrow(f"SELECT id, label, name FROM items AT VERSION {version} ORDER BY id").equals(at_tag)
     assert db.query("SELECT count(*) FROM items AT VERSION 'before'") == [(20,)]
     db.close()
@@ -410,7 +412,7 @@ def test_embedded_text_column_becomes_vectors_and_keeps_its_text(tmp_path):
     assert db.embed("training_data", "text") == 2
     db.execute("INSERT INTO training_data (text, label) VALUES ('not cached yet', 0)")
     cached = db.query("SELECT count(*) FROM galaxlite_embeddings")[0][0]
-    for precision in export.PRECISIONS:
+    for precision in PRECISIONS:
         db.create_training_snapshot(f"t-{precision}", precision=precision)
     assert db.query("SELECT count(*) FROM galaxlite_embeddings")[0][0] == cached + 1  # embedded once, cached
     path = db.training_dataset("t-float32")
@@ -420,7 +422,7 @@ def test_embedded_text_column_becomes_vectors_and_keeps_its_text(tmp_path):
         ("id", pa.int64()), ("text", pa.list_(pa.float32(), emb.dim)), ("text__text", pa.string()),
         ("label", pa.int64()),
     ]
-    meta = export.read_metadata(path)["columns"]["text"]
+    meta = exports.read_metadata(path)["columns"]["text"]
     assert (meta["kind"], meta["embedder"], meta["dim"], meta["text_column"]) == (
         "text-embedding", "hash", emb.dim, "text__text"
     )
@@ -434,7 +436,7 @@ def test_embedded_text_column_becomes_vectors_and_keeps_its_text(tmp_path):
     assert np.isnan(got["text"][2]).all()
     sq8 = one_batch(db.training_dataset("t-sq8"))["text"]
     assert np.abs(sq8[[0, 1, 3, 4]] - expected).max() < 0.01
-    rabitq = export.read_metadata(db.training_dataset("t-rabitq"))["columns"]["text"]
+    rabitq = exports.read_metadata(db.training_dataset("t-rabitq"))["columns"]["text"]
     assert rabitq["text_column"] == "text__text" and rabitq["norm_column"] == "text__rabitq_norm"
     db.close()
 
@@ -445,20 +447,20 @@ def test_nulls_stay_null(tmp_path):
     db.execute("INSERT INTO t VALUES (1, vector('[1, 2, 3, 4]'), 1, 1.5, 'a', x'00ff')")
     db.execute("INSERT INTO t VALUES (2, NULL, NULL, NULL, NULL, NULL)")
     db.execute("INSERT INTO t VALUES (3, vector('[0, 0, 0, 1]'), 3, 2.5, '', x'')")
-    for precision in export.PRECISIONS:
+    for precision in PRECISIONS:
         db.create_training_snapshot(precision, precision=precision)
         data = table(db.training_dataset(precision))
         assert [data.column(c).null_count for c in data.schema.names] == [0] + [1] * (len(data.schema.names) - 1)
         assert data.column("b").to_pylist() == [b"\x00\xff", None, b""]
         got = one_batch(db.training_dataset(precision))
         assert np.isnan(got["v"][1]).all() and not np.isnan(got["v"][[0, 2]]).any()
-        assert export.content_hash(db.training_dataset(precision)) == db.exports(precision)[0].content_hash
+        assert exports.content_hash(db.training_dataset(precision)) == db.exports(precision)[0].content_hash
     assert one_batch(db.training_dataset("float32"))["v"][2].tolist() == [0, 0, 0, 1]
     db.close()
 
 
 @pytest.mark.parametrize("seed", [None, 5])
-@pytest.mark.parametrize("precision", export.PRECISIONS)
+@pytest.mark.parametrize("precision", PRECISIONS)
 def test_batching_does_not_change_the_export(tmp_path, monkeypatch, precision, seed):
     # staged exports hand Lance views or gathers of the staged rows batch by batch; the rows,
     # NULL masks and content hash must not depend on where the batches split
@@ -468,9 +470,9 @@ def test_batching_does_not_change_the_export(tmp_path, monkeypatch, precision, s
     db.executemany("INSERT INTO t VALUES (?, ?, ?)",
                    [(i, None if i % 7 == 0 else x[i - 1].tobytes(), i % 4) for i in range(1, 101)])
     db.create_training_snapshot("whole", precision=precision, seed=seed)
-    monkeypatch.setattr(export, "BATCH_BYTES", 1)
-    monkeypatch.setattr(export, "MIN_BATCH_ROWS", 9)
-    monkeypatch.setattr(export, "FIT_ROWS", 8)  # sq8 bounds fitted in blocks around the NULLs
+    monkeypatch.setattr(exports.plan, "BATCH_BYTES", 1)
+    monkeypatch.setattr(exports.plan, "MIN_BATCH_ROWS", 9)
+    monkeypatch.setattr(exports.stage, "FIT_ROWS", 8)  # sq8 bounds fitted in blocks around the NULLs
     done: list[int] = []
     db.create_training_snapshot("pieces", precision=precision, seed=seed,
                                 progress=lambda rows, total: done.append(rows))
@@ -485,14 +487,14 @@ def test_batching_does_not_change_the_export(tmp_path, monkeypatch, precision, s
 def test_empty_table(tmp_path):
     db = galaxlite.Database(tmp_path / "data")
     db.execute("CREATE TABLE e (id INTEGER PRIMARY KEY, v VECTOR(8), t TEXT, x)")
-    for precision in export.PRECISIONS:
+    for precision in PRECISIONS:
         db.create_training_snapshot(precision, precision=precision, seed=1)
         path = db.training_dataset(precision)
         assert lance.dataset(path).count_rows() == 0 and db.exports(precision)[0].rows == 0
         assert lance.dataset(path).schema.names[:2] == ["id", "v"]
         assert lance.dataset(path).schema.field("x").type == pa.null()  # no type, no values
-        assert list(export.training_batches(path)) == []
-        assert export.content_hash(path) == db.exports(precision)[0].content_hash
+        assert list(exports.training_batches(path)) == []
+        assert exports.content_hash(path) == db.exports(precision)[0].content_hash
     db.close()
 
 
@@ -533,7 +535,7 @@ def test_a_failure_midway_leaves_no_tag_no_rows_no_folder(tmp_path):
     db.execute("INSERT INTO zzz VALUES (1, 1), (2, 'not a number')")
     assert not db.exports_dir.exists()
     before = state(db)
-    for precision in export.PRECISIONS:
+    for precision in PRECISIONS:
         with pytest.raises(galaxlite.DataError, match=r"table 'zzz'.*column 'n'.*INTEGER"):
             db.create_training_snapshot("bad", precision=precision)
         assert state(db) == before  # the exports folder made for it is gone too
@@ -566,7 +568,7 @@ def test_an_error_in_the_progress_callback_leaves_nothing(items):
 CTRL_C_CHILD = r"""
 import json, signal, sys, time
 import galaxlite
-from galaxlite import embedders as EMB
+from galaxlite.semantic import embedders as EMB
 
 signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started with SIGINT ignored
 
@@ -780,21 +782,39 @@ def test_a_file_database_exports_next_to_its_file(tmp_path):
 def test_training_batches_options_and_errors(items, tmp_path):
     items.create_training_snapshot("r", precision="rabitq")
     path = items.training_dataset("r")
-    batches = list(export.training_batches(path, batch_size=16, columns=["emb", "label"]))
+    batches = list(exports.training_batches(path, batch_size=16, columns=["emb", "label"]))
     assert [len(b["label"]) for b in batches] == [16, 16, 16, 2]
     assert all(list(b) == ["emb", "label"] and b["emb"].shape[1] == DIM for b in batches)
-    assert galaxlite.training_batches is export.training_batches
+    assert galaxlite.training_batches is exports.training_batches
     with pytest.raises(galaxlite.TrainingExportError, match="no column 'emb__rabitq_norm'"):
-        next(export.training_batches(path, columns=["emb__rabitq_norm"]))
+        next(exports.training_batches(path, columns=["emb__rabitq_norm"]))
     with pytest.raises(galaxlite.ProgrammingError, match="batch_size"):
-        next(export.training_batches(path, batch_size=0))
+        next(exports.training_batches(path, batch_size=0))
     with pytest.raises(galaxlite.QuantizationModeError):
-        next(export.training_batches(path, rabitq_mode="best"))
+        next(exports.training_batches(path, rabitq_mode="best"))
     with pytest.raises(galaxlite.TrainingExportError, match="cannot open"):
-        next(export.training_batches(tmp_path / "nothing-here"))
+        next(exports.training_batches(tmp_path / "nothing-here"))
     lance.write_dataset(pa.table({"a": [1]}), str(tmp_path / "other.lance"))
     with pytest.raises(galaxlite.TrainingExportError, match="not a galaxlite training export"):
-        export.content_hash(tmp_path / "other.lance")
+        exports.content_hash(tmp_path / "other.lance")
+
+
+def test_the_reader_needs_no_database():
+    # a training job reads an export on a machine without the database: the reader and what
+    # it imports stay off apsw and the engine (galaxlite.errors, the error hierarchy, is shared)
+    allowed = {"galaxlite.errors", "galaxlite.exports.quantize", "galaxlite.exports.hashing",
+               "galaxlite.exports.layout", "galaxlite.transpile"}
+    for module in ("read", "quantize", "hashing", "layout"):
+        tree = ast.parse(Path(exports.__file__).with_name(f"{module}.py").read_text(encoding="utf-8"))
+        names = set()
+        for node in tree.body:
+            if isinstance(node, ast.Import):
+                names |= {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module != "__future__":
+                names |= ({f"{node.module}.{alias.name}" for alias in node.names}
+                          if node.module in ("galaxlite", "galaxlite.exports") else {node.module})
+        assert "apsw" not in names, module
+        assert {n for n in names if n.startswith("galaxlite")} <= allowed, module
 
 
 def test_torch_dataset_needs_torch(items):
@@ -803,7 +823,7 @@ def test_torch_dataset_needs_torch(items):
         import torch  # noqa: F401
     except ImportError:
         with pytest.raises(galaxlite.OptionalDependencyError, match="pip install torch") as caught:
-            export.torch_dataset(items.training_dataset("t"))
+            exports.torch_dataset(items.training_dataset("t"))
         assert isinstance(caught.value, ImportError)
     else:
         pytest.skip("torch is installed: see test_torch_dataset_yields_float32_tensors")
@@ -813,17 +833,17 @@ def test_torch_dataset_yields_float32_tensors(items):
     torch = pytest.importorskip("torch")
     items.create_training_snapshot("t", precision="sq8", seed=4)
     path = items.training_dataset("t")
-    loader = torch.utils.data.DataLoader(export.torch_dataset(path), batch_size=32)
+    loader = torch.utils.data.DataLoader(exports.torch_dataset(path), batch_size=32)
     batches = list(loader)
     assert [len(b["label"]) for b in batches] == [32, 18]
     assert batches[0]["emb"].dtype == torch.float32 and batches[0]["emb"].shape == (32, DIM)
     assert isinstance(batches[0]["name"], list)
     whole = one_batch(path)
     assert np.array_equal(torch.cat([b["emb"] for b in batches]).numpy(), whole["emb"])
-    batched = list(export.torch_dataset(path, batch_size=20))
+    batched = list(exports.torch_dataset(path, batch_size=20))
     assert [len(b["id"]) for b in batched] == [20, 20, 10]
     workers = torch.utils.data.DataLoader(
-        export.torch_dataset(path, batch_size=10), batch_size=None, num_workers=2,
+        exports.torch_dataset(path, batch_size=10), batch_size=None, num_workers=2,
         multiprocessing_context="spawn",
     )
     assert sorted(int(i) for b in workers for i in b["id"]) == list(range(1, 51))

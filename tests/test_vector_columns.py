@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 import galaxlite
 from galaxlite import VectorDimensionError
-from galaxlite.vectors import decode_vector, encode_vector
+from galaxlite.semantic.vectors import decode_vector, encode_vector
 
 EMB_TABLE = "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT, emb VECTOR(3))"
 
@@ -167,7 +167,7 @@ def test_bad_vector_dimension_in_ddl_is_a_syntax_error(db, dim):
     with pytest.raises(galaxlite.SqlSyntaxError, match="VECTOR") as info:
         db.execute(f"CREATE TABLE v (e VECTOR({dim}))")
     assert info.value.position is not None
-    assert not db._live.table_exists("main", "v")
+    assert not db.session.conn.table_exists("main", "v")
 
 
 def test_temp_and_unversioned_tables_are_checked_too(db):

@@ -1,4 +1,4 @@
-"""Tests of the VECTOR(n) value codec (galaxlite.vectors)."""
+"""Tests of the VECTOR(n) value codec (galaxlite.semantic.vectors)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from galaxlite.vectors import (
+from galaxlite.semantic.vectors import (
     MAX_VECTOR_DIM,
     VectorDimensionError,
     decode_matrix,

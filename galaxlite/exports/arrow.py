@@ -1,24 +1,45 @@
-"""Results as Arrow tables, and Arrow tables as rows to insert."""
+"""Results as Arrow tables, and Arrow tables as rows to insert.
+
+``Database.query_arrow`` and the DB-API cursor's ``fetch_arrow_table`` turn a result into a
+``pyarrow.Table`` with :func:`result_to_arrow`: each column gets one Arrow type, from its
+values, or from the declared type when there are none (:func:`affinity_type`, which the
+training export uses too); a declared ``VECTOR(n)`` column becomes
+``fixed_size_list<float32>[n]``. ``Database.bulk_insert`` takes its rows from an Arrow
+table or batch, or any iterable of rows, through :func:`rows_of`.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 import pyarrow as pa
 
-from galaxlite import errors as E
-from galaxlite.vectors import parse_vector_type
-
-if TYPE_CHECKING:
-    from galaxlite.database import Result
-
-# SQLite type affinity (from the declared type, as in https://sqlite.org/datatype3.html §3.1)
-# → the Arrow type used when a column holds only NULLs or has no rows.
+from galaxlite import errors
+from galaxlite.semantic.vectors import parse_vector_type
 
 
-def _affinity_type(decltype: str | None) -> pa.DataType:
+class RowSource(Protocol):
+    """What :func:`result_to_arrow` reads: a ``galaxlite.Result`` or a DB-API cursor's result."""
+
+    @property
+    def description(self) -> Sequence[tuple] | None: ...
+
+    def fetchall(self) -> list[tuple]: ...
+
+
+def affinity_type(decltype: str | None) -> pa.DataType:
+    """The Arrow type of SQLite's type affinity for a declared type (the rules of
+    https://sqlite.org/datatype3.html §3.1): the type a column gets when it holds only NULLs
+    or has no rows. ``pa.null()`` for NUMERIC affinity, and for a column declared without a
+    type: their values decide.
+
+    >>> affinity_type("BIGINT"), affinity_type("varchar(20)"), affinity_type("DOUBLE")
+    (DataType(int64), DataType(string), DataType(double))
+    >>> affinity_type("BLOB"), affinity_type(""), affinity_type("DECIMAL(10,2)")
+    (DataType(binary), DataType(null), DataType(null))
+    """
     d = (decltype or "").upper()
     if "INT" in d:
         return pa.int64()
@@ -31,7 +52,7 @@ def _affinity_type(decltype: str | None) -> pa.DataType:
     return pa.null()
 
 
-def result_to_arrow(result: Result) -> pa.Table:
+def result_to_arrow(result: RowSource) -> pa.Table:
     """All rows of ``result`` as a ``pyarrow.Table``; each column gets one Arrow type.
 
     A column mixing incompatible SQLite storage classes (say INTEGER and TEXT) cannot be
@@ -48,9 +69,9 @@ def result_to_arrow(result: Result) -> pa.Table:
             arrays.append(_vector_array(name, dim, values))
             continue
         try:
-            arrays.append(pa.array(list(values), type=None if values else _affinity_type(decl)))
+            arrays.append(pa.array(list(values), type=None if values else affinity_type(decl)))
         except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-            raise E.DataError(
+            raise errors.DataError(
                 f"column {name!r} mixes value types that one Arrow column cannot hold ({exc})"
             ) from None
     return pa.Table.from_arrays(arrays, names=_unique(names))
@@ -75,7 +96,7 @@ def _vector_array(name: str, dim: int, values: Sequence[Any]) -> pa.Array:
     for v in present:
         if not isinstance(v, bytes) or len(v) != nbytes:
             what = f"{len(v)} bytes" if isinstance(v, bytes) else type(v).__name__
-            raise E.VectorDimensionError(
+            raise errors.VectorDimensionError(
                 f"column {name!r} is VECTOR({dim}) but holds a value that is not a "
                 f"{nbytes}-byte float32 BLOB ({what})",
                 column=name, expected=dim,
@@ -110,4 +131,4 @@ def rows_of(data: Any, columns: Sequence[str] | None) -> tuple[list[str] | None,
         return names, list(zip(*cols, strict=True))
     if isinstance(data, Iterable):
         return (list(columns) if columns else None), list(data)
-    raise E.InterfaceError(f"cannot insert rows from a {type(data).__name__}")
+    raise errors.InterfaceError(f"cannot insert rows from a {type(data).__name__}")

@@ -1,6 +1,8 @@
-"""Versioned storage: the user's table, its history table, its companion, its triggers.
+"""Versioned tables: the user's table, its history table, its companion, its triggers.
 
-Layout (DESIGN.md layout B, with valid_from kept out of the user's table):
+Layout (a real current table plus a history table filled by triggers, with valid_from kept
+out of the user's table so that it looks exactly like a plain table; docs/storage.md has
+the measurements behind it):
 
 * ``t`` — the user's table exactly as declared: current rows only. ``SELECT *``,
   positional INSERT, UPSERT, RETURNING, constraints and foreign keys are SQLite's own.
@@ -14,13 +16,7 @@ Layout (DESIGN.md layout B, with valid_from kept out of the user's table):
 * AFTER INSERT/UPDATE/DELETE triggers on ``t`` maintain both, so writes from any client
   are versioned. Schema versions are rows of ``galaxlite_tables``.
 
-Reading table ``t`` as of version ``T`` is
-
-    current rows of t whose valid_from <= T  (one pass over t, a companion probe per row)
-    UNION ALL history rows with valid_to > T AND valid_from <= T  (index on valid_to)
-
-so the cost is the current rows plus the row versions closed since T, never all of
-history.
+How the past is read from these tables is ``galaxlite.storage.as_of``.
 """
 
 from __future__ import annotations
@@ -170,7 +166,7 @@ def _rowid_alias(name: str, column_names: list[str]) -> str:
     )
 
 
-def _keys(tv: TableVersion) -> tuple[list[str], list[str]]:
+def companion_keys(tv: TableVersion) -> tuple[list[str], list[str]]:
     """(companion key columns, the matching key expressions on the user's table)."""
     keys = [f"_gl_k{i}" for i in range(len(tv.key_columns))]
     key_exprs = list(tv.key_columns) if tv.rowid_table else [q(k) for k in tv.key_columns]
@@ -179,13 +175,13 @@ def _keys(tv: TableVersion) -> tuple[list[str], list[str]]:
 
 def placeholders(tv: TableVersion) -> dict[str, str]:
     """The values that fill versioned.sql's templates for this table version."""
-    keys, key_exprs = _keys(tv)
+    keys, key_exprs = companion_keys(tv)
     names = [n for n, _ in tv.columns]
     c_is_old_key = " AND ".join(f"{k} = OLD.{e}" for k, e in zip(keys, key_exprs, strict=True))
     return {
         "ranges": q(tv.ranges),
         "ranges_index": q(tv.ranges + "_lo"),
-        "old_valid_from": _valid_from_sql(tv, "OLD.", c_is_old_key),
+        "old_valid_from": valid_from_sql(tv, "OLD.", c_is_old_key),
         "table": q(tv.name),
         "history": q(tv.history),
         "companion": q(tv.companion),
@@ -210,7 +206,7 @@ def placeholders(tv: TableVersion) -> dict[str, str]:
     }
 
 
-def _valid_from_sql(tv: TableVersion, row: str, companion_match: str) -> str:
+def valid_from_sql(tv: TableVersion, row: str, companion_match: str) -> str:
     """SQL for the valid_from of the current row ``row`` (``OLD.`` or ``t.``): its companion
     row's, else (rowid tables) that of the latest bulk range covering its rowid."""
     own = f"(SELECT valid_from FROM {q(tv.companion)} WHERE {companion_match})"
@@ -223,13 +219,13 @@ def _valid_from_sql(tv: TableVersion, row: str, companion_match: str) -> str:
     )
 
 
-def _exec_section(conn: apsw.Connection, section: str, tv: TableVersion) -> None:
+def exec_section(conn: apsw.Connection, section: str, tv: TableVersion) -> None:
     conn.execute(schema.render(section, **placeholders(tv)))
 
 
 def _install_triggers(conn: apsw.Connection, tv: TableVersion) -> None:
-    _exec_section(conn, "insert_trigger", tv)
-    _exec_section(conn, "update_delete_triggers", tv)
+    exec_section(conn, "insert_trigger", tv)
+    exec_section(conn, "update_delete_triggers", tv)
 
 
 def make_versioned(conn: apsw.Connection, name: str, version: int) -> TableVersion:
@@ -254,10 +250,10 @@ def make_versioned(conn: apsw.Connection, name: str, version: int) -> TableVersi
         key_columns=key,
         columns=tuple((n, f"h{i}") for i, n in enumerate(names)),
     )
-    _exec_section(conn, "history", tv)
-    _exec_section(conn, "companion", tv)
+    exec_section(conn, "history", tv)
+    exec_section(conn, "companion", tv)
     if tv.rowid_table:
-        _exec_section(conn, "ranges", tv)
+        exec_section(conn, "ranges", tv)
     fill_companion(conn, tv, version)
     _install_triggers(conn, tv)
     _record(conn, tv)
@@ -283,14 +279,14 @@ def close_current_rows(conn: apsw.Connection, tv: TableVersion, version: int) ->
     Used before a change that would lose what the past saw (DROP COLUMN, DROP TABLE).
     Rows written at ``version`` itself were never visible to any tag and are skipped.
     """
-    keys, key_exprs = _keys(tv)
+    keys, key_exprs = companion_keys(tv)
     match = " AND ".join(f"{k} = t.{e}" for k, e in zip(keys, key_exprs, strict=True))
     values = ", ".join(f"t.{q(n)}" for n, _ in tv.columns)
     rowid = f"t.{tv.key_columns[0]}" if tv.rowid_table else "NULL"
     conn.execute(
         f"INSERT INTO {q(tv.history)} ({', '.join(h for _, h in tv.columns)}, _gl_rowid, "
         f"valid_from, valid_to) SELECT * FROM (SELECT {values}, {rowid}, "
-        f"{_valid_from_sql(tv, 't.', match)} AS vf, ? FROM {q(tv.name)} AS t) WHERE vf < ?",
+        f"{valid_from_sql(tv, 't.', match)} AS vf, ? FROM {q(tv.name)} AS t) WHERE vf < ?",
         (version, version),
     )
 
@@ -323,7 +319,7 @@ def alter_table(
     new: str | None = None,
 ) -> TableVersion:
     """Run the user's ALTER TABLE and record the new schema version; the past stays readable."""
-    _exec_section(conn, "drop_triggers", tv)
+    exec_section(conn, "drop_triggers", tv)
     if action == "drop_column":
         # The dropped values of current rows must survive for older versions: close them.
         close_current_rows(conn, tv, version)
@@ -380,172 +376,3 @@ def drop_table(conn: apsw.Connection, tv: TableVersion, version: int, run_user_s
         "UPDATE galaxlite_tables SET valid_to = ? WHERE table_id = ? AND valid_to IS NULL",
         (version, tv.table_id),
     )
-
-
-def closed_since(conn: apsw.Connection, tv: TableVersion, version: int) -> bool:
-    """Was any row version of this table closed after ``version``? (one index probe)"""
-    sql = f"SELECT EXISTS (SELECT 1 FROM {q(tv.history)} WHERE valid_to > ?)"
-    return bool(next(conn.execute(sql, (version,)))[0])
-
-
-def ranges_after(conn: apsw.Connection, tv: TableVersion, version: int) -> list[tuple[int, int]]:
-    """Rowid ranges bulk-appended after ``version`` (their rows did not exist then)."""
-    if not tv.rowid_table:
-        return []
-    sql = f"SELECT lo, hi FROM {q(tv.ranges)} WHERE valid_from > ? ORDER BY lo"
-    return [(lo, hi) for lo, hi in conn.execute(sql, (version,))]
-
-
-MAX_INLINE_RANGES = 64  # beyond this, a per-row probe of the ranges table instead
-
-
-def collations(conn: apsw.Connection, now: TableVersion | None) -> dict[str, str]:
-    """History column → collation of the current table's column, for those not BINARY.
-
-    >>> c = apsw.Connection(":memory:")
-    >>> _ = c.execute("CREATE TABLE t (a TEXT COLLATE NOCASE, b TEXT)")
-    >>> collations(c, TableVersion(1, "t", 0, None, "h", "c", ("rowid",), (("a", "h0"), ("b", "h1"))))
-    {'h0': 'nocase'}
-    """
-    if now is None:
-        return {}
-    found = {}
-    for name, hcol in now.columns:
-        collation = conn.column_metadata("main", now.name, name)[1]
-        if collation.upper() != "BINARY":
-            found[hcol] = collation
-    return found
-
-
-def as_of_sql(
-    past: TableVersion,
-    now: TableVersion | None,
-    version: int,
-    with_history: bool = True,
-    newer_ranges: list[tuple[int, int]] = (),
-    collations: dict[str, str] | None = None,
-    durable: bool = False,
-) -> str:
-    """A subquery returning table ``past`` as it was at ``version``, with its columns then.
-
-    ``now`` is the same table's schema in force (None if it has been dropped since).
-    ``with_history=False`` when no row version was closed since (``closed_since``): the
-    subquery is then a plain join that SQLite can flatten into the outer query.
-    ``newer_ranges``: ``ranges_after(version)`` of ``now``. ``collations`` (see
-    ``collations()``): a compound SELECT compares with the collations of its first part, the
-    history, whose columns have none of their own, so the current columns' are applied there.
-
-    ``durable=True`` for a definition that SQLite keeps and runs again later (CREATE VIEW,
-    CREATE TRIGGER): ``with_history`` and ``newer_ranges`` describe the file as it is now, and
-    later writes (rows closed, bulk appends) would make them wrong, so the subquery reads the
-    history and probes the ranges table itself, whatever they hold today.
-    """
-    v = int(version)
-    if durable:
-        with_history, newer_ranges = True, None
-    coll = collations or {}
-    hist = ", ".join(
-        f"{h}{' COLLATE ' + q(coll[h]) if h in coll else ''} AS {q(n)}" for n, h in past.columns
-    )
-    parts = []
-    if with_history or now is None:
-        parts.append(
-            f"SELECT {hist} FROM {q(past.history)} WHERE valid_to > {v} AND valid_from <= {v}"
-        )
-    if now is not None:  # last: a compound SELECT takes its columns' declared types from it
-        parts.append(_current_rows_as_of(past, now, v, newer_ranges))
-    return "(" + " UNION ALL ".join(parts) + ")"
-
-
-def _current_rows_as_of(
-    past: TableVersion, now: TableVersion, v: int, newer_ranges: list[tuple[int, int]] | None
-) -> str:
-    """The current rows whose version had started at ``v``: one ordered pass over the table
-    with a key probe of the companion per row (the user's table stays the outer loop).
-    ``newer_ranges`` None: probe the ranges table per row instead of inlining them."""
-    current_name = {h: n for n, h in now.columns}
-    cur = ", ".join(
-        f"_gl_t.{q(current_name[h])} AS {q(n)}" if h in current_name else f"NULL AS {q(n)}"
-        for n, h in past.columns
-    )
-    keys, key_exprs = _keys(now)
-    on = " AND ".join(f"_gl_c.{k} = _gl_t.{e}" for k, e in zip(keys, key_exprs, strict=True))
-    table, companion = q(now.name), q(now.companion)
-    if not now.rowid_table:
-        return (
-            f"SELECT {cur} FROM {table} AS _gl_t CROSS JOIN {companion} AS _gl_c "
-            f"ON {on} WHERE _gl_c.valid_from <= {v}"
-        )
-    # A row without a companion row was bulk-appended: it is visible unless a range appended
-    # after v covers its rowid.
-    rowid = f"_gl_t.{now.key_columns[0]}"
-    if newer_ranges is not None and not newer_ranges:
-        appended_before = "1"
-    elif newer_ranges is not None and len(newer_ranges) <= MAX_INLINE_RANGES:
-        appended_before = "NOT (" + " OR ".join(
-            f"{rowid} BETWEEN {int(lo)} AND {int(hi)}" for lo, hi in newer_ranges
-        ) + ")"
-    else:
-        appended_before = (
-            f"NOT EXISTS (SELECT 1 FROM {q(now.ranges)} WHERE valid_from > {v} "
-            f"AND lo <= {rowid} AND hi >= {rowid})"
-        )
-    return (
-        f"SELECT {cur} FROM {table} AS _gl_t LEFT JOIN {companion} AS _gl_c ON {on} "
-        f"WHERE CASE WHEN _gl_c._gl_k0 IS NULL THEN {appended_before} "
-        f"ELSE _gl_c.valid_from <= {v} END"
-    )
-
-
-def bulk_append(
-    conn: apsw.Connection, tv: TableVersion, version: int, run_insert: Callable[[], int]
-) -> bool:
-    """Run ``run_insert`` with the insert trigger removed, then version all the new rows at
-    once: one row ``(lowest new rowid, highest new rowid, version)`` in the ranges table.
-
-    Works for rowid tables when every inserted row got a rowid above the old maximum (the
-    normal case). Returns False, with nothing changed, when that did not hold (explicit low
-    rowids, REPLACE or UPSERT hits): the caller then inserts through the triggers instead,
-    which gives the same result.
-    """
-    if not tv.rowid_table:
-        return False
-    rowid = tv.key_columns[0]
-    (high,) = next(conn.execute(f"SELECT coalesce(max({rowid}), 0) FROM {q(tv.name)}"))
-    if high >= MAX_VERSION:  # SQLite would pick random rowids
-        return False
-    conn.execute("SAVEPOINT _gl_bulk")
-    try:
-        _exec_section(conn, "drop_insert_trigger", tv)
-        inserted = run_insert()
-        appended, low, top = next(
-            conn.execute(
-                f"SELECT count(*), min({rowid}), max({rowid}) FROM {q(tv.name)} WHERE {rowid} > ?",
-                (high,),
-            )
-        )
-        # A companion row above the old maximum would be stale (left by a plain client's
-        # REPLACE without recursive triggers) and would shadow the range: use the triggers.
-        (stale,) = next(
-            conn.execute(f"SELECT EXISTS (SELECT 1 FROM {q(tv.companion)} WHERE _gl_k0 > ?)", (high,))
-        )
-        ok = inserted == appended and not stale
-        if ok:
-            if appended:
-                last_rowid = conn.last_insert_rowid()
-                conn.execute(
-                    f"INSERT INTO {q(tv.ranges)} (lo, hi, valid_from) VALUES (?, ?, ?)",
-                    (low, top, version),
-                )
-                conn.set_last_insert_rowid(last_rowid)
-            _exec_section(conn, "insert_trigger", tv)
-    except apsw.ConstraintError:
-        ok = False
-    except BaseException:
-        conn.execute("ROLLBACK TO _gl_bulk")
-        conn.execute("RELEASE _gl_bulk")
-        raise
-    if not ok:
-        conn.execute("ROLLBACK TO _gl_bulk")
-    conn.execute("RELEASE _gl_bulk")
-    return ok

@@ -17,7 +17,8 @@ Example:
     >>> parse_vector_type("VECTOR(384)")
     384
 
-This module is a leaf: it imports nothing else from galaxlite.
+This module is a leaf of the engine: it imports only galaxlite.errors (whose
+VectorDimensionError, also a ``ValueError``, it raises) and the front end's MAX_VECTOR_DIM.
 """
 
 from __future__ import annotations
@@ -28,12 +29,14 @@ from typing import Any
 
 import numpy as np
 
+from galaxlite.errors import VectorDimensionError
 from galaxlite.transpile.plan import MAX_VECTOR_DIM
 
 __all__ = [
     "MAX_VECTOR_DIM",
     "VectorDimensionError",
     "decode_matrix",
+    "dimension_error",
     "decode_vector",
     "encode_vector",
     "format_vector",
@@ -46,13 +49,16 @@ _VECTOR_TYPE_RE = re.compile(r"\s*vector\s*\(\s*([+-]?\d+)\s*\)\s*", re.IGNORECA
 _NUMBER_RE = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 
 
-class VectorDimensionError(ValueError):
-    """A vector does not have the number of components its column or context requires."""
+def dimension_error(expected: int, got: int, what: str = "vector") -> VectorDimensionError:
+    """The error for a vector (``what``) of ``got`` components where ``expected`` are needed.
 
-    def __init__(self, expected: int, got: int, what: str = "vector") -> None:
-        self.expected = expected
-        self.got = got
-        super().__init__(f"{what} dimension mismatch: expected {expected} components, got {got}")
+    >>> dimension_error(3, 2).expected, str(dimension_error(3, 2, what="row 1"))
+    (3, 'row 1 dimension mismatch: expected 3 components, got 2')
+    """
+    return VectorDimensionError(
+        f"{what} dimension mismatch: expected {expected} components, got {got}",
+        expected=expected, got=got,
+    )
 
 
 def _check_dim(dim: int | None) -> None:
@@ -176,7 +182,7 @@ def encode_vector(value: Any, dim: int | None = None) -> bytes:
     _check_dim(dim)
     arr = _to_float32(value)
     if dim is not None and arr.shape[0] != dim:
-        raise VectorDimensionError(int(dim), int(arr.shape[0]))
+        raise dimension_error(int(dim), int(arr.shape[0]))
     if arr.shape[0] > MAX_VECTOR_DIM:
         raise ValueError(f"vector has {arr.shape[0]} components; the maximum is {MAX_VECTOR_DIM}")
     return arr.tobytes()
@@ -196,7 +202,7 @@ def decode_vector(blob: bytes | bytearray | memoryview, dim: int | None = None) 
     if n % 4:
         raise ValueError(f"a vector BLOB must be a multiple of 4 bytes, got {n} bytes")
     if dim is not None and n // 4 != dim:
-        raise VectorDimensionError(int(dim), n // 4)
+        raise dimension_error(int(dim), n // 4)
     return np.frombuffer(blob, dtype=_F32).astype(np.float32)
 
 
@@ -236,7 +242,7 @@ def decode_matrix(
                 raise ValueError(
                     f"decode_matrix(): row {i} is {len(b)} bytes, not a float32 vector"
                 )
-            raise VectorDimensionError(dim, len(b) // 4, what=f"row {i}")
+            raise dimension_error(dim, len(b) // 4, what=f"row {i}")
     buf = bytearray().join(blobs)  # one copy, writable
     out = np.frombuffer(buf, dtype=_F32).reshape(len(blobs), dim)
     return out if _F32 == np.dtype(np.float32) else out.astype(np.float32)

@@ -80,9 +80,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from galaxlite import errors as E
+from galaxlite import errors
+from galaxlite.transpile import PRECISIONS
 
-PRECISIONS = ("float32", "sq8", "rabitq")
+# PRECISIONS (float32, sq8, rabitq) come from the SQL front end, which checks them in
+# CREATE VERSION TAG ... WITH TRAINING PRECISION; the RaBitQ decoders are named here only.
 RABITQ_MODES = ("norm", "unbiased", "mse")
 
 SQ8_ALGORITHM = "sq8"
@@ -107,13 +109,13 @@ def _matrix(x: object, what: str, dim: int | None = None) -> np.ndarray:
     try:
         arr = np.asarray(x)
     except (TypeError, ValueError) as exc:  # ragged nested lists
-        raise E.DataError(f"{what} must be a 2-D array of numbers: {exc}") from None
+        raise errors.DataError(f"{what} must be a 2-D array of numbers: {exc}") from None
     if arr.ndim != 2:
-        raise E.DataError(f"{what} must be a 2-D array (rows × dimensions), got shape {arr.shape}")
+        raise errors.DataError(f"{what} must be a 2-D array (rows × dimensions), got shape {arr.shape}")
     if arr.dtype.kind not in "fiub":
-        raise E.DataError(f"{what} must hold real numbers, got dtype {arr.dtype}")
+        raise errors.DataError(f"{what} must hold real numbers, got dtype {arr.dtype}")
     if dim is not None and arr.shape[1] != dim:
-        raise E.DataError(f"{what} has {arr.shape[1]} dimensions, the quantizer was fitted on {dim}")
+        raise errors.DataError(f"{what} has {arr.shape[1]} dimensions, the quantizer was fitted on {dim}")
     with np.errstate(over="ignore"):  # too large for float32 → inf, reported just below
         arr = np.ascontiguousarray(arr, dtype=np.float32)
     for start in range(0, arr.shape[0], _CHUNK):  # by blocks: no n × d boolean temporary
@@ -121,7 +123,7 @@ def _matrix(x: object, what: str, dim: int | None = None) -> np.ndarray:
         if np.isfinite(block).all():
             continue
         row = start + int(np.flatnonzero(~np.isfinite(block).all(axis=1))[0])
-        raise E.DataError(
+        raise errors.DataError(
             f"{what}: row {row} holds NaN, infinity or a number too large for float32, "
             "which cannot be quantized"
         )
@@ -140,7 +142,7 @@ def _frozen(arr: np.ndarray, dtype: type, shape: tuple[int, ...], what: str) -> 
     """A read-only array of exactly ``dtype``/``shape`` (a frozen dataclass holds no mutable state)."""
     out = np.array(arr, dtype=dtype, copy=True, order="C")
     if out.shape != shape:
-        raise E.DataError(f"{what} must have shape {shape}, got {out.shape}")
+        raise errors.DataError(f"{what} must have shape {shape}, got {out.shape}")
     out.setflags(write=False)
     return out
 
@@ -162,19 +164,19 @@ def _b64(arr: np.ndarray) -> str:
 
 def _meta_value(meta: object, key: str, kind: type | tuple[type, ...], what: str) -> object:
     if not isinstance(meta, dict):
-        raise E.DataError(f"{what} metadata must be a JSON object, got {type(meta).__name__}")
+        raise errors.DataError(f"{what} metadata must be a JSON object, got {type(meta).__name__}")
     if key not in meta:
-        raise E.DataError(f"{what} metadata has no {key!r}")
+        raise errors.DataError(f"{what} metadata has no {key!r}")
     value = meta[key]
     if not isinstance(value, kind) or isinstance(value, bool):
-        raise E.DataError(f"{what} metadata {key!r} has the wrong type ({type(value).__name__})")
+        raise errors.DataError(f"{what} metadata {key!r} has the wrong type ({type(value).__name__})")
     return value
 
 
 def _meta_dim(meta: object, what: str) -> int:
     dim = _meta_value(meta, "dim", int, what)
     if dim < 1:
-        raise E.DataError(f"{what} metadata 'dim' must be at least 1, got {dim}")
+        raise errors.DataError(f"{what} metadata 'dim' must be at least 1, got {dim}")
     return dim
 
 
@@ -183,9 +185,9 @@ def _meta_floats(meta: object, key: str, dim: int, what: str) -> np.ndarray:
     try:
         raw = base64.b64decode(text.encode("ascii"), validate=True)
     except (ValueError, UnicodeEncodeError):
-        raise E.DataError(f"{what} metadata {key!r} is not base64") from None
+        raise errors.DataError(f"{what} metadata {key!r} is not base64") from None
     if len(raw) != 4 * dim:
-        raise E.DataError(
+        raise errors.DataError(
             f"{what} metadata {key!r} holds {len(raw)} bytes, expected {4 * dim} ({dim} float32)"
         )
     return np.frombuffer(raw, dtype="<f4").astype(np.float32)
@@ -194,7 +196,7 @@ def _meta_floats(meta: object, key: str, dim: int, what: str) -> np.ndarray:
 def _meta_expect(meta: object, key: str, expected: object, what: str) -> None:
     value = _meta_value(meta, key, type(expected), what)
     if value != expected:
-        raise E.DataError(f"{what} metadata {key!r} is {value!r}, expected {expected!r}")
+        raise errors.DataError(f"{what} metadata {key!r} is {value!r}, expected {expected!r}")
 
 
 # ---------------------------------------------------------------------------- exact rounding
@@ -268,13 +270,13 @@ class Sq8Params:
     def __post_init__(self) -> None:
         lo = np.asarray(self.lo)
         if lo.ndim != 1 or lo.shape[0] < 1:
-            raise E.DataError(f"sq8 bounds must be 1-D with at least one dimension, got {lo.shape}")
+            raise errors.DataError(f"sq8 bounds must be 1-D with at least one dimension, got {lo.shape}")
         object.__setattr__(self, "lo", _frozen(lo, np.float32, lo.shape, "sq8 lo"))
         object.__setattr__(self, "hi", _frozen(self.hi, np.float32, lo.shape, "sq8 hi"))
         if not (np.isfinite(self.lo).all() and np.isfinite(self.hi).all()):
-            raise E.DataError("sq8 bounds hold NaN or infinity")
+            raise errors.DataError("sq8 bounds hold NaN or infinity")
         if (self.hi < self.lo).any():
-            raise E.DataError("sq8 bounds have hi < lo in some dimension")
+            raise errors.DataError("sq8 bounds have hi < lo in some dimension")
 
     @property
     def dim(self) -> int:
@@ -316,7 +318,7 @@ def sq8_fit(x: np.ndarray) -> Sq8Params:
     clamps to the one bucket, decoded as 0)."""
     x = _matrix(x, "sq8 training vectors")
     if x.shape[1] < 1:
-        raise E.DataError("sq8 needs at least one dimension")
+        raise errors.DataError("sq8 needs at least one dimension")
     if x.shape[0] == 0:
         zeros = np.zeros(x.shape[1], dtype=np.float32)
         return Sq8Params(zeros, zeros)
@@ -348,7 +350,7 @@ def sq8_decode(params: Sq8Params, codes: np.ndarray) -> np.ndarray:
     """float32 (n, d): the centre ``lo + (code + 0.5)·step`` of each code's bucket."""
     codes = np.asarray(codes)
     if codes.ndim != 2 or codes.dtype != np.uint8 or codes.shape[1] != params.dim:
-        raise E.DataError(
+        raise errors.DataError(
             f"sq8 codes must be a uint8 array (n, {params.dim}), got {codes.dtype} {codes.shape}"
         )
     span = params.hi.astype(np.float64) - params.lo
@@ -371,7 +373,7 @@ def sq8_decode(params: Sq8Params, codes: np.ndarray) -> np.ndarray:
 
 def _check_seed(seed: object) -> int:
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-        raise E.DataError(f"the RaBitQ seed must be a non-negative integer, got {seed!r}")
+        raise errors.DataError(f"the RaBitQ seed must be a non-negative integer, got {seed!r}")
     return int(seed)
 
 
@@ -380,7 +382,7 @@ def rabitq_rotation(dim: int, seed: int) -> np.ndarray:
     Gaussian from ``np.random.default_rng([seed, 1])``, with the sign fix ``Q *= sign(diag R)``."""
     seed = _check_seed(seed)
     if isinstance(dim, bool) or not isinstance(dim, int | np.integer) or dim < 1:
-        raise E.DataError(f"the RaBitQ dimension must be a positive integer, got {dim!r}")
+        raise errors.DataError(f"the RaBitQ dimension must be a positive integer, got {dim!r}")
     gauss = np.random.default_rng([seed, 1]).standard_normal((int(dim), int(dim)))
     q, r = np.linalg.qr(gauss)
     signs = np.sign(np.diag(r))
@@ -417,14 +419,14 @@ class RabitqModel:
 
     def __post_init__(self) -> None:
         if isinstance(self.dim, bool) or not isinstance(self.dim, int | np.integer) or self.dim < 1:
-            raise E.DataError(f"the RaBitQ dimension must be a positive integer, got {self.dim!r}")
+            raise errors.DataError(f"the RaBitQ dimension must be a positive integer, got {self.dim!r}")
         d = int(self.dim)
         object.__setattr__(self, "dim", d)
         object.__setattr__(self, "seed", _check_seed(self.seed))
         object.__setattr__(self, "centroid", _frozen(self.centroid, np.float32, (d,), "centroid"))
         object.__setattr__(self, "rotation", _frozen(self.rotation, np.float32, (d, d), "rotation"))
         if not np.isfinite(self.centroid).all():
-            raise E.DataError("the RaBitQ centroid holds NaN or infinity")
+            raise errors.DataError("the RaBitQ centroid holds NaN or infinity")
 
     @property
     def code_bytes(self) -> int:
@@ -461,17 +463,17 @@ class RabitqModel:
         dim = _meta_dim(meta, what)
         seed = _meta_value(meta, "seed", int, what)
         if seed < 0:
-            raise E.DataError(f"rabitq metadata 'seed' must be non-negative, got {seed}")
+            raise errors.DataError(f"rabitq metadata 'seed' must be non-negative, got {seed}")
         centroid = _meta_floats(meta, "centroid", dim, what)
         stored = _meta_value(meta, "rotation_check", list, what)
         if len(stored) != _CHECK_PROBES or not all(
             isinstance(f, int | float) and not isinstance(f, bool) for f in stored
         ):
-            raise E.DataError(f"rabitq metadata 'rotation_check' must be {_CHECK_PROBES} numbers")
+            raise errors.DataError(f"rabitq metadata 'rotation_check' must be {_CHECK_PROBES} numbers")
         rotation = rabitq_rotation(dim, seed)
         deviation = float(np.max(np.abs(np.array(stored, dtype=np.float64) - _rotation_check(rotation))))
         if not deviation <= _CHECK_TOLERANCE:  # `not <=` also catches NaN
-            raise E.DataError(
+            raise errors.DataError(
                 f"rabitq rotation check failed: the rotation regenerated from seed {seed} "
                 f"(dim {dim}) differs from the one the codes were made with (max deviation "
                 f"{deviation:.3g} > {_CHECK_TOLERANCE}); the export was written by another seed, "
@@ -500,15 +502,15 @@ class RabitqCodes:
     def __post_init__(self) -> None:
         codes = np.asarray(self.codes)
         if codes.ndim != 2 or codes.dtype != np.uint8:
-            raise E.DataError(f"RaBitQ codes must be a 2-D uint8 array, got {codes.dtype} {codes.shape}")
+            raise errors.DataError(f"RaBitQ codes must be a 2-D uint8 array, got {codes.dtype} {codes.shape}")
         n = codes.shape[0]
         object.__setattr__(self, "codes", _frozen(codes, np.uint8, codes.shape, "RaBitQ codes"))
         object.__setattr__(self, "norm", _frozen(self.norm, np.float32, (n,), "RaBitQ norm"))
         object.__setattr__(self, "ip", _frozen(self.ip, np.float32, (n,), "RaBitQ ip"))
         if not (np.isfinite(self.norm).all() and (self.norm >= 0).all()):
-            raise E.DataError("RaBitQ norms must be finite and non-negative")
+            raise errors.DataError("RaBitQ norms must be finite and non-negative")
         if not ((self.ip > 0) & (self.ip <= 1)).all():
-            raise E.DataError("RaBitQ ip factors must lie in (0, 1]")
+            raise errors.DataError("RaBitQ ip factors must lie in (0, 1]")
 
     def __len__(self) -> int:
         return int(self.codes.shape[0])
@@ -526,7 +528,7 @@ def rabitq_fit(x: np.ndarray, seed: int) -> RabitqModel:
     x = _matrix(x, "RaBitQ training vectors")
     dim = x.shape[1]
     if dim < 1:
-        raise E.DataError("RaBitQ needs at least one dimension")
+        raise errors.DataError("RaBitQ needs at least one dimension")
     centroid = x.mean(axis=0, dtype=np.float64) if x.shape[0] else np.zeros(dim)
     return RabitqModel(dim=dim, seed=seed, centroid=centroid, rotation=rabitq_rotation(dim, seed))
 
@@ -549,7 +551,7 @@ def rabitq_encode(model: RabitqModel, x: np.ndarray) -> RabitqCodes:
         r64 = residual.astype(np.float64)
         square = np.einsum("ij,ij->i", r64, r64)
         if not (np.isfinite(rotated).all() and (square <= float(np.finfo(np.float32).max) ** 2).all()):
-            raise E.DataError("RaBitQ vectors too large to quantize (their norm overflows float32)")
+            raise errors.DataError("RaBitQ vectors too large to quantize (their norm overflows float32)")
         block_norm = np.sqrt(square)
         zero = block_norm == 0
         absolute = np.abs(rotated).astype(np.float64)
@@ -574,9 +576,9 @@ def rabitq_encode(model: RabitqModel, x: np.ndarray) -> RabitqCodes:
 
 def _check_codes(model: RabitqModel, codes: RabitqCodes) -> None:
     if not isinstance(codes, RabitqCodes):
-        raise E.DataError(f"expected RabitqCodes, got {type(codes).__name__}")
+        raise errors.DataError(f"expected RabitqCodes, got {type(codes).__name__}")
     if codes.codes.shape[1] != model.code_bytes:
-        raise E.DataError(
+        raise errors.DataError(
             f"RaBitQ codes have {codes.codes.shape[1]} bytes per vector, a {model.dim}-d model "
             f"uses {model.code_bytes}"
         )
@@ -594,7 +596,7 @@ def rabitq_decode(model: RabitqModel, codes: RabitqCodes, mode: str = "norm") ->
     """float32 (n, d) vectors ``c + r̂`` (``mode``: ``"norm"``, ``"unbiased"`` or ``"mse"``; see
     the module docstring for what each keeps and its measured error)."""
     if mode not in RABITQ_MODES:
-        raise E.QuantizationModeError(
+        raise errors.QuantizationModeError(
             f"unknown RaBitQ decode mode {mode!r}: use one of {', '.join(RABITQ_MODES)}"
         )
     _check_codes(model, codes)
@@ -637,7 +639,7 @@ def rabitq_error_bound(
     over the rotation (≈ 94 % at 1.9, 99.7 % at 3). Shape as :func:`rabitq_estimate_ip`."""
     _check_codes(model, codes)
     if isinstance(eps0, bool) or not isinstance(eps0, int | float | np.integer | np.floating) or not eps0 >= 0:
-        raise E.DataError(f"eps0 must be a non-negative number, got {eps0!r}")
+        raise errors.DataError(f"eps0 must be a non-negative number, got {eps0!r}")
     query = _query(q, model.dim)
     q_norm = np.linalg.norm(np.atleast_2d(query), axis=1)  # (m,)
     ip = codes.ip.astype(np.float64)
@@ -651,7 +653,7 @@ def bytes_per_vector(precision: str, dim: int) -> int:
     """Stored bytes per vector: float32 4·d; sq8 d; rabitq ceil(d/8) code + 2 float32 factors."""
     sizes = {"float32": 4 * dim, "sq8": dim, "rabitq": (dim + 7) // 8 + 8}
     if precision not in sizes:
-        raise E.QuantizationModeError(
+        raise errors.QuantizationModeError(
             f"unknown training precision {precision!r}: use one of {', '.join(PRECISIONS)}"
         )
     return sizes[precision]

@@ -1,0 +1,142 @@
+"""Rendering a plan: the SQL that runs for it.
+
+The front end leaves holes in a plan's template where ``t AT VERSION x`` and
+``name@version`` stood, and marks ``SEMANTIC_MATCH`` / ``SEMANTIC_SCORE`` calls. Rendering
+resolves each AT VERSION reference to a version (a tag, a µs timestamp, or a bound
+parameter) and fills its hole with a subquery of the table as it was then
+(``galaxlite.storage.as_of``); a snapshot reference becomes the snapshot's rows (or, in a
+definition SQLite keeps, its view); semantic calls become lookups of TEMP tables filled now.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from galaxlite import errors as E
+from galaxlite import snapshots, storage
+from galaxlite.engine.session import Session
+from galaxlite.params import Params, bound_value
+from galaxlite.storage import clock
+from galaxlite.storage.tags import tag_version
+from galaxlite.transpile import plan as P
+from galaxlite.transpile import quote_identifier as q
+
+
+def render(session: Session, plan: P.Plan, params: Params) -> tuple[str, Params]:
+    """The SQL to run for ``plan``: AT VERSION references resolved into subqueries,
+    SEMANTIC_MATCH / SEMANTIC_SCORE calls into lookups of TEMP tables filled now."""
+    if not plan.refs and not plan.semantic:
+        return plan.sql, params
+    versions: list[int] = []
+    subqueries: list[str] = []
+    views: dict[int, str] = {}  # snapshot refs (name@version) → view name
+    for i, ref in enumerate(plan.refs):
+        if isinstance(ref, P.SnapshotRef):
+            # a statement reads the snapshot's storage; a definition that SQLite keeps
+            # (CREATE VIEW / TRIGGER) names its view, so a PURGE makes it fail loudly
+            views[i], rows = snapshots.view_of(session, plan, ref)
+            versions.append(-1)
+            subqueries.append(f"main.{q(views[i])}" if plan.kind == P.OTHER else f"({rows})")
+            continue
+        versions.append(version_of(session, plan, ref, params))
+        subqueries.append(as_of(session, plan, ref, versions[-1]))
+    consumed = set(plan.consumed_params)
+    pieces = subqueries
+    if plan.semantic:
+        if views:
+            plan = snapshots.with_views(plan, views)
+        pieces = subqueries + session.semantic.render(plan, params, versions, subqueries)
+        consumed |= session.semantic.consumed(plan)
+    if consumed and params is not None and not isinstance(params, Mapping):
+        params = [p for i, p in enumerate(params) if i not in consumed]
+    return plan.template.render(pieces), params
+
+
+def param_value(plan: P.Plan, ref: P.VersionRef, params: Params) -> Any:
+    """The value bound to the parameter of ``ref`` (an AT VERSION ? or a tag name ?)."""
+    key = ref.version.param
+    try:
+        return bound_value(params, key)
+    except LookupError:
+        raise E.sql_error(
+            E.ProgrammingError, f"no value bound for AT VERSION parameter {key!r}", plan.source, ref.position
+        ) from None
+
+
+def version_of(session: Session, plan: P.Plan, ref: P.VersionRef, params: Params) -> int:
+    """The µs version ``ref`` names: a tag's, a timestamp, or a bound parameter's."""
+    spec = ref.version
+    tag, ts = spec.tag, spec.timestamp
+    if spec.param is not None:
+        value = param_value(plan, ref, params)
+        if isinstance(value, str):
+            tag = value
+        elif isinstance(value, int) and not isinstance(value, bool):
+            ts = value
+        else:
+            raise E.sql_error(
+                E.ProgrammingError,
+                f"AT VERSION parameter must be a tag name (str) or a µs timestamp (int), "
+                f"not {type(value).__name__}",
+                plan.source,
+                ref.position,
+            )
+    conn = session.conn
+    if tag is not None:
+        version = tag_version(conn, tag)
+        if version is None:
+            raise E.sql_error(E.UnknownTagError, f"unknown version tag {tag!r}", plan.source, ref.position)
+        return version
+    latest = max(clock.now_us(), clock.current(conn))
+    if ts < 0 or ts > latest:
+        raise E.sql_error(
+            E.FutureVersionError,
+            f"AT VERSION {ts} is in the future (now is {latest})" if ts >= 0
+            else f"AT VERSION {ts} is not a valid timestamp",
+            plan.source,
+            ref.position,
+        )
+    return ts
+
+
+def as_of(session: Session, plan: P.Plan, ref: P.VersionRef, version: int) -> str:
+    """The subquery that reads ``ref``'s table as it was at ``version``."""
+    conn = session.conn
+    if ref.schema is not None and ref.schema.lower() != "main":
+        raise E.sql_error(
+            E.NotSupportedError,
+            f"AT VERSION reads versioned tables of the main database, not {ref.schema!r}",
+            plan.source,
+            ref.position,
+        )
+    past = storage.version_at(conn, ref.table, version)
+    if past is None:
+        raise E.sql_error(E.TableNotAtVersionError, _missing(session, ref, version), plan.source, ref.position)
+    now = storage.current_of(conn, past.table_id)
+    if plan.kind == P.OTHER:  # CREATE VIEW / TRIGGER: SQLite keeps the SQL and reruns it
+        return storage.as_of_sql(past, now, version, collations=storage.collations(conn, now), durable=True)
+    # Leaving out the history part is only safe when the probe and the query share one
+    # read snapshot, i.e. inside a transaction (in autocommit a writer could close rows
+    # in between).
+    with_history = not conn.in_transaction or storage.closed_since(conn, past, version)
+    newer = storage.ranges_after(conn, now, version) if now is not None else []
+    return storage.as_of_sql(past, now, version, with_history, newer, storage.collations(conn, now))
+
+
+def _missing(session: Session, ref: P.VersionRef, version: int) -> str:
+    """Why table ``ref`` has no schema at ``version``."""
+    conn = session.conn
+    first = storage.first_version(conn, ref.table)
+    if first is not None and first > version:
+        return f"table {ref.table!r} did not exist at version {version} (created at {first})"
+    if first is not None:
+        return f"table {ref.table!r} did not exist at version {version} (it had been dropped)"
+    if conn.table_exists(None, ref.table):
+        return f"table {ref.table!r} is not versioned, so it has no past to read"
+    if snapshots.find(conn, ref.table) is not None:
+        return (
+            f"{ref.table!r} is a dataset snapshot: snapshots never change, so they have "
+            "no versions to read (leave out AT VERSION)"
+        )
+    return f"no such table: {ref.table}"

@@ -1,0 +1,110 @@
+"""``Result``: the rows and metadata of one executed statement; ``describe`` a statement.
+
+``describe`` finds a statement's column names and declared types by preparing it without
+running it, which is how a finished statement (or a RETURNING that wrote no row) still has
+a ``description``.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from typing import Any
+
+import apsw
+
+from galaxlite import errors as E
+from galaxlite.params import Params
+
+
+def describe(conn: apsw.Connection, sql: str, params: Params, full: bool = False) -> tuple | None:
+    """Column names and declared types of ``sql``, found by preparing it without running it
+    (``full``: apsw's ``description_full``, which adds each column's origin database, table
+    and column).
+
+    >>> c = apsw.Connection(":memory:")
+    >>> _ = c.execute("CREATE TABLE t (a INTEGER, b TEXT)")
+    >>> describe(c, "SELECT b, a FROM t", None)
+    (('b', 'TEXT'), ('a', 'INTEGER'))
+    """
+    found: list[tuple] = []
+
+    def tracer(cursor: apsw.Cursor, _sql: str, _bindings: Any) -> bool:
+        found.append(cursor.description_full if full else cursor.get_description())
+        return False
+
+    cur = conn.cursor()
+    cur.exec_trace = tracer
+    try:
+        cur.execute(sql, params)
+    except apsw.ExecTraceAbort:
+        pass
+    return found[0] if found else None
+
+
+class Result:
+    """The rows and metadata of one executed statement.
+
+    Iterate it, or use ``fetchone``/``fetchmany``/``fetchall``. ``description`` holds PEP 249
+    7-tuples (name, declared type, None, ...), and stays valid after the last row.
+    ``rowcount`` is the number of rows changed by INSERT/UPDATE/DELETE (-1 otherwise);
+    ``lastrowid`` the rowid of the last inserted row.
+    """
+
+    __slots__ = ("_rows", "_raw_description", "_source", "rowcount", "lastrowid")
+
+    def __init__(
+        self,
+        rows: Iterator[tuple],
+        raw_description: tuple | None = None,
+        source: tuple | None = None,
+        rowcount: int = -1,
+        lastrowid: int | None = None,
+    ):
+        self._rows = rows
+        self._raw_description = raw_description
+        self._source = source  # (connection, sql, params): to describe a finished statement
+        self.rowcount = rowcount
+        self.lastrowid = lastrowid
+
+    @property
+    def description(self) -> tuple | None:
+        raw = self._raw_description
+        if raw is None and self._source is not None:
+            conn, sql, params = self._source
+            try:
+                raw = self._rows.get_description()  # still running
+            except (apsw.ExecutionCompleteError, AttributeError):
+                raw = describe(conn, sql, params)
+            self._raw_description, self._source = raw, None
+        if not raw:
+            return None
+        return tuple((name, decl, None, None, None, None, None) for name, decl in raw)
+
+    @property
+    def columns(self) -> list[str]:
+        return [d[0] for d in self.description or ()]
+
+    def __iter__(self) -> Iterator[tuple]:
+        return self
+
+    def __next__(self) -> tuple:
+        try:
+            return next(self._rows)
+        except apsw.Error as exc:  # an error met while stepping (overflow, interrupt, ...)
+            raise E.from_apsw(exc) from None
+
+    def fetchone(self) -> tuple | None:
+        try:
+            return next(self._rows, None)
+        except apsw.Error as exc:
+            raise E.from_apsw(exc) from None
+
+    def fetchmany(self, size: int = 1) -> list[tuple]:
+        return list(itertools.islice(self, size))
+
+    def fetchall(self) -> list[tuple]:
+        try:
+            return list(self._rows)
+        except apsw.Error as exc:
+            raise E.from_apsw(exc) from None

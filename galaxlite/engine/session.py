@@ -1,0 +1,223 @@
+"""``Session``: one connection to a galaxlite file and the state its statements share.
+
+The engine's internal API. The ``Database`` facade, the DB-API module, the statement
+runners, snapshots, semantic search and exports all work through a session, never through
+``Database``'s insides:
+
+* ``conn`` — the apsw connection (``InterfaceError`` once closed); opening it sets WAL,
+  ``synchronous = NORMAL``, foreign keys, and creates the catalog if it is missing;
+* ``plan(sql)`` — the front end's plan of a statement, cached by text; ``plain_reads``
+  holds the texts that run exactly as written (the hot path);
+* ``writing(...)`` — a write scope (``galaxlite.engine.writes``): the transaction or
+  savepoint a write runs in, with the clock pinned once per transaction (``pin``,
+  ``pinned``);
+* ``changes`` (what SQL ``changes()`` reports), ``outer_savepoint``, ``settings`` (the
+  ``db4ai_*`` parameters SET in this session), ``semantic`` (the semantic-search engine).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import apsw
+
+from galaxlite import errors as E
+from galaxlite import schema, transpile
+from galaxlite.engine.writes import WriteScope
+from galaxlite.semantic import SemanticEngine
+from galaxlite.storage import bulk_append, clock, current_version
+from galaxlite.transpile import plan as P
+
+RESERVED_PREFIXES = ("_gl_", "galaxlite_")
+PLAN_CACHE_SIZE = 2048
+_CATALOG_TABLES = (
+    "galaxlite_clock", "galaxlite_embeddings", "galaxlite_embedding_columns", "db4ai_snapshot",
+    "galaxlite_exports",
+)
+
+
+class Session:
+    """An open galaxlite connection and its statement state (see the module docstring)."""
+
+    def __init__(
+        self, filename: str, exports_dir: Path | None, *, timeout: float, foreign_keys: bool,
+        embedder: str | None,
+    ):
+        self.filename, self.exports_dir = filename, exports_dir
+        self._conn: apsw.Connection | None = None
+        try:
+            conn = apsw.Connection(filename)
+            self._conn = conn
+            conn.set_busy_timeout(int(timeout * 1000))
+            if filename != ":memory:" and conn.pragma("journal_mode") != "wal":
+                conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute(
+                f"PRAGMA foreign_keys = {'ON' if foreign_keys else 'OFF'}; PRAGMA synchronous = NORMAL"
+            )
+            # changes() must count the user's statement, not the clock bookkeeping after it.
+            conn.create_scalar_function("changes", lambda: self.changes, 0)
+            if not all(conn.table_exists("main", t) for t in _CATALOG_TABLES):
+                with conn:  # no write lock when the catalog is complete
+                    conn.execute(schema.catalog_sql())
+                conn.set_last_insert_rowid(0)
+        except apsw.Error as exc:
+            self._close_quietly()
+            raise E.from_apsw(exc) from None
+        self._plans: dict[str, P.Plan | None] = {}
+        self.plain_reads: set[str] = set()  # SQL texts that run as written (no rewrite)
+        self.outer_savepoint: str | None = None
+        self.changes = 0  # what SQL changes() reports: rows changed by the last user write
+        # True once the open transaction holds its version (see storage/clock.py): every
+        # later write in it skips the pin. Reset whenever the transaction ends or may have
+        # lost the pin.
+        self.pinned = False
+        conn.set_commit_hook(self._transaction_ended)
+        conn.set_rollback_hook(self._transaction_ended)
+        self._schema_clauses: frozenset[str] | None = None  # REPLACE/FAIL used in the schema
+        # SET db4ai_* parameters of this session (over ALTER DATABASE SET ones)
+        self.settings: dict[str, str] = {}
+        # SEMANTIC_MATCH / SEMANTIC_SCORE, the embedding cache, vector() and list/array bindings;
+        # ``embedder``: the default embedder's name (None: a column's recorded one, else minilm)
+        try:
+            self.semantic = SemanticEngine(conn, embedder)
+            self.semantic.install()
+        except BaseException:
+            self._close_quietly()
+            raise
+
+    # ------------------------------------------------------------------ connection
+
+    @property
+    def conn(self) -> apsw.Connection:
+        conn = self._conn
+        if conn is None:
+            raise E.InterfaceError("the database is closed")
+        return conn
+
+    @property
+    def closed(self) -> bool:
+        return self._conn is None
+
+    def close(self) -> None:
+        """Close the connection. An open transaction is rolled back."""
+        conn = self._conn
+        if conn is None:
+            return
+        try:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+        finally:
+            conn.close()
+            self._conn = None
+
+    def _close_quietly(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    # ------------------------------------------------------------------ plans
+
+    def plan(self, sql: str) -> P.Plan | None:
+        """The plan of ``sql`` (None for an empty statement), from the cache when it is there."""
+        plan = self._plans.get(sql)
+        if plan is not None:
+            return plan
+        if not isinstance(sql, str):
+            raise E.InterfaceError(f"SQL must be a str, not {type(sql).__name__}")
+        try:
+            plan = transpile.parse_statement(sql)
+        except transpile.TranspileError as exc:
+            raise E.from_transpile(exc) from None
+        if len(self._plans) > PLAN_CACHE_SIZE:
+            self._plans.clear()
+            self.plain_reads.clear()
+        self._plans[sql] = plan
+        if plan is not None and plan.kind == P.READ and not plan.refs and plan.sql == sql:
+            self.plain_reads.add(sql)
+        return plan
+
+    # ------------------------------------------------------------------ writes
+
+    def _transaction_ended(self) -> bool:
+        self.pinned = False
+        return False  # (a commit hook returning True would turn the commit into a rollback)
+
+    def pin(self) -> None:
+        """Give the open transaction its version, once."""
+        if not self.pinned:
+            clock.pin(self.conn)
+            self.pinned = True
+
+    def writing(self, plan: P.Plan | None = None, *, pin: bool = True, atomic: bool = True) -> WriteScope:
+        """``with session.writing(plan):`` a write that becomes (part of) one version.
+
+        ``atomic=False`` for a single statement, which SQLite already makes all-or-nothing
+        inside a transaction (no savepoint needed). With a ``plan``, REPLACE and
+        ON CONFLICT FAIL get what they need (see ``WriteScope``). ``pin=False`` for writes
+        that change no versioned table (tags, snapshots, parameters).
+        """
+        conflicts = plan.conflict_clauses | self.schema_conflicts() if plan is not None else ()
+        return WriteScope(
+            self,
+            pin=pin,
+            atomic=atomic,
+            keep_partial="FAIL" in conflicts and not atomic,  # BULK stays all-or-nothing
+            recursive="REPLACE" in conflicts,
+        )
+
+    def schema_changed(self) -> None:
+        """Forget what was learnt from the schema (after DDL)."""
+        self._schema_clauses = None
+
+    def schema_conflicts(self) -> frozenset[str]:
+        """Conflict resolutions (REPLACE, FAIL) named by table constraints or user triggers."""
+        if self._schema_clauses is None:
+            found = set()
+            for word in ("REPLACE", "FAIL"):
+                (used,) = next(
+                    self.conn.execute(
+                        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE sql LIKE ? "
+                        "AND name NOT LIKE '\\_gl\\_%' ESCAPE '\\')",
+                        (f"%{word}%",),
+                    )
+                )
+                if used:
+                    found.add(word)
+            self._schema_clauses = frozenset(found)
+        return self._schema_clauses
+
+    def bulk(
+        self,
+        table: P.TableName,
+        version: int,
+        run: Callable[[], int],
+        fast_run: Callable[[], int] | None = None,
+    ) -> int:
+        """Run an insert on the trigger-free path when the table allows it, else through
+        triggers (``run``). ``fast_run``, if given, is how to run it without the insert
+        trigger (its count may include changes other than inserted rows: then the fast path
+        is refused, and the triggers give the same result)."""
+        conn = self.conn
+        tv = current_version(conn, table.name) if not table.is_temp else None
+        if tv is not None:
+            inserted = [0]
+
+            def counted() -> int:
+                inserted[0] = (fast_run or run)()
+                return inserted[0]
+
+            if bulk_append(conn, tv, version, counted):
+                return inserted[0]
+        return run()
+
+    def check_not_internal(self, plan: P.Plan, name: str) -> None:
+        """Refuse a user statement that would create or change a galaxlite internal table."""
+        if name.lower().startswith(RESERVED_PREFIXES):
+            raise E.sql_error(
+                E.ProgrammingError,
+                f"{name!r} is a galaxlite internal table (names starting with _gl_ or galaxlite_ "
+                "are reserved)",
+                plan.source,
+                plan.position,
+            )

@@ -1,0 +1,235 @@
+"""Reading training exports without the database: numpy batches, a torch dataset, the hash.
+
+The dataset's schema metadata ``galaxlite`` (JSON) says what an export holds — tag, table,
+version, precision, seed, order, and per vector column its kind, dimension, embedder and
+quantizer parameters — so :func:`training_batches` decodes any export to float32 without the
+database. :func:`content_hash` recomputes the hash recorded in the catalog from the files.
+
+A training job reads an export on a machine that may not have the database: this module
+imports neither apsw nor any module of the engine, only the export's layout, the
+quantizers (numpy) and the content hash; Lance and torch are imported when first used.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from galaxlite import errors
+from galaxlite.exports import quantize
+from galaxlite.exports.hashing import ContentHash
+from galaxlite.exports.layout import FORMAT, FORMAT_VERSION, METADATA_KEY
+
+
+def read_metadata(path: str | Path) -> dict:
+    """The ``galaxlite`` metadata of a training export (TrainingExportError if ``path`` is
+    not one)."""
+    return json.loads(_open(path)[1].schema.metadata[METADATA_KEY])
+
+
+def _open(path: str | Path) -> tuple[dict, Any]:
+    import lance
+
+    try:
+        dataset = lance.dataset(str(path))
+    except (OSError, ValueError, RuntimeError) as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise errors.TrainingExportError(f"cannot open {str(path)!r} as a Lance dataset: {first}") from None
+    raw = (dataset.schema.metadata or {}).get(METADATA_KEY)
+    try:
+        meta = json.loads(raw) if raw is not None else None
+    except ValueError:
+        meta = None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise errors.TrainingExportError(
+            f"{str(path)!r} is a Lance dataset but not a galaxlite training export "
+            "(no 'galaxlite' schema metadata)"
+        )
+    if meta.get("format_version", 0) > FORMAT_VERSION:
+        raise errors.NotSupportedError(
+            f"{str(path)!r} is a training export of format version {meta['format_version']}; "
+            f"this galaxlite reads up to {FORMAT_VERSION}: upgrade galaxlite"
+        )
+    return meta, dataset
+
+
+def training_batches(
+    path: str | Path,
+    *,
+    batch_size: int = 1024,
+    columns: Sequence[str] | None = None,
+    rabitq_mode: str = "norm",
+) -> Iterator[dict[str, np.ndarray]]:
+    """The rows of a training export, ``batch_size`` at a time, as dicts of numpy arrays.
+
+    Vector columns come back as float32 ``(rows, dim)`` whatever the stored precision (sq8
+    and RaBitQ codes are decoded; ``rabitq_mode`` picks the RaBitQ decoder, see
+    ``galaxlite.exports.quantize``); a NULL vector is a row of NaN. The RaBitQ factor
+    columns are consumed by the decoder and not returned. Other columns are numpy arrays as
+    ``pyarrow.Array.to_numpy`` gives them (strings as objects; an integer column with NULLs
+    as float64 with NaN). ``columns`` selects columns by name (default: all).
+
+    >>> import tempfile, galaxlite
+    >>> db = galaxlite.Database(tempfile.mkdtemp())
+    >>> _ = db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v VECTOR(3))")
+    >>> _ = db.execute("INSERT INTO t (v) VALUES (vector('[1, 2, 3]'))")
+    >>> ts = db.create_training_snapshot("t1", precision="rabitq")
+    >>> [(k, v.dtype, v.shape) for k, v in next(training_batches(db.training_dataset("t1"))).items()]
+    [('id', dtype('int64'), (1,)), ('v', dtype('float32'), (1, 3))]
+    >>> db.close()
+    """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise errors.ProgrammingError(f"batch_size must be a positive integer, not {batch_size!r}")
+    if rabitq_mode not in quantize.RABITQ_MODES:
+        raise errors.QuantizationModeError(
+            f"unknown RaBitQ decode mode {rabitq_mode!r}: use one of {', '.join(quantize.RABITQ_MODES)}"
+        )
+    meta, dataset = _open(path)
+    vectors = meta["columns"]
+    hidden = {c[k] for c in vectors.values() for k in ("norm_column", "ip_column") if k in c}
+    names = [n for n in dataset.schema.names if n not in hidden]
+    if columns is not None:
+        unknown = [c for c in columns if c not in names]
+        if unknown:
+            raise errors.TrainingExportError(
+                f"no column {unknown[0]!r} in training export {str(path)!r} (it has: {', '.join(names)})"
+            )
+        names = list(columns)
+    decoders = {name: _decoder(name, vectors[name], rabitq_mode) for name in names if name in vectors}
+    read = [*names, *(x for n in decoders for x in (vectors[n].get("norm_column"), vectors[n].get("ip_column")) if x)]
+    for batch in dataset.to_batches(columns=read, batch_size=batch_size):
+        yield {
+            name: decoders[name](batch) if name in decoders else batch.column(name).to_numpy(zero_copy_only=False)
+            for name in names
+        }
+
+
+def _decoder(name: str, meta: dict, mode: str) -> Callable[[pa.RecordBatch], np.ndarray]:
+    """A function from a record batch to the float32 ``(rows, dim)`` vectors of ``name``."""
+    dim, stored = meta["dim"], meta["stored"]
+    if stored == "float32":
+        return lambda batch: _nan_nulls(batch.column(name), _fixed_rows(batch.column(name), dim, np.float32))
+    if stored == "sq8":
+        params = quantize.Sq8Params.from_metadata(meta["quantizer"])
+        return lambda batch: _nan_nulls(
+            batch.column(name), quantize.sq8_decode(params, _fixed_rows(batch.column(name), dim, np.uint8))
+        )
+    if stored == "rabitq":
+        model = quantize.RabitqModel.from_metadata(meta["quantizer"])
+
+        def rabitq(batch: pa.RecordBatch) -> np.ndarray:
+            array = batch.column(name)
+            codes = np.frombuffer(array.buffers()[1], dtype=np.uint8, count=len(array) * model.code_bytes,
+                                  offset=array.offset * model.code_bytes).reshape(len(array), model.code_bytes)
+            norm = batch.column(meta["norm_column"]).fill_null(0.0).to_numpy()
+            ip = batch.column(meta["ip_column"]).fill_null(1.0).to_numpy()
+            return _nan_nulls(array, quantize.rabitq_decode(model, quantize.RabitqCodes(codes, norm, ip), mode))
+
+        return rabitq
+    raise errors.NotSupportedError(f"column {name!r} is stored as {stored!r}, which this galaxlite cannot decode")
+
+
+def _fixed_rows(array: pa.Array, dim: int, dtype: type) -> np.ndarray:
+    """The child values of a fixed-size-list array as ``(rows, dim)`` (null rows included)."""
+    flat = array.values.to_numpy(zero_copy_only=False)
+    start = array.offset * dim
+    return np.asarray(flat[start : start + len(array) * dim], dtype=dtype).reshape(len(array), dim)
+
+
+def _nan_nulls(array: pa.Array, matrix: np.ndarray) -> np.ndarray:
+    if not array.null_count:
+        return matrix
+    out = np.array(matrix, dtype=np.float32)
+    out[array.is_null().to_numpy(zero_copy_only=False)] = np.nan
+    return out
+
+
+def content_hash(path: str | Path) -> str:
+    """Recompute the content hash of a training export from its files (the value the catalog
+    records, ``Database.exports()[i].content_hash``): a check that the data is intact."""
+    _, dataset = _open(path)
+    digest = ContentHash(dataset.schema)
+    for batch in dataset.to_batches():
+        digest.add(batch)
+    return digest.hexdigest()
+
+
+def torch_dataset(
+    path: str | Path,
+    *,
+    batch_size: int | None = None,
+    columns: Sequence[str] | None = None,
+    rabitq_mode: str = "norm",
+) -> Any:
+    """A ``torch.utils.data.IterableDataset`` over a training export, vectors as float32
+    tensors whatever the stored precision (decoded as in :func:`training_batches`).
+
+    ``batch_size=None`` (default) yields one row at a time (a dict), for
+    ``DataLoader(dataset, batch_size=32)``; an integer yields dicts of batched tensors of
+    that many rows, for ``DataLoader(dataset, batch_size=None)``. Numeric columns become
+    tensors, strings stay Python strings. With several DataLoader workers each reads every
+    n-th batch; Lance is not fork-safe, so give the DataLoader
+    ``multiprocessing_context="spawn"`` (or ``"forkserver"``) then. Needs PyTorch
+    (``pip install torch``): OptionalDependencyError otherwise.
+    """
+    cls = _torch_class()
+    read = 1024 if batch_size is None else batch_size
+    next(training_batches(path, batch_size=read, columns=columns, rabitq_mode=rabitq_mode), None)
+    return cls(str(path), batch_size, None if columns is None else list(columns), rabitq_mode)
+
+
+def __getattr__(name: str) -> Any:
+    # ``TrainingDataset`` exists once torch is imported; pickle (DataLoader workers started
+    # with spawn) finds the class by this name.
+    if name == "TrainingDataset":
+        return _torch_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+@functools.cache
+def _torch_class() -> type:
+    """The IterableDataset subclass, made on first use: torch stays optional."""
+    try:
+        import torch
+    except ImportError:
+        raise errors.OptionalDependencyError(
+            "torch_dataset() needs PyTorch, which is not installed: pip install torch "
+            "(or read the export with galaxlite.training_batches, which needs only numpy)"
+        ) from None
+
+    def tensor(value: np.ndarray) -> Any:
+        if value.dtype.kind not in "biuf":
+            return value.tolist()
+        return torch.from_numpy(value if value.flags.writeable else value.copy())
+
+    class TrainingDataset(torch.utils.data.IterableDataset):
+        """Rows (or batches) of a galaxlite training export, vectors as float32 tensors."""
+
+        def __init__(self, path: str, batch_size: int | None, columns: list[str] | None, rabitq_mode: str):
+            super().__init__()
+            self.path, self.batch_size, self.columns, self.rabitq_mode = path, batch_size, columns, rabitq_mode
+
+        def __iter__(self) -> Iterator[dict]:
+            info = torch.utils.data.get_worker_info()
+            batches = training_batches(
+                self.path, batch_size=self.batch_size or 1024, columns=self.columns,
+                rabitq_mode=self.rabitq_mode,
+            )
+            for i, batch in enumerate(batches):
+                if info is not None and i % info.num_workers != info.id:
+                    continue
+                out = {name: tensor(value) for name, value in batch.items()}
+                if self.batch_size is not None:
+                    yield out
+                    continue
+                for r in range(len(next(iter(batch.values()))) if batch else 0):
+                    yield {name: value[r] for name, value in out.items()}
+
+    TrainingDataset.__module__, TrainingDataset.__qualname__ = __name__, "TrainingDataset"
+    return TrainingDataset

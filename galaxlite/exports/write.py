@@ -1,0 +1,241 @@
+"""Writing a training export: every table of a version tag as a Lance dataset, all or nothing.
+
+``CREATE VERSION TAG 'x' FOR TRAINING [WITH TRAINING PRECISION p] [TRAINING SEED n]`` (and
+``Database.create_training_snapshot``) creates the tag and, in the same write transaction,
+calls :func:`write_exports`: every versioned table, read ``AT VERSION`` the tag, becomes one
+Lance dataset (see :mod:`galaxlite.exports.layout`). The files go to a temporary folder
+inside the exports folder first, which is renamed when every table is complete; any failure
+removes it, and the caller rolls the tag back (:func:`discard` removes an export whose
+transaction did not commit).
+
+Without a seed and at float32 the rows stream from SQLite into Lance: a reader thread fills
+record batches, Lance writes them in another, a third computes the content hash, and the
+caller's thread reports progress (and sees Ctrl-C at once). With a seed, or a quantizer to
+fit, the table is staged first (read by a thread while the files are written, see
+:mod:`galaxlite.exports.stage`); the batches then gather the shuffled rows, or are views of
+the staged ones in key order. The thread primitives are in :mod:`galaxlite.exports.pipeline`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import queue
+import shutil
+import tempfile
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import apsw
+import pyarrow as pa
+
+from galaxlite import errors, semantic
+from galaxlite.exports.encode import Encoder, describe, export_schema
+from galaxlite.exports.hashing import ContentHash
+from galaxlite.exports.layout import LANCE_OPTIONS, file_names, folder_name
+from galaxlite.exports.pipeline import InOrder, Prefetch, wait_get
+from galaxlite.exports.plan import TablePlan, plan_table
+from galaxlite.exports.rows import Rows, mmap_reads, read_rows
+from galaxlite.exports.stage import fit_quantizers, row_order, stage_ahead
+from galaxlite.transpile import PRECISIONS
+
+ProgressCallback = Callable[[int, int], object]
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    """One table written: its dataset (path relative to the export folder), rows, hash."""
+
+    table: str
+    file: str
+    rows: int
+    content_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class ExportResult:
+    """What :func:`write_exports` made: the export's folder (its name in the exports folder,
+    and its path), one :class:`Written` per table, and whether the exports folder itself was
+    made for it."""
+
+    folder: str
+    path: Path
+    tables: tuple[Written, ...]
+    made_root: bool
+
+
+def write_exports(
+    conn: apsw.Connection,
+    engine: semantic.SemanticEngine,
+    exports_dir: Path,
+    tables: Sequence[str],
+    *,
+    tag: str,
+    version: int,
+    precision: str,
+    seed: int | None,
+    progress: ProgressCallback | None = None,
+) -> ExportResult:
+    """Write every table of ``tables`` as of ``version`` under ``exports_dir``; atomic.
+
+    Runs inside the caller's write transaction (which makes the reads consistent and keeps
+    writers out). Returns the folder made; on any error nothing is left (the exports folder
+    itself is removed again if this call created it and it is empty).
+    """
+    if precision not in PRECISIONS:
+        raise errors.QuantizationModeError(
+            f"unknown training precision {precision!r}: use one of {', '.join(PRECISIONS)}"
+        )
+    created_root = not exports_dir.exists()
+    final = exports_dir / folder_name(tag, version)
+    work: Path | None = None
+    renamed = False
+    try:
+        exports_dir.mkdir(parents=True, exist_ok=True)
+        if final.exists():
+            raise errors.OperationalError(f"cannot export tag {tag!r}: {str(final)!r} exists already")
+        work = Path(tempfile.mkdtemp(prefix=".galaxlite-export-", dir=exports_dir))
+        (work / "export").mkdir()
+        with mmap_reads(conn):
+            files = file_names(tables)
+            plans = [plan_table(conn, t, version, files[t]) for t in tables]
+            counter = _Progress(progress, sum(next(conn.execute(p.count_sql))[0] for p in plans)
+                                if progress is not None else 0)
+            written = tuple(
+                _write_table(conn, engine, plan, work, tag=tag, version=version,
+                             precision=precision, seed=seed, progress=counter)
+                for plan in plans
+            )
+        os.rename(work / "export", final)
+        renamed = True
+        shutil.rmtree(work)
+        return ExportResult(final.name, final, written, created_root)
+    except BaseException:
+        if renamed:
+            shutil.rmtree(final, ignore_errors=True)
+        if work is not None:
+            shutil.rmtree(work, ignore_errors=True)
+        if created_root:
+            with contextlib.suppress(OSError):
+                exports_dir.rmdir()
+        raise
+
+
+def discard(result: ExportResult) -> None:
+    """Remove a written export again (its transaction did not commit)."""
+    shutil.rmtree(result.path, ignore_errors=True)
+    if result.made_root:
+        with contextlib.suppress(OSError):
+            result.path.parent.rmdir()  # only if empty
+
+
+class _Progress:
+    """Calls the user's ``progress(done, total)`` as rows are handed to Lance."""
+
+    def __init__(self, callback: ProgressCallback | None, total: int):
+        self.callback, self.total, self.done = callback, total, 0
+        if callback is not None:
+            callback(0, total)
+
+    def advance(self, rows: int) -> None:
+        if self.callback is not None and rows:
+            self.done += rows
+            self.callback(self.done, self.total)
+
+
+def _write_table(
+    conn: apsw.Connection, engine: semantic.SemanticEngine, plan: TablePlan, work: Path, *,
+    tag: str, version: int, precision: str, seed: int | None, progress: _Progress,
+) -> Written:
+    staged = None
+    if precision == "float32" and seed is None:  # straight from SQLite to Lance
+        quantizers: dict[str, Any] = {}
+
+        def blocks() -> Iterator[Rows]:
+            return read_rows(conn, engine, plan)
+    else:
+        staged = stage_ahead(lambda: read_rows(conn, engine, plan), plan, work / "stage")
+        quantizers = fit_quantizers(plan, staged, precision, seed)
+        order = row_order(staged.n, seed)
+
+        def blocks() -> Iterator[Rows]:
+            step = plan.batch_rows
+            return (staged.rows(i, min(i + step, staged.n), order) for i in range(0, staged.n, step))
+
+    meta = describe(plan, tag=tag, version=version, precision=precision, seed=seed,
+                    quantizers=quantizers)
+    encoder = Encoder(plan, precision, quantizers, export_schema(plan, precision, quantizers, meta))
+    digest = ContentHash(encoder.schema)
+    hashing = InOrder(digest.add)  # hashes what Lance receives, in a thread of its own
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        return (encoder.batch(rows) for rows in blocks())
+
+    def handed(batch: pa.RecordBatch) -> None:
+        hashing.submit(batch)
+        progress.advance(batch.num_rows)
+
+    target = work / "export" / plan.file
+    try:
+        rows = _write_lance(plan.table, encoder.schema, batches, target, handed)
+    except BaseException:
+        hashing.close()
+        raise
+    hashing.finish()
+    if staged is not None:
+        staged.close()
+    return Written(plan.table, plan.file, rows, digest.hexdigest())
+
+
+def _write_lance(
+    table: str, schema: pa.Schema, make: Callable[[], Iterator[pa.RecordBatch]], target: Path,
+    handed: Callable[[pa.RecordBatch], None],
+) -> int:
+    """Write the batches of ``make()`` to ``target``; returns the row count.
+
+    Three threads: the reader makes the batches (``make`` runs there, with the database
+    connection), Lance writes them in another, and this (the caller's) thread runs
+    ``handed(batch)`` on each as Lance takes it — so a progress callback runs on the
+    caller's thread, and Ctrl-C stops the export at once (everything is then removed).
+    """
+    import lance
+
+    reader = Prefetch(make)
+    taken: queue.Queue = queue.Queue()
+    outcome: list[BaseException] = []
+
+    def write() -> None:
+        try:
+            lance.write_dataset(
+                pa.RecordBatchReader.from_batches(schema, reader.consume(taken.put)),
+                str(target), mode="create", **LANCE_OPTIONS,
+            )
+        except BaseException as exc:  # raised by the caller's thread below
+            outcome.append(exc)
+        finally:
+            taken.put(Prefetch.END)
+
+    writer = threading.Thread(target=write, name="galaxlite-lance", daemon=True)
+    try:
+        writer.start()  # inside: Ctrl-C may come while start() waits for the thread
+        while (batch := wait_get(taken)) is not Prefetch.END:
+            handed(batch)
+    except BaseException:
+        reader.close()
+        if writer.ident is not None:
+            writer.join()
+        raise
+    writer.join()
+    reader.close()
+    if outcome:
+        if reader.failure is not None:  # ours (bad data, an embedder): as raised
+            raise reader.failure from None
+        text = str(outcome[0]).strip()
+        first = text.splitlines()[0] if text else type(outcome[0]).__name__
+        raise errors.OperationalError(
+            f"writing the training export of table {table!r} to {str(target)!r} failed: {first}"
+        ) from None
+    return reader.rows

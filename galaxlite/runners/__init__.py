@@ -1,0 +1,162 @@
+"""Running statements: plan kind → runner, and the three ways to run SQL text.
+
+The front end turns SQL text into a ``Plan`` whose ``kind`` picks one small runner function
+from ``RUNNERS`` (adding a statement means adding a row, here and in the front end's rule
+table). ``execute``, ``executemany`` and ``executescript`` are what the ``Database`` facade
+and the DB-API module call, with a ``Session``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+
+import apsw
+
+from galaxlite import errors as E
+from galaxlite import transpile
+from galaxlite.engine.binding import BIND_ERRORS, binding_error
+from galaxlite.engine.result import Result
+from galaxlite.engine.session import Session
+from galaxlite.engine.writes import ChangeCounter
+from galaxlite.params import Params
+from galaxlite.runners.snapshot_statements import (
+    run_set_parameter,
+    run_show_parameter,
+    run_snapshot,
+)
+from galaxlite.runners.statements import (
+    run_alter_table,
+    run_bulk_insert,
+    run_create_table,
+    run_drop_table,
+    run_other,
+    run_read,
+    run_write,
+)
+from galaxlite.runners.tags import run_create_tag, run_drop_tag
+from galaxlite.runners.transactions import (
+    run_begin,
+    run_commit,
+    run_release,
+    run_rollback,
+    run_rollback_to,
+    run_savepoint,
+)
+from galaxlite.storage import clock
+from galaxlite.transpile import plan as P
+
+BULK_EXECUTEMANY_MIN = 64  # executemany of at least this many INSERTs takes the bulk path
+
+Runner = Callable[[Session, P.Plan, Params], Result]
+
+RUNNERS: dict[str, Runner] = {
+    P.READ: run_read,
+    P.OTHER: run_other,
+    P.WRITE: run_write,
+    P.CREATE_TABLE: run_create_table,
+    P.ALTER_TABLE: run_alter_table,
+    P.DROP_TABLE: run_drop_table,
+    P.CREATE_TAG: run_create_tag,
+    P.DROP_TAG: run_drop_tag,
+    P.BULK_INSERT: run_bulk_insert,
+    P.BEGIN: run_begin,
+    P.COMMIT: run_commit,
+    P.ROLLBACK: run_rollback,
+    P.ROLLBACK_TO: run_rollback_to,
+    P.SAVEPOINT: run_savepoint,
+    P.RELEASE: run_release,
+    P.CREATE_SNAPSHOT: run_snapshot,
+    P.SAMPLE_SNAPSHOT: run_snapshot,
+    P.MANAGE_SNAPSHOT: run_snapshot,
+    P.SET_PARAMETER: run_set_parameter,
+    P.SHOW_PARAMETER: run_show_parameter,
+}
+
+
+def execute(session: Session, sql: str, params: Params = None, cursor: apsw.Cursor | None = None) -> Result:
+    """Run one statement (SQLite or galaxlite syntax). ``cursor``: an apsw cursor of the
+    session's connection to run a plain query on (the DB-API reuses its cursors)."""
+    if sql in session.plain_reads:  # the hot path: a plain query, run as written
+        conn = session.conn
+        cur = cursor or conn.cursor()
+        try:
+            cur.execute(sql, params)
+        except BIND_ERRORS as exc:
+            raise binding_error(exc, sql) from None
+        return Result(cur, None, (conn, sql, params))
+    plan = session.plan(sql)
+    if plan is None:
+        return Result(iter(()))
+    return RUNNERS[plan.kind](session, plan, params)
+
+
+def executemany(session: Session, sql: str, seq_of_parameters: Iterable[Params]) -> Result:
+    """Run one statement once per parameter set, as one version.
+
+    A plain ``INSERT`` into a versioned table with many parameter sets takes the bulk path
+    (no per-row trigger work), with the same result.
+    """
+    plan = session.plan(sql)
+    if plan is None:
+        return Result(iter(()))
+    if plan.kind not in (P.WRITE, P.BULK_INSERT, P.READ, P.OTHER):
+        raise E.ProgrammingError(f"executemany() cannot run a {plan.kind.replace('_', ' ')} statement")
+    if plan.refs:
+        raise E.NotSupportedError("executemany() with AT VERSION: use execute() per parameter set")
+    if not isinstance(seq_of_parameters, Sequence):
+        seq_of_parameters = list(seq_of_parameters)
+    target = plan.detail.table if isinstance(plan.detail, P.InsertInto) else None
+    conn = session.conn
+    counter = ChangeCounter(conn)
+    bulk = target is not None and (
+        plan.kind == P.BULK_INSERT or len(seq_of_parameters) >= BULK_EXECUTEMANY_MIN
+    )
+    try:
+        with session.writing(plan):
+            version = clock.current(conn)
+
+            def run() -> int:  # rowcount: the sum of changes() of every execution
+                counter.reset()
+                conn.cursor().executemany(plan.sql, counter.wrap(seq_of_parameters))
+                return counter.total()
+
+            def fast_run() -> int:  # no trigger: every change counted is an inserted row
+                before = conn.total_changes()
+                conn.cursor().executemany(plan.sql, seq_of_parameters)
+                counter.last = conn.changes()
+                return conn.total_changes() - before
+
+            inserted = session.bulk(target, version, run, fast_run) if bulk else run()
+            lastrowid = conn.last_insert_rowid()
+    except BIND_ERRORS as exc:
+        raise binding_error(exc, plan.source, plan.position) from None
+    session.changes = counter.last
+    return Result(iter(()), rowcount=inserted, lastrowid=lastrowid)
+
+
+def executescript(session: Session, script: str) -> None:
+    """Run every statement of ``script``.
+
+    Outside a transaction, a script without its own BEGIN/COMMIT runs as one atomic
+    transaction: if a statement fails, none of the script's changes remain.
+    """
+    try:
+        plans = transpile.parse_script(script)
+    except transpile.TranspileError as exc:
+        raise E.from_transpile(exc) from None
+    controls = {P.BEGIN, P.COMMIT, P.ROLLBACK, P.SAVEPOINT, P.RELEASE}
+    atomic = not session.conn.in_transaction and not any(p.kind in controls for p in plans)
+    if not atomic:
+        for plan in plans:
+            RUNNERS[plan.kind](session, plan, None).fetchall()
+        return
+    execute(session, "BEGIN")
+    try:
+        for plan in plans:
+            RUNNERS[plan.kind](session, plan, None).fetchall()
+    except BaseException:
+        if session.conn.in_transaction:
+            execute(session, "ROLLBACK")
+        raise
+    if session.conn.in_transaction:
+        execute(session, "COMMIT")

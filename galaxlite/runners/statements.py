@@ -1,0 +1,151 @@
+"""Runners of reads, writes and versioned-table DDL (CREATE / ALTER / DROP TABLE)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import apsw
+
+from galaxlite import errors as E
+from galaxlite import snapshots, storage
+from galaxlite.engine.binding import BIND_ERRORS, statement_error
+from galaxlite.engine.render import render
+from galaxlite.engine.result import Result, describe
+from galaxlite.engine.session import Session
+from galaxlite.params import Params
+from galaxlite.storage import clock
+from galaxlite.transpile import plan as P
+
+
+def run_read(session: Session, plan: P.Plan, params: Params) -> Result:
+    sql, params = render(session, plan, params) if plan.refs or plan.semantic else (plan.sql, params)
+    conn = session.conn
+    cur = conn.cursor()
+    try:
+        cur.execute(sql, params)
+    except BIND_ERRORS as exc:
+        raise statement_error(exc, plan, sql) from None
+    return Result(cur, None, (conn, sql, params))
+
+
+def run_write(session: Session, plan: P.Plan, params: Params) -> Result:
+    sql, params = render(session, plan, params) if plan.refs or plan.semantic else (plan.sql, params)
+    conn = session.conn
+    try:
+        with session.writing(plan, atomic=False):
+            cur = conn.cursor()
+            cur.execute(sql, params)
+            desc, rows = None, []
+            if plan.returning:
+                try:
+                    desc = cur.get_description()
+                except apsw.ExecutionCompleteError:  # RETURNING, but no row was written
+                    desc = describe(conn, sql, params)
+                rows = list(cur)
+            rowcount, lastrowid = conn.changes(), conn.last_insert_rowid()
+    except BIND_ERRORS as exc:
+        raise statement_error(exc, plan, sql) from None
+    session.changes = rowcount
+    return Result(iter(rows), desc, rowcount=rowcount, lastrowid=lastrowid)
+
+
+def run_bulk_insert(session: Session, plan: P.Plan, params: Params) -> Result:
+    d: P.InsertInto = plan.detail
+    sql, params = render(session, plan, params)
+    conn = session.conn
+
+    def run() -> int:
+        conn.execute(sql, params)
+        return conn.changes()
+
+    try:
+        with session.writing(plan):
+            count = session.bulk(d.table, clock.current(conn), run)
+            lastrowid = conn.last_insert_rowid()
+    except BIND_ERRORS as exc:
+        raise statement_error(exc, plan, sql) from None
+    session.changes = count
+    return Result(iter(()), rowcount=count, lastrowid=lastrowid)
+
+
+def run_ddl(
+    session: Session, plan: P.Plan, work: Callable[[apsw.Connection, int], None]
+) -> Result:
+    """Run ``work(conn, version)`` as one versioned schema change."""
+    conn = session.conn
+    session.schema_changed()
+    lastrowid = conn.last_insert_rowid()  # catalog inserts must not show through
+    try:
+        with session.writing():
+            work(conn, clock.current(conn))
+    except apsw.Error as exc:
+        raise statement_error(exc, plan, plan.sql) from None
+    finally:
+        conn.set_last_insert_rowid(lastrowid)
+    return Result(iter(()))
+
+
+def run_create_table(session: Session, plan: P.Plan, params: Params) -> Result:
+    d: P.CreateTable = plan.detail
+    session.check_not_internal(plan, d.table.name)
+    if d.table.schema and d.table.schema.lower() not in ("main", "temp", "temporary") and d.versioned:
+        raise E.sql_error(
+            E.NotSupportedError,
+            f"versioned tables live in the main database, not {d.table.schema!r} "
+            "(add WITHOUT VERSIONING for a plain table there)",
+            plan.source,
+            plan.position,
+        )
+    if not d.versioned:
+        return run_other(session, plan, params)
+    sql, params = render(session, plan, params)
+
+    def work(conn: apsw.Connection, version: int) -> None:
+        existed = conn.table_exists("main", d.table.name)
+        conn.execute(sql, params)
+        if not existed:
+            storage.make_versioned(conn, d.table.name, version)
+
+    return run_ddl(session, plan, work)
+
+
+def _versioned_or_none(session: Session, plan: P.Plan, table: P.TableName) -> storage.TableVersion | None:
+    session.check_not_internal(plan, table.name)
+    if table.is_temp or (table.schema and table.schema.lower() != "main"):
+        return None
+    return storage.current_version(session.conn, table.name)
+
+
+def run_alter_table(session: Session, plan: P.Plan, params: Params) -> Result:
+    d: P.AlterTable = plan.detail
+    tv = _versioned_or_none(session, plan, d.table)
+    if tv is None:
+        return run_other(session, plan, params)
+    if d.action == "rename_table":
+        session.check_not_internal(plan, d.new)
+
+    def work(conn: apsw.Connection, version: int) -> None:
+        storage.alter_table(
+            conn, tv, d.action, version, lambda: conn.execute(plan.sql), old=d.old, new=d.new
+        )
+
+    return run_ddl(session, plan, work)
+
+
+def run_drop_table(session: Session, plan: P.Plan, params: Params) -> Result:
+    d: P.DropTable = plan.detail
+    tv = _versioned_or_none(session, plan, d.table)
+    if tv is None:
+        return run_other(session, plan, params)
+
+    def work(conn: apsw.Connection, version: int) -> None:
+        storage.drop_table(conn, tv, version, lambda: conn.execute(plan.sql))
+
+    return run_ddl(session, plan, work)
+
+
+def run_other(session: Session, plan: P.Plan, params: Params) -> Result:
+    if isinstance(plan.detail, P.DropView):
+        snapshots.check_not_a_snapshot_view(session, plan, plan.detail.view)
+    session.schema_changed()  # CREATE TRIGGER / CREATE TABLE WITHOUT VERSIONING / ...
+    return run_read(session, plan, params)
