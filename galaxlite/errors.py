@@ -303,7 +303,7 @@ def from_apsw(exc: Exception, sql: str | None = None, base: int = 0) -> Error:
         position = _named_position(message, sql, base)
     if cls is ProgrammingError and ("syntax error" in message or "incomplete input" in message):
         cls = SqlSyntaxError
-    if cls is IntegrityError and (vector := _VECTOR_CHECK.fullmatch(message)):
+    if cls is IntegrityError and (vector := transpile.vector_check_failure(message)):
         err = _vector_check_failed(vector, sql, position)
     else:
         err = sql_error(cls, message, sql, position)
@@ -340,14 +340,9 @@ def _named_position(message: str, sql: str, base: int) -> int | None:
     return next((base + t.start for t in tokens if t.kind in ("word", "qident") and t.value.lower() == name), None)
 
 
-# The CHECK galaxlite gives every VECTOR(n) column (transpile.semantic.vector_check)
-_VECTOR_CHECK = re.compile(
-    r"CHECK constraint failed: VECTOR\((\d+)\) column (.*) needs a \d+-byte float32 BLOB"
-)
-
-
-def _vector_check_failed(match: re.Match, sql: str | None, position: int | None) -> Error:
-    dim, column = int(match.group(1)), match.group(2)
+# The CHECK galaxlite gives every VECTOR(n) column failed (its text and reader: transpile.vectors)
+def _vector_check_failed(failure: transpile.VectorCheckFailure, sql: str | None, position: int | None) -> Error:
+    dim, column = failure.dim, failure.column
     message = (
         f"column {column!r} is VECTOR({dim}): a value must be {dim} float32 components, "
         f"a BLOB of {4 * dim} bytes (bind a list of {dim} numbers or a float32 numpy array, "

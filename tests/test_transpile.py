@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import ast
+import pathlib
+
 import pytest
 
 from galaxlite import transpile
 from galaxlite.transpile import plan as P
 from galaxlite.transpile.errors import PastIsReadOnly, SqlSyntaxError, UnsupportedSyntax, line_col
+from galaxlite.transpile.vectors import vector_check
 
 
 def texts(sql: str) -> list[str]:
@@ -202,3 +206,26 @@ def test_plans_are_cached():
 def test_one_statement_only():
     with pytest.raises(SqlSyntaxError, match="one statement at a time"):
         transpile.parse_statement("SELECT 1; SELECT 2")
+
+
+def test_vector_check_failure_reads_the_check_the_front_end_writes():
+    name = vector_check('my "col"', 3).split('"', 1)[1].rsplit('" CHECK', 1)[0].replace('""', '"')
+    failure = transpile.vector_check_failure(f"CHECK constraint failed: {name}")
+    assert failure == transpile.VectorCheckFailure('my "col"', 3)
+    assert transpile.vector_check_failure("CHECK constraint failed: positive") is None
+
+
+def test_front_end_imports_only_itself_at_module_level():
+    """galaxlite.transpile is the lowest layer: no engine imports, and no imports inside
+    functions (which would hide a cycle between its own modules)."""
+    folder = pathlib.Path(transpile.__file__).parent
+    for path in folder.glob("*.py"):
+        tree = ast.parse(path.read_text())
+        top = set(tree.body)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import | ast.ImportFrom):
+                names = [node.module or ""] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names]
+                for name in names:
+                    if name.startswith("galaxlite"):
+                        assert node in top, f"{path.name}:{node.lineno} imports {name} inside a function"
+                        assert name.startswith("galaxlite.transpile"), f"{path.name} imports the engine: {name}"

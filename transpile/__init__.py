@@ -1,5 +1,13 @@
 """galaxlite's front end: SQL text → plans the engine can run.
 
+It imports nothing from the engine. The modules, in the order they depend on each other:
+``errors`` (TranspileError and its subclasses, positions), ``lexer`` (tokens, statements),
+``plan`` (the plan records, PRECISIONS, MAX_SEED, MAX_VECTOR_DIM), ``cursor`` (the token cursor
+and shared token helpers, quote_identifier), then one module per statement family or rewrite
+pass (``statements``, ``versions``, ``snapshots`` with ``snapshot_refs`` and ``snapshot_using``,
+``semantic``, ``vectors``, ``parameters``), and ``analysis``, whose ``analyze`` ties them
+together. Plans are frozen, so ``parse_script`` and ``parse_statement`` cache them by text.
+
 >>> [p.kind for p in parse_script("CREATE VERSION TAG 'v1'; SELECT * FROM t AT VERSION 'v1'")]
 ['create_tag', 'read']
 """
@@ -8,6 +16,8 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from galaxlite.transpile.analysis import analyze
+from galaxlite.transpile.cursor import quote_identifier
 from galaxlite.transpile.errors import (
     PastIsReadOnly,
     SqlSyntaxError,
@@ -17,11 +27,13 @@ from galaxlite.transpile.errors import (
     line_col,
 )
 from galaxlite.transpile.lexer import Statement, split_statements, tokenize
-from galaxlite.transpile.plan import Plan
-from galaxlite.transpile.rules import PRECISIONS, analyze, quote_identifier
-from galaxlite.transpile.semantic import parameter_columns
+from galaxlite.transpile.parameters import parameter_columns
+from galaxlite.transpile.plan import MAX_SEED, MAX_VECTOR_DIM, PRECISIONS, Plan
+from galaxlite.transpile.vectors import VectorCheckFailure, vector_check_failure
 
 __all__ = [
+    "MAX_SEED",
+    "MAX_VECTOR_DIM",
     "PRECISIONS",
     "PastIsReadOnly",
     "Plan",
@@ -29,6 +41,7 @@ __all__ = [
     "Statement",
     "TranspileError",
     "UnsupportedSyntax",
+    "VectorCheckFailure",
     "describe_position",
     "line_col",
     "parse_script",
@@ -37,6 +50,7 @@ __all__ = [
     "quote_identifier",
     "split_statements",
     "tokenize",
+    "vector_check_failure",
 ]
 
 

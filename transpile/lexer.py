@@ -3,7 +3,7 @@
 It never builds a parse tree. It knows where strings, quoted identifiers, comments and
 parameters begin and end, so that a ``;`` or an ``AT VERSION`` inside them is never
 mistaken for syntax. That is all the front end needs for the fast path, and it costs
-tens of microseconds where a full parse costs a millisecond (DESIGN.md).
+tens of microseconds where a full parse costs a millisecond.
 
 >>> [t.text for t in tokenize("SELECT 'a;b' FROM t -- x")]
 ['SELECT', "'a;b'", 'FROM', 't']

@@ -33,6 +33,12 @@ MANAGE_SNAPSHOT = "manage_snapshot"  # PUBLISH / ARCHIVE / PURGE SNAPSHOT name@v
 SET_PARAMETER = "set_parameter"  # SET p = v | RESET p | ALTER DATABASE SET p = v | ALTER DATABASE RESET p
 SHOW_PARAMETER = "show_parameter"  # SHOW p
 
+# Limits and names the front end checks and the engine relies on (one copy each, re-exported
+# by galaxlite.transpile).
+PRECISIONS = ("float32", "sq8", "rabitq")  # WITH TRAINING PRECISION: how a training tag stores vectors
+MAX_SEED = 2**64 - 1  # TRAINING SEED: a 64-bit unsigned integer
+MAX_VECTOR_DIM = 65536  # the largest n of a VECTOR(n) column
+
 
 @dataclass(frozen=True, slots=True)
 class VersionSpec:

@@ -1,12 +1,8 @@
-"""``SEMANTIC_MATCH`` / ``SEMANTIC_SCORE`` calls and ``VECTOR(n)`` columns: the lexical part.
+"""``SEMANTIC_MATCH`` / ``SEMANTIC_SCORE`` calls: the lexical part.
 
 ``find_semantic_calls`` finds each call, checks its arguments, works out which FROM items
 of the enclosing SELECTs its column may come from, and records an edit that leaves a hole
 for the engine (which replaces the call by a lookup in a TEMP table it fills per execution).
-
-``add_vector_checks`` gives every ``VECTOR(n)`` column of a CREATE TABLE / ALTER TABLE ADD
-COLUMN a plain-SQL CHECK (a BLOB of exactly 4·n bytes), so that every client, plain ones
-included, keeps the column well formed.
 
 >>> from galaxlite.transpile import parse_statement
 >>> plan = parse_statement("SELECT id FROM docs AS d WHERE SEMANTIC_MATCH(d.body, 'cats', 0.4)")
@@ -19,50 +15,28 @@ included, keeps the column well formed.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from galaxlite.transpile import plan as P
+from galaxlite.transpile.cursor import NOT_ALIAS, Cursor, is_op, matching_paren, top_level
 from galaxlite.transpile.errors import UnsupportedSyntax
-from galaxlite.transpile.lexer import NUMBER, OP, PARAM, QIDENT, STRING, WORD, Token, tokenize
-from galaxlite.transpile.rules import Cursor, quote_identifier
-from galaxlite.transpile.snapshots import skip_version
+from galaxlite.transpile.lexer import NUMBER, OP, PARAM, QIDENT, STRING, WORD, Token
+from galaxlite.transpile.snapshot_refs import skip_version
 
 SEMANTIC_FUNCTIONS = frozenset({"SEMANTIC_MATCH", "SEMANTIC_SCORE"})
-MAX_VECTOR_DIM = 65536
 # What a SEMANTIC_* call becomes in ``Plan.sql`` (run only when nothing rendered the plan,
 # e.g. by executemany): a function galaxlite registers to raise a clear error.
 UNRENDERED = "galaxlite_semantic_unrendered()"
 
-# Words after a FROM item that are not an alias.
-_NOT_ALIAS = frozenset(
-    """WHERE JOIN INNER LEFT RIGHT FULL OUTER CROSS NATURAL ON USING GROUP ORDER LIMIT UNION
-    INTERSECT EXCEPT WINDOW HAVING INDEXED NOT RETURNING SET VALUES DO FROM SELECT OFFSET AT""".split()
-)
+# Words after a FROM item that are not an alias. The scopes are read from the statement as
+# written (before its AT VERSION refs are cut out), so an AT there starts AT VERSION.
+_NOT_ALIAS = NOT_ALIAS | {"AT"}
 # Words that end a FROM clause.
 _END_FROM = frozenset(
     """WHERE GROUP HAVING ORDER LIMIT WINDOW UNION INTERSECT EXCEPT RETURNING SET VALUES
     SELECT""".split()
 )
 _SUBQUERY_START = ("SELECT", "WITH", "VALUES")
-
-
-def _is_op(tok: Token | None, text: str) -> bool:
-    return tok is not None and tok.kind == OP and tok.text == text
-
-
-def _matching_paren(toks: tuple[Token, ...], k: int) -> int:
-    """Index of the ``)`` closing the ``(`` at ``k`` (the last token if unbalanced)."""
-    depth = 0
-    for j in range(k, len(toks)):
-        if toks[j].kind == OP:
-            if toks[j].text == "(":
-                depth += 1
-            elif toks[j].text == ")":
-                depth -= 1
-                if depth == 0:
-                    return j
-    return len(toks) - 1
 
 
 # ------------------------------------------------------------------------------- scopes
@@ -81,11 +55,11 @@ def _cte_names(toks: tuple[Token, ...]) -> set[str]:
     names: set[str] = set()
     for k in range(1, len(toks) - 1):
         tok, prev = toks[k], toks[k - 1]
-        if tok.kind not in (WORD, QIDENT) or not (prev.is_word("WITH", "RECURSIVE") or _is_op(prev, ",")):
+        if tok.kind not in (WORD, QIDENT) or not (prev.is_word("WITH", "RECURSIVE") or is_op(prev, ",")):
             continue
         j = k + 1
-        if _is_op(toks[j], "("):
-            j = _matching_paren(toks, j) + 1
+        if is_op(toks[j], "("):
+            j = matching_paren(toks, j) + 1
         if j < len(toks) and toks[j].is_word("AS"):
             names.add(tok.value.lower())
     return names
@@ -98,19 +72,19 @@ def _parse_item(
     if k >= len(toks):
         return None
     tok = toks[k]
-    if _is_op(tok, "("):
+    if is_op(tok, "("):
         if k + 1 < len(toks) and toks[k + 1].is_word(*_SUBQUERY_START):
-            end = _matching_paren(toks, k) + 1
+            end = matching_paren(toks, k) + 1
             return P.SourceItem(None, "", _alias_at(toks, end), kind="subquery", position=tok.start)
         return _parse_item(toks, k + 1, refs, ctes)  # a parenthesised join: its first table
     if tok.kind not in (WORD, QIDENT, STRING) or tok.upper in _END_FROM:
         return None
     schema, name, j = None, tok.value, k + 1
-    if _is_op(toks[j] if j < len(toks) else None, ".") and j + 1 < len(toks):
+    if is_op(toks[j] if j < len(toks) else None, ".") and j + 1 < len(toks):
         schema, name, j = name, toks[j + 1].value, j + 2
     kind = "cte" if schema is None and name.lower() in ctes else "table"
-    if j < len(toks) and _is_op(toks[j], "("):
-        kind, j = "function", _matching_paren(toks, j) + 1
+    if j < len(toks) and is_op(toks[j], "("):
+        kind, j = "function", matching_paren(toks, j) + 1
     ref = refs.get(tok.start)
     if ref is not None and j < len(toks) and toks[j].is_word("AT"):
         j += 3  # AT VERSION x
@@ -194,21 +168,8 @@ def _statement_allows_calls(c: Cursor, kind: str) -> bool:
         return True
     if kind != P.CREATE_TABLE:
         return False
-    depth = 0  # CREATE TABLE ... AS SELECT: an AS outside the parentheses
-    for tok in c.tokens:
-        if tok.kind == OP and tok.text in "()":
-            depth += 1 if tok.text == "(" else -1
-        elif depth == 0 and tok.is_word("AS"):
-            return True
-    return False
-
-
-def _param_key(c: Cursor, tok: Token, what: str) -> int | str:
-    if tok.text == "?":
-        return sum(1 for t in c.tokens if t.kind == PARAM and t.text == "?" and t.start < tok.start)
-    if tok.text[0] == "?":
-        raise c.error(f"{what} takes ? or :name, not a numbered parameter", tok, UnsupportedSyntax)
-    return tok.text[1:]
+    # CREATE TABLE ... AS SELECT: an AS outside the parentheses
+    return top_level(c.tokens, 0, len(c.tokens), "AS") < len(c.tokens)
 
 
 def _column_ref(c: Cursor, k: int, fn: str) -> tuple[tuple[str, ...], int]:
@@ -220,7 +181,7 @@ def _column_ref(c: Cursor, k: int, fn: str) -> tuple[tuple[str, ...], int]:
             raise c.error(f"the first argument of {fn} must be a column name", tok)
         parts.append(tok.value)
         k += 1
-        if not (_is_op(toks[k] if k < len(toks) else None, ".") and len(parts) < 3):
+        if not (is_op(toks[k] if k < len(toks) else None, ".") and len(parts) < 3):
             return tuple(parts), k
         k += 1
 
@@ -230,7 +191,7 @@ def _query_arg(c: Cursor, k: int, fn: str) -> P.SemanticArg:
     if tok is not None and tok.kind == STRING:
         return P.SemanticArg(value=tok.value)
     if tok is not None and tok.kind == PARAM:
-        return P.SemanticArg(param=_param_key(c, tok, fn))
+        return P.SemanticArg(param=c.param_key(tok, fn))
     raise c.error(f"the query of {fn} must be a string literal or a parameter (? or :name)", tok)
 
 
@@ -238,7 +199,7 @@ def _threshold_arg(c: Cursor, k: int, fn: str) -> tuple[P.SemanticArg, int]:
     toks = c.tokens
     tok = toks[k] if k < len(toks) else None
     if tok is not None and tok.kind == PARAM:
-        return P.SemanticArg(param=_param_key(c, tok, fn)), k + 1
+        return P.SemanticArg(param=c.param_key(tok, fn)), k + 1
     sign = 1.0
     if tok is not None and tok.kind == OP and tok.text in "+-" and k + 1 < len(toks):
         sign = -1.0 if tok.text == "-" else 1.0
@@ -265,18 +226,18 @@ def _parse_call(c: Cursor, k: int, hole: int) -> tuple[P.SemanticCall, int]:
     first = k + 2
     parts, j = _column_ref(c, first, fn)
     after = toks[j] if j < len(toks) else None
-    if not _is_op(after, ","):
-        if _is_op(after, ")") or after is None:
+    if not is_op(after, ","):
+        if is_op(after, ")") or after is None:
             raise c.error(f"{fn} takes {arity}", after)
         raise c.error(f"the first argument of {fn} must be a column name, not an expression", after)
     query = _query_arg(c, j + 1, fn)
     j += 2
     threshold = None
     if fn == "SEMANTIC_MATCH":
-        if not _is_op(toks[j] if j < len(toks) else None, ","):
+        if not is_op(toks[j] if j < len(toks) else None, ","):
             raise c.error(f"{fn} takes {arity}", toks[j] if j < len(toks) else None)
         threshold, j = _threshold_arg(c, j + 1, fn)
-    if not _is_op(toks[j] if j < len(toks) else None, ")"):
+    if not is_op(toks[j] if j < len(toks) else None, ")"):
         raise c.error(f"{fn} takes {arity}", toks[j] if j < len(toks) else None)
     column_sql = c.stmt.script[toks[first].start : toks[first + 2 * len(parts) - 2].end]
     call = P.SemanticCall(
@@ -305,8 +266,8 @@ def find_semantic_calls(c: Cursor, kind: str, refs: list[P.VersionRef]) -> list[
         if t.kind == WORD
         and t.upper in SEMANTIC_FUNCTIONS
         and k + 1 < len(toks)
-        and _is_op(toks[k + 1], "(")
-        and not (k > 0 and _is_op(toks[k - 1], "."))
+        and is_op(toks[k + 1], "(")
+        and not (k > 0 and is_op(toks[k - 1], "."))
     ]
     if not hits:
         return []
@@ -328,7 +289,7 @@ def find_semantic_calls(c: Cursor, kind: str, refs: list[P.VersionRef]) -> list[
             chain.append(tuple(scopes[sid].items))
             sid = scopes[sid].parent
         calls.append(_with_scopes(call, tuple(chain)))
-        c.edits.append((toks[k].start, toks[close].end, f"\x00{call.hole}\x00"))
+        c.leave_hole(toks[k].start, toks[close].end, call.hole)
     return calls
 
 
@@ -337,204 +298,3 @@ def _with_scopes(call: P.SemanticCall, scopes: tuple[tuple[P.SourceItem, ...], .
         call.function, call.qualifier, call.column, call.column_sql, call.query,
         call.threshold, scopes, call.hole, call.position,
     )
-
-
-# ------------------------------------------------------------------------------- VECTOR(n)
-
-
-def vector_check(column: str, dim: int) -> str:
-    """The named CHECK that keeps a ``VECTOR(dim)`` column a 4·dim-byte BLOB (or NULL).
-
-    A failure reads ``CHECK constraint failed: VECTOR(3) column emb needs a 12-byte float32
-    BLOB`` in any client; galaxlite turns it into a VectorDimensionError. (The name keeps the
-    column's name at creation: RENAME COLUMN updates the check, not its name.)
-
-    >>> print(vector_check("emb", 3))
-    CONSTRAINT "VECTOR(3) column emb needs a 12-byte float32 BLOB" CHECK ("emb" IS NULL OR (typeof("emb") = 'blob' AND length("emb") = 12))
-    """
-    qc = quote_identifier(column)
-    name = quote_identifier(f"VECTOR({dim}) column {column} needs a {4 * dim}-byte float32 BLOB")
-    return (
-        f"CONSTRAINT {name} CHECK ({qc} IS NULL OR "
-        f"(typeof({qc}) = 'blob' AND length({qc}) = {4 * dim}))"
-    )
-
-
-def _vector_type_at(c: Cursor, k: int) -> int | None:
-    """If tokens ``k..`` are ``VECTOR ( n )``, return n (checked), else None."""
-    toks = c.tokens
-    if not (k + 1 < len(toks) and toks[k].is_word("VECTOR") and _is_op(toks[k + 1], "(")):
-        return None
-    num = toks[k + 2] if k + 2 < len(toks) else None
-    if (
-        num is None
-        or num.kind != NUMBER
-        or not num.text.isdigit()
-        or not 1 <= int(num.text) <= MAX_VECTOR_DIM
-        or not _is_op(toks[k + 3] if k + 3 < len(toks) else None, ")")
-    ):
-        raise c.error(
-            f"VECTOR(n) needs a whole number of dimensions from 1 to {MAX_VECTOR_DIM}", num
-        )
-    return int(num.text)
-
-
-def add_vector_checks(c: Cursor, kind: str) -> None:
-    """Record an edit adding the CHECK after each ``name VECTOR(n)`` column definition."""
-    toks = c.tokens
-    if not any(t.is_word("VECTOR") for t in toks):
-        return
-    starts: list[int] = []  # token index of each column definition's name
-    if kind == P.CREATE_TABLE:
-        depth = 0
-        for k, tok in enumerate(toks):
-            if tok.kind != OP:
-                continue
-            if tok.text == "(":
-                depth += 1
-                if depth == 1:
-                    starts.append(k + 1)
-            elif tok.text == ")":
-                depth -= 1
-            elif tok.text == "," and depth == 1:
-                starts.append(k + 1)
-    elif kind == P.ALTER_TABLE:
-        for k in range(len(toks) - 1):
-            if toks[k].is_word("ADD"):
-                starts.append(k + 2 if toks[k + 1].is_word("COLUMN") else k + 1)
-                break
-    for k in starts:
-        if k + 1 >= len(toks) or toks[k].kind not in (WORD, QIDENT, STRING):
-            continue
-        dim = _vector_type_at(c, k + 1)
-        if dim is not None:
-            end = toks[k + 4]
-            c.edits.append((end.end, end.end, " " + vector_check(toks[k].value, dim)))
-
-
-
-# ------------------------------------------------------------------ parameters → columns
-
-
-def parameter_columns(
-    sql: str,
-) -> tuple[str | None, str, Callable[[list[str]], dict[int, str]]] | None:
-    """For ``INSERT ... [(cols)] VALUES (...)`` / ``UPDATE ... SET col = ?``: (schema, table,
-    f) where ``f(table_columns)`` maps each parameter bound straight to a column to that
-    column's name. None for any other statement.
-
-    >>> schema, table, f = parameter_columns("INSERT INTO t (a, b) VALUES (?, 1)")
-    >>> (schema, table, f(["a", "b"]))
-    (None, 't', {1: 'a'})
-    """
-    toks = tokenize(sql)
-    if not toks:
-        return None
-    first = toks[0].upper
-    if first in ("INSERT", "REPLACE"):
-        k = next((j + 1 for j, t in enumerate(toks) if t.is_word("INTO")), len(toks))
-    elif first == "UPDATE":
-        k = 3 if len(toks) > 1 and toks[1].is_word("OR") else 1
-    else:
-        return None
-    if k >= len(toks):
-        return None
-    schema, table = None, toks[k].value
-    if k + 2 < len(toks) and _is_op(toks[k + 1], "."):
-        schema, table, k = table, toks[k + 2].value, k + 2
-    numbers = _parameter_numbers(toks)
-
-    def by_param(all_columns: list[str]) -> dict[int, str]:
-        if first == "UPDATE":
-            groups = _update_assignments(toks, k + 1)
-            pairs = [(g[0].value, g[2]) for g in groups if len(g) == 3 and _is_op(g[1], "=")]
-        else:
-            pairs = _insert_pairs(toks, k + 1, all_columns)
-        return {numbers[id(tok)]: col for col, tok in pairs if tok.kind == PARAM}
-
-    return schema, table, by_param
-
-
-def _is_op(tok: Token | None, text: str) -> bool:
-    return tok is not None and tok.kind == OP and tok.text == text
-
-
-def _parameter_numbers(toks: Sequence[Token]) -> dict[int, int]:
-    """{id(token): SQLite parameter number} for every parameter token (1-based, as bound)."""
-    out: dict[int, int] = {}
-    names: dict[str, int] = {}
-    highest = 0
-    for tok in toks:
-        if tok.kind != PARAM:
-            continue
-        text = tok.text
-        if text == "?":
-            highest += 1
-            out[id(tok)] = highest
-        elif text[0] == "?":
-            highest = max(highest, int(text[1:]))
-            out[id(tok)] = int(text[1:])
-        else:
-            if text not in names:
-                highest += 1
-                names[text] = highest
-            out[id(tok)] = names[text]
-    return out
-
-
-def _split_top(toks: Sequence[Token], start: int, stop_words: frozenset[str] = frozenset()) -> tuple[list[list], int]:
-    """Split tokens from ``start`` at top-level commas, up to the ``)`` closing the level
-    (or a top-level stop word, or the end); returns the groups and where it stopped."""
-    groups: list[list] = [[]]
-    depth = 0
-    k = start
-    while k < len(toks):
-        tok = toks[k]
-        if tok.kind == OP and tok.text == "(":
-            depth += 1
-        elif tok.kind == OP and tok.text == ")":
-            if depth == 0:
-                break
-            depth -= 1
-        elif depth == 0 and tok.kind == OP and tok.text == ",":
-            groups.append([])
-            k += 1
-            continue
-        elif depth == 0 and tok.kind == WORD and tok.upper in stop_words:
-            break
-        groups[-1].append(tok)
-        k += 1
-    return groups, k
-
-
-_UPDATE_END = frozenset({"WHERE", "FROM", "RETURNING", "ORDER", "LIMIT"})
-
-
-def _update_assignments(toks: Sequence[Token], k: int) -> list[list]:
-    """The ``col = expr`` groups of an UPDATE's SET clause (tokens from after the table)."""
-    while k < len(toks) and not toks[k].is_word("SET"):
-        k += 1
-    groups, _ = _split_top(toks, k + 1, _UPDATE_END)
-    return groups
-
-
-def _insert_pairs(toks: Sequence[Token], k: int, all_columns: list[str]) -> list[tuple[str, Token]]:
-    """(column, token) for each VALUES element that is a single token."""
-    if k < len(toks) and toks[k].is_word("AS"):
-        k += 2
-    listed = all_columns
-    if k < len(toks) and _is_op(toks[k], "("):
-        groups, k = _split_top(toks, k + 1)
-        listed = [g[0].value for g in groups if len(g) == 1]
-        k += 1
-    if k >= len(toks) or not toks[k].is_word("VALUES"):
-        return []
-    pairs: list[tuple[str, Token]] = []
-    k += 1
-    while k < len(toks) and _is_op(toks[k], "("):
-        groups, k = _split_top(toks, k + 1)
-        pairs.extend((col, g[0]) for col, g in zip(listed, groups, strict=False) if len(g) == 1)
-        k += 1
-        if k < len(toks) and _is_op(toks[k], ","):
-            k += 1
-    return pairs

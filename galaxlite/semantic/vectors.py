@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from galaxlite.errors import VectorDimensionError
-from galaxlite.transpile.semantic import MAX_VECTOR_DIM
+from galaxlite.transpile.plan import MAX_VECTOR_DIM
 
 __all__ = [
     "MAX_VECTOR_DIM",

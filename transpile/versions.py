@@ -1,0 +1,73 @@
+"""``[schema.]table AT VERSION x``: the references to a table's past, found and cut out.
+
+``find_version_refs`` turns each reference into a ``VersionRef`` (the table and the
+``VersionSpec``: a tag name, a µs timestamp or a parameter) and records an edit that leaves a
+hole in ``Plan.template`` where the engine puts a subquery over the table's history. The hole
+keeps the table's name as the alias (``AS "t"``) unless the statement gives one, so columns
+qualified with the table name still resolve. A reference must stand in a FROM or JOIN clause:
+the past is read-only, so the target of an INSERT, UPDATE or DELETE is refused.
+
+>>> from galaxlite.transpile import parse_statement
+>>> plan = parse_statement("SELECT * FROM main.t AT VERSION 'v1' WHERE a = 1")
+>>> plan.refs[0], plan.template.pieces
+(VersionRef(schema='main', table='t', version=VersionSpec(tag='v1', timestamp=None, param=None), position=14), ('SELECT * FROM ', 0, ' AS "t" WHERE a = 1'))
+"""
+
+from __future__ import annotations
+
+from galaxlite.transpile import plan as P
+from galaxlite.transpile.cursor import Cursor, in_from_clause, is_op, writes_to
+from galaxlite.transpile.errors import PastIsReadOnly
+from galaxlite.transpile.lexer import NUMBER, PARAM, QIDENT, STRING, WORD, Token
+
+
+def _version_spec(c: Cursor, tok: Token) -> P.VersionSpec:
+    if tok.kind == STRING:
+        if not tok.value:
+            raise c.error("a version tag name must not be empty", tok)
+        return P.VersionSpec(tag=tok.value)
+    if tok.kind == NUMBER:
+        if not tok.text.isdigit():
+            raise c.error("AT VERSION needs a tag name or an integer µs timestamp", tok)
+        return P.VersionSpec(timestamp=int(tok.text))
+    if tok.kind == PARAM:
+        return P.VersionSpec(param=c.param_key(tok, "AT VERSION"))
+    raise c.error("AT VERSION needs a tag name ('x'), a µs timestamp or a parameter", tok)
+
+
+def find_version_refs(c: Cursor) -> list[P.VersionRef]:
+    """Find every ``name AT VERSION x``; record an edit that leaves a hole for it."""
+    toks = c.tokens
+    refs: list[P.VersionRef] = []
+    k = 1
+    while k + 1 < len(toks):
+        if not (toks[k].is_word("AT") and toks[k + 1].is_word("VERSION")):
+            k += 1
+            continue
+        at = toks[k]
+        if k + 2 >= len(toks):
+            raise c.error("AT VERSION needs a tag name or a timestamp", None)
+        end = k + 2
+        spec = _version_spec(c, toks[end])
+        # the table reference: name or schema.name just before AT
+        name_k = k - 1
+        if toks[name_k].kind not in (WORD, QIDENT):
+            raise c.error("AT VERSION must follow a table name", at)
+        schema = None
+        if name_k >= 2 and is_op(toks[name_k - 1], "."):
+            name_k -= 2
+            schema = toks[name_k].value
+        table = toks[k - 1].value
+        if not in_from_clause(toks, name_k):
+            raise c.error("AT VERSION must follow a table name in a FROM or JOIN clause", at)
+        if writes_to(toks, name_k):
+            raise c.error(
+                f"table {table!r} AT VERSION is read-only: the past cannot be changed",
+                toks[name_k],
+                PastIsReadOnly,
+            )
+        ref_index = len(refs)
+        refs.append(P.VersionRef(schema, table, spec, toks[name_k].start))
+        c.leave_hole(toks[name_k].start, toks[end].end, ref_index, alias=table, after=end + 1)
+        k = end + 1
+    return refs
