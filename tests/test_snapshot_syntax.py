@@ -1,6 +1,6 @@
 """The front end of dataset snapshots: statements, ``name@version`` refs, USING batches, errors.
 
-Forms follow SPEC.md §4 and DB4AI-NOTES.md §2 (openGauss gram.y) and §6 (error wording).
+Forms follow openGauss DB4AI (its gram.y grammar and its error wording; docs/snapshots.md).
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ ROLLBACK = "rollback"
 ROLLBACK_TO = "rollback_to"
 SAVEPOINT = "savepoint"
 RELEASE = "release"
-# dataset snapshots (openGauss DB4AI semantics; see transpile/snapshots.py, galaxlite/snapshots.py)
+# dataset snapshots (openGauss DB4AI semantics; see transpile/snapshots.py, galaxlite/snapshots/)
 CREATE_SNAPSHOT = "create_snapshot"  # CREATE SNAPSHOT ... AS <select> | FROM @v USING (...)
 SAMPLE_SNAPSHOT = "sample_snapshot"
 MANAGE_SNAPSHOT = "manage_snapshot"  # PUBLISH / ARCHIVE / PURGE SNAPSHOT name@version

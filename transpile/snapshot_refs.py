@@ -5,7 +5,7 @@ follow the ``@`` is read here (``version_at``) for the snapshot statements and f
 that turns ``name@version`` relations in a query into ``SnapshotRef`` holes in
 ``Plan.template`` (like ``AT VERSION`` refs) and ``db4ai.snapshot`` into the plain catalog
 table ``db4ai_snapshot`` (``find_snapshot_refs``). A ``@`` anywhere else (``WHERE x = @p``) is
-a parameter and is left alone. The engine (galaxlite/snapshots.py) resolves each hole to the
+a parameter and is left alone. The engine (galaxlite/storage/snapshot_catalog.py) resolves each hole to the
 snapshot's view.
 
 >>> from galaxlite.transpile import parse_statement

@@ -4,7 +4,7 @@ Builders for ``CREATE / SAMPLE / PUBLISH / ARCHIVE / PURGE SNAPSHOT``, ``SET / R
 of the snapshot parameters and ``ALTER DATABASE SET / RESET``. The ``name@version`` syntax and
 the pass over queries live in ``snapshot_refs``, the ``USING ( ... )`` batch of
 ``CREATE SNAPSHOT ... FROM`` in ``snapshot_using``; ``analysis.create_as_plan`` analyses the query
-of ``CREATE SNAPSHOT ... AS``. The engine (galaxlite/snapshots.py) does everything that needs
+of ``CREATE SNAPSHOT ... AS``. The engine (galaxlite/snapshots/) does everything that needs
 the database.
 
 >>> from galaxlite.transpile import parse_statement
