@@ -70,6 +70,21 @@ CREATE TABLE {ranges} (
 CREATE INDEX {ranges_index} ON {ranges} (lo);
 {append_only_ranges}
 
+-- name: stash
+-- {stash} (pending): the versions of the rows a plain client's INSERT is about to replace.
+-- REPLACE (and INSERT OR REPLACE) deletes the rows its new row conflicts with without firing
+-- DELETE triggers unless recursive_triggers is on, which plain clients leave off: their old
+-- versions would never reach history. So before each insert that conflicts with a row (on
+-- the rowid / primary key or a UNIQUE index), the conflicting rows' versions are noted here;
+-- after the insert, those that are gone (or were replaced in place) go to history. Rows that
+-- stay (INSERT OR IGNORE, UPSERT) are dropped from here when they change or are deleted,
+-- so a leftover always equals the row's current version.
+CREATE TABLE {stash} (
+    {stash_key_defs},
+    {stash_value_defs},
+    valid_from INTEGER{stash_pk}
+){stash_options};
+
 -- name: update_delete_triggers
 CREATE TRIGGER {prefix}_au AFTER UPDATE ON {table}
 WHEN {key_unchanged}
@@ -77,6 +92,7 @@ BEGIN
     {close_old_version}
     INSERT INTO {companion} SELECT {new_key}, version FROM galaxlite_clock WHERE 1
         ON CONFLICT ({companion_keys}) DO UPDATE SET valid_from = excluded.valid_from;
+    DELETE FROM {stash} WHERE {s_is_old_key};
 END;
 -- An UPDATE that changes the rowid / primary key moves the row version to its new key.
 CREATE TRIGGER {prefix}_ak AFTER UPDATE ON {table}
@@ -86,26 +102,51 @@ BEGIN
     DELETE FROM {companion} WHERE {c_is_old_key};
     INSERT INTO {companion} SELECT {new_key}, version FROM galaxlite_clock WHERE 1
         ON CONFLICT ({companion_keys}) DO UPDATE SET valid_from = excluded.valid_from;
+    DELETE FROM {stash} WHERE {s_is_old_key};
 END;
 CREATE TRIGGER {prefix}_ad AFTER DELETE ON {table}
 BEGIN
     {close_old_version}
     DELETE FROM {companion} WHERE {c_is_old_key};
+    DELETE FROM {stash} WHERE {s_is_old_key};
 END;
 
 -- name: drop_triggers
+DROP TRIGGER IF EXISTS {prefix}_bi;
 DROP TRIGGER IF EXISTS {prefix}_ai;
 DROP TRIGGER IF EXISTS {prefix}_au;
 DROP TRIGGER IF EXISTS {prefix}_ak;
 DROP TRIGGER IF EXISTS {prefix}_ad;
 
 -- name: drop_insert_trigger
+DROP TRIGGER IF EXISTS {prefix}_bi;
 DROP TRIGGER IF EXISTS {prefix}_ai;
 
 -- name: insert_trigger
+-- Before a plain client's insert that conflicts with existing rows, note their versions (see
+-- the stash). galaxlite's own writes (clock pinned) handle REPLACE with recursive triggers.
+CREATE TRIGGER {prefix}_bi BEFORE INSERT ON {table}
+WHEN (SELECT pinned FROM galaxlite_clock) = 0
+    AND EXISTS (SELECT 1 FROM {table} AS o WHERE {o_conflicts_with_new})
+BEGIN
+    DELETE FROM {stash};
+    INSERT INTO {stash} ({stash_columns}) SELECT {o_key}, {o_values}, {o_valid_from}
+        FROM {table} AS o WHERE {o_conflicts_with_new};
+END;
 CREATE TRIGGER {prefix}_ai AFTER INSERT ON {table}
 BEGIN
     UPDATE galaxlite_clock SET version = max(version + 1, {now}) WHERE pinned = 0;
     INSERT INTO {companion} VALUES ({new_key}, (SELECT version FROM galaxlite_clock))
         ON CONFLICT ({companion_keys}) DO UPDATE SET valid_from = excluded.valid_from;
+    -- the noted rows that the insert replaced: their versions end now
+    INSERT INTO {history} ({history_names}, _gl_rowid, valid_from, valid_to)
+        SELECT {s_values}, {s_rowid}, s.valid_from, k.version
+        FROM {stash} AS s, galaxlite_clock AS k
+        WHERE s.valid_from < k.version
+            AND ({s_is_new_key} OR NOT EXISTS (SELECT 1 FROM {table} AS t WHERE {t_is_s_key}));
+    DELETE FROM {companion} WHERE ({companion_keys}) IN (
+        SELECT {s_keys} FROM {stash} AS s
+        WHERE NOT EXISTS (SELECT 1 FROM {table} AS t WHERE {t_is_s_key}));
+    DELETE FROM {stash} WHERE {stash_is_new_key}
+        OR NOT EXISTS (SELECT 1 FROM {table} AS t WHERE {t_is_stash_key});
 END;

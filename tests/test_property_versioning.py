@@ -286,6 +286,14 @@ class OnOther:
 
 
 @dataclass(frozen=True)
+class Plain:
+    """A write by a plain SQLite client (default pragmas: no recursive_triggers, so its
+    REPLACE deletes conflicting rows without DELETE triggers)."""
+
+    op: Any
+
+
+@dataclass(frozen=True)
 class Reopen:
     """Close the database and open the file again."""
 
@@ -463,7 +471,16 @@ def top_op(kinds: Sequence[Kind]) -> st.SearchStrategy:
         txn_op(kinds),
         savepoint_op(kinds, ("sql",)),
         st.builds(OnOther, st.one_of(write_op(kinds), _tag_or_peek(kinds), txn_op(kinds))),
+        st.builds(Plain, plain_write_op(kinds)),
         st.just(Reopen()),
+    )
+
+
+def plain_write_op(kinds: Sequence[Kind]) -> st.SearchStrategy:
+    """The writes a plain client can make (no galaxlite syntax, no bulk API)."""
+    return st.one_of(
+        insert_op(kinds), upsert_op(kinds), update_op(kinds), update_key_op(kinds),
+        delete_op(kinds), delete_key_op(kinds),
     )
 
 
@@ -481,6 +498,33 @@ Snapshot = dict[str, Counter]
 
 
 _SHADOWS = itertools.count()
+
+
+class PlainResult:
+    def __init__(self, rows: list, rowcount: int, lastrowid: int):
+        self.rows, self.rowcount, self.lastrowid = rows, rowcount, lastrowid
+
+    def fetchall(self) -> list:
+        return self.rows
+
+
+class PlainWriter:
+    """A plain SQLite client of the file (raw apsw, SQLite's default pragmas), standing in
+    for ``Database`` in write steps; its errors come out as galaxlite's would."""
+
+    def __init__(self, path: Path):
+        self.conn = apsw.Connection(str(path))
+        self.conn.set_busy_timeout(5000)
+
+    def execute(self, sql: str, params: Any = ()) -> PlainResult:
+        try:
+            rows = self.conn.execute(sql, params).fetchall()
+        except apsw.Error as exc:
+            raise galaxlite.errors.from_apsw(exc) from None
+        return PlainResult(rows, self.conn.changes(), self.conn.last_insert_rowid())
+
+    def close(self) -> None:
+        self.conn.close()
 
 
 class _Rollback(Exception):
@@ -514,6 +558,8 @@ class Runner:
         self.shadow_uri = f"file:/shadow-{next(_SHADOWS)}?vfs=memdb"
         self.shadow = self._open_shadow()
         self.other_shadow = self._open_shadow()
+        self.plain: PlainWriter | None = None  # a plain SQLite client, opened by its first step
+        self.plain_shadow: apsw.Connection | None = None
         self.kinds = list(kinds)
         self.tables = [f"t{i}" for i in range(len(kinds))]
         self.created: dict[str, int] = {}
@@ -530,6 +576,9 @@ class Runner:
     def close(self) -> None:
         self.db.close()
         self.other.close()
+        if self.plain is not None:
+            self.plain.close()
+            self.plain_shadow.close()
         self.shadow.close()
         self.other_shadow.close()
 
@@ -649,7 +698,9 @@ class Runner:
         snap = self.snapshot()
         if snap != self.checkpoints[-1].snapshot:
             assert version > before, f"{op!r} changed data without a new version"
-        self.checkpoints.append(Checkpoint(version, snap, not contains_tag(op)))
+        # a plain client's statement draws a version per row: no single version between steps
+        exact = not contains_tag(op) and not isinstance(op, Plain)
+        self.checkpoints.append(Checkpoint(version, snap, exact))
 
     # ----------------------------------------------------------------- write steps
 
@@ -813,6 +864,18 @@ class Runner:
             self.run(op.op)
         finally:
             self._swap()
+
+    def do_Plain(self, op: Plain) -> None:
+        # its own connection on both sides: lastrowid and changes() are per connection
+        if self.plain is None:
+            self.plain, self.plain_shadow = PlainWriter(self.path), self._open_shadow()
+        self.db, self.plain = self.plain, self.db
+        self.shadow, self.plain_shadow = self.plain_shadow, self.shadow
+        try:
+            self.run(op.op)
+        finally:
+            self.db, self.plain = self.plain, self.db
+            self.shadow, self.plain_shadow = self.plain_shadow, self.shadow
 
     def do_Reopen(self, op: Reopen) -> None:
         self.db.close()
@@ -991,6 +1054,12 @@ def test_scenario_with_every_step_kind_runs_clean() -> None:
         Reopen(),
         OnOther(ExecMany(0, "INSERT", False, 1, BULK_THRESHOLD)),
         Peek(0, 2),
+        Tag("sql"),
+        Plain(Insert(0, "REPLACE", True, ((1, "plain", 1), (2, "plain", 2)), False)),
+        Plain(Upsert(0, ((1, "u", 5),), False)),
+        Plain(Update(0, "v = v + ?", "v >= ?", (1, 2), False)),
+        Plain(DeleteKey(0, (2,))),
+        Peek(0, 3),
     ]
     run_scenario([INTPK], ops)
 

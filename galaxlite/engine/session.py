@@ -90,13 +90,15 @@ class Session:
         self._adopt_foreign_columns()
 
     def _adopt_foreign_columns(self) -> None:
-        """Columns another tool added to a versioned table get history from now on."""
+        """Columns another tool added to a versioned table get history from now on; tables
+        made by an older galaxlite get today's triggers."""
         conn = self.conn
         try:
-            tables = check.columns_to_adopt(conn)
-            if tables:
+            tables, old = check.columns_to_adopt(conn), check.without_stash(conn)
+            if tables or old:
                 with self.writing(), catalog_writer(conn):
-                    check.adopt_columns(conn, tables, clock.current(conn))
+                    check.add_stash(conn, old)
+                    check.adopt_columns(conn, check.columns_to_adopt(conn), clock.current(conn))
         except apsw.BusyError:
             pass  # another connection is writing: the next open adopts them
         except apsw.Error as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import apsw
@@ -145,8 +146,22 @@ def run_drop_table(session: Session, plan: P.Plan, params: Params) -> Result:
     return run_ddl(session, plan, work)
 
 
+_INDEX_DDL = re.compile(r"\s*(CREATE\s+UNIQUE\s+INDEX|DROP\s+INDEX)\b", re.I)
+
+
 def run_other(session: Session, plan: P.Plan, params: Params) -> Result:
     if isinstance(plan.detail, P.DropView):
         snapshots.check_not_a_snapshot_view(session, plan, plan.detail.view)
     session.schema_changed()  # CREATE TRIGGER / CREATE TABLE WITHOUT VERSIONING / ...
+    if _INDEX_DDL.match(plan.sql):
+        # a plain client's REPLACE must see the new set of UNIQUE indexes (versioned.sql, stash)
+        conn = session.conn
+        try:
+            with session.writing(pin=False):
+                result = run_read(session, plan, params)
+                result.fetchall()
+                storage.refresh_insert_triggers(conn)
+        except apsw.Error as exc:
+            raise statement_error(exc, plan, plan.sql) from None
+        return Result(iter(()))
     return run_read(session, plan, params)

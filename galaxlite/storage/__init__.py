@@ -31,6 +31,7 @@ from galaxlite.storage.tables import (
     first_version,
     is_intact,
     make_versioned,
+    refresh_insert_triggers,
     restart_current_rows,
     version_at,
 )
@@ -38,6 +39,6 @@ from galaxlite.storage.tables import (
 __all__ = [
     "MAX_INLINE_RANGES", "MAX_VERSION", "TableVersion", "alter_table", "as_of_sql", "bulk_append",
     "close_current_rows", "closed_since", "collations", "current_of", "current_version",
-    "drop_table", "fill_companion", "first_version", "is_intact", "make_versioned", "ranges_after",
+    "drop_table", "fill_companion", "first_version", "is_intact", "make_versioned", "refresh_insert_triggers", "ranges_after",
     "restart_current_rows", "version_at",
 ]

@@ -31,7 +31,9 @@ from galaxlite.storage.tables import (
     TableVersion,
     alter_table,
     companion_keys,
+    conflict_sql,
     current_versions,
+    exec_section,
     install_triggers,
     placeholders,
     table_columns,
@@ -64,9 +66,9 @@ def _triggers(conn: apsw.Connection) -> dict[str, str]:
     return {n: s for n, s in conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")}
 
 
-def _expected_triggers(tv: TableVersion) -> dict[str, str]:
+def _expected_triggers(conn: apsw.Connection, tv: TableVersion) -> dict[str, str]:
     """Trigger name → SQL of the triggers galaxlite puts on ``tv``'s tables."""
-    values = placeholders(tv)
+    values = placeholders(tv, conflict_sql(conn, tv))
     sections = ["insert_trigger", "update_delete_triggers", "history", "companion"]
     if tv.rowid_table:
         sections.append("ranges")
@@ -79,7 +81,7 @@ def _expected_triggers(tv: TableVersion) -> dict[str, str]:
 
 
 def _user_triggers(tv: TableVersion) -> set[str]:
-    return {f"{tv.prefix}_{s}" for s in ("ai", "au", "ak", "ad")}
+    return {f"{tv.prefix}_{s}" for s in ("bi", "ai", "au", "ak", "ad")}
 
 
 def _same(a: str, b: str) -> bool:
@@ -93,7 +95,7 @@ def table_problems(conn: apsw.Connection, tv: TableVersion, triggers: dict[str, 
         return [Finding(name, "the table was dropped outside galaxlite: the rows it held then "
                               "were never copied into history")]
     out = []
-    for part, table in (("history", tv.history), ("companion", tv.companion)) + (
+    for part, table in (("history", tv.history), ("companion", tv.companion), ("stash", tv.stash)) + (
         (("ranges", tv.ranges),) if tv.rowid_table else ()
     ):
         if not conn.table_exists("main", table):
@@ -110,7 +112,7 @@ def table_problems(conn: apsw.Connection, tv: TableVersion, triggers: dict[str, 
     if len(actual) > len(recorded):
         out.append(Finding(name, f"column(s) {', '.join(actual[len(recorded):])} added outside galaxlite "
                                  "have no history yet", "adopt them: history from now on"))
-    expected = _expected_triggers(tv)
+    expected = _expected_triggers(conn, tv)
     user = _user_triggers(tv)
     missing = [t for t in expected if t not in triggers]
     changed = [t for t in expected if t in triggers and t in user and not _same(triggers[t], expected[t])]
@@ -174,7 +176,7 @@ def repair(conn: apsw.Connection, version: int) -> None:
             if f.problem.startswith("column(s)"):
                 tv = alter_table(conn, tv, "add_column", version, lambda: None)
             elif f.problem.startswith("versioning triggers"):
-                for name in _user_triggers(tv) | set(_expected_triggers(tv)):
+                for name in _user_triggers(tv) | set(_expected_triggers(conn, tv)):
                     conn.execute(f"DROP TRIGGER IF EXISTS {q(name)}")
                 for section in ("history", "companion", "ranges"):
                     if section == "ranges" and not tv.rowid_table:
@@ -201,6 +203,21 @@ def columns_to_adopt(conn: apsw.Connection) -> list[TableVersion]:
         if len(actual) > len(recorded) and actual[: len(recorded)] == recorded:
             out.append(tv)
     return out
+
+
+def without_stash(conn: apsw.Connection) -> list[TableVersion]:
+    """Versioned tables made by a galaxlite older than the stash (see versioned.sql): their
+    triggers would let a plain client's REPLACE drop history."""
+    return [tv for tv in current_versions(conn)
+            if conn.table_exists("main", tv.name) and not conn.table_exists("main", tv.stash)]
+
+
+def add_stash(conn: apsw.Connection, tables: list[TableVersion]) -> None:
+    """Bring ``tables`` (see ``without_stash``) up to date: their stash and today's triggers."""
+    for tv in tables:
+        exec_section(conn, "stash", tv)
+        exec_section(conn, "drop_triggers", tv)
+        install_triggers(conn, tv)
 
 
 def adopt_columns(conn: apsw.Connection, tables: list[TableVersion], version: int) -> None:

@@ -56,6 +56,11 @@ class TableVersion:
         return f"_gl_t{self.table_id}"
 
     @property
+    def stash(self) -> str:
+        """The versions a plain client's insert is about to replace (see versioned.sql)."""
+        return f"_gl_p{self.table_id}"
+
+    @property
     def ranges(self) -> str:
         """Rowid ranges appended by bulk inserts, with their valid_from (rowid tables)."""
         return f"_gl_r{self.table_id}"
@@ -192,8 +197,9 @@ def companion_keys(tv: TableVersion) -> tuple[list[str], list[str]]:
     return keys, key_exprs
 
 
-def placeholders(tv: TableVersion) -> dict[str, str]:
-    """The values that fill versioned.sql's templates for this table version."""
+def placeholders(tv: TableVersion, conflicts: str = "0") -> dict[str, str]:
+    """The values that fill versioned.sql's templates for this table version (``conflicts``:
+    ``conflict_sql``, for the insert triggers)."""
     keys, key_exprs = companion_keys(tv)
     names = [n for n, _ in tv.columns]
     c_is_old_key = " AND ".join(f"{k} = OLD.{e}" for k, e in zip(keys, key_exprs, strict=True))
@@ -222,7 +228,55 @@ def placeholders(tv: TableVersion) -> dict[str, str]:
         "companion_keys": ", ".join(keys),
         "companion_pk": "" if tv.rowid_table else f", PRIMARY KEY ({', '.join(keys)})",
         "companion_options": "" if tv.rowid_table else " WITHOUT ROWID",
+        **_stash_placeholders(tv, keys, key_exprs, conflicts),
     }
+
+
+def _stash_placeholders(tv: TableVersion, keys: list[str], key_exprs: list[str], conflicts: str) -> dict[str, str]:
+    stash = q(tv.stash)
+    hist = [h for _, h in tv.columns]
+    pairs = list(zip(keys, key_exprs, strict=True))
+    return {
+        "stash": stash,
+        "stash_key_defs": "_gl_k0 INTEGER PRIMARY KEY" if tv.rowid_table else ", ".join(keys),
+        "stash_value_defs": ", ".join(hist) if hist else "h_none",
+        "stash_pk": "" if tv.rowid_table else f", PRIMARY KEY ({', '.join(keys)})",
+        "stash_options": "" if tv.rowid_table else " WITHOUT ROWID",
+        "stash_columns": ", ".join(keys + hist + ["valid_from"]),
+        "o_conflicts_with_new": conflicts,
+        "o_key": ", ".join(f"o.{e}" for e in key_exprs),
+        "o_values": ", ".join(f"o.{q(n)}" for n, _ in tv.columns),
+        "o_valid_from": valid_from_sql(
+            tv, "o.", " AND ".join(f"{k} = o.{e}" for k, e in pairs)
+        ),
+        "s_values": ", ".join(f"s.{h}" for h in hist),
+        "s_rowid": "s._gl_k0" if tv.rowid_table else "NULL",
+        "s_keys": ", ".join(f"s.{k}" for k in keys),
+        "s_is_new_key": " AND ".join(f"s.{k} = NEW.{e}" for k, e in pairs),
+        "t_is_s_key": " AND ".join(f"t.{e} = s.{k}" for k, e in pairs),
+        "stash_is_new_key": " AND ".join(f"{k} = NEW.{e}" for k, e in pairs),
+        "t_is_stash_key": " AND ".join(f"t.{e} = {stash}.{k}" for k, e in pairs),
+        "s_is_old_key": " AND ".join(f"{k} = OLD.{e}" for k, e in pairs),
+    }
+
+
+def conflict_sql(conn: apsw.Connection, tv: TableVersion) -> str:
+    """SQL (on row alias ``o``, in an insert trigger) that is true for the existing rows a new
+    row conflicts with: same rowid, or same values in the columns of a UNIQUE index or the
+    primary key (with the index's collations). Partial and expression indexes are left out:
+    a REPLACE through one of those keeps no history (docs/guarantees.md)."""
+    terms = [f"o.{tv.key_columns[0]} = NEW.{tv.key_columns[0]}"] if tv.rowid_table else []
+    for _, index, unique, _, partial in conn.execute("SELECT * FROM pragma_index_list(?)", (tv.name,)):
+        if not unique or partial:
+            continue
+        cols = [(name, coll) for _, cid, name, _, coll, key in
+                conn.execute("SELECT * FROM pragma_index_xinfo(?)", (index,)) if key]
+        if any(name is None for name, _ in cols):
+            continue
+        terms.append("(" + " AND ".join(
+            f"o.{q(name)} = NEW.{q(name)} COLLATE {coll}" for name, coll in cols
+        ) + ")")
+    return " OR ".join(terms) or "0"
 
 
 def valid_from_sql(tv: TableVersion, row: str, companion_match: str) -> str:
@@ -239,12 +293,28 @@ def valid_from_sql(tv: TableVersion, row: str, companion_match: str) -> str:
 
 
 def exec_section(conn: apsw.Connection, section: str, tv: TableVersion) -> None:
-    conn.execute(schema.render(section, **placeholders(tv)))
+    conflicts = conflict_sql(conn, tv) if section == "insert_trigger" else "0"
+    conn.execute(schema.render(section, **placeholders(tv, conflicts)))
 
 
 def install_triggers(conn: apsw.Connection, tv: TableVersion) -> None:
     exec_section(conn, "insert_trigger", tv)
     exec_section(conn, "update_delete_triggers", tv)
+
+
+def refresh_insert_triggers(conn: apsw.Connection) -> int:
+    """Remake the insert triggers whose conflict test no longer matches their table's UNIQUE
+    indexes (after CREATE UNIQUE INDEX / DROP INDEX); returns how many tables."""
+    stored = {n: sql for n, sql in conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")}
+    changed = 0
+    for tv in current_versions(conn):
+        if not conn.table_exists("main", tv.name) or f"{tv.prefix}_bi" not in stored:
+            continue  # damaged or older tables: galaxlite check reports them
+        if f"WHERE {conflict_sql(conn, tv)};" not in stored[f"{tv.prefix}_bi"]:
+            exec_section(conn, "drop_insert_trigger", tv)
+            exec_section(conn, "insert_trigger", tv)
+            changed += 1
+    return changed
 
 
 def make_versioned(conn: apsw.Connection, name: str, version: int) -> TableVersion:
@@ -277,6 +347,7 @@ def make_versioned(conn: apsw.Connection, name: str, version: int) -> TableVersi
     )
     exec_section(conn, "history", tv)
     exec_section(conn, "companion", tv)
+    exec_section(conn, "stash", tv)
     if tv.rowid_table:
         exec_section(conn, "ranges", tv)
     fill_companion(conn, tv, version)
@@ -370,6 +441,7 @@ def alter_table(
             h = f"h{len(used)}"
             used.add(h)
             conn.execute(f"ALTER TABLE {q(tv.history)} ADD COLUMN {h}")
+            conn.execute(f"ALTER TABLE {q(tv.stash)} ADD COLUMN {h}")
             columns.append((n, h))
         nxt = _next_schema(tv, version, columns=tuple(columns))
     elif action == "drop_column":
@@ -397,6 +469,7 @@ def drop_table(conn: apsw.Connection, tv: TableVersion, version: int, run_user_s
     run_user_sql()  # drops the table and its triggers
     conn.execute(f"DROP TABLE {q(tv.companion)}")
     conn.execute(f"DROP TABLE IF EXISTS {q(tv.ranges)}")
+    conn.execute(f"DROP TABLE IF EXISTS {q(tv.stash)}")
     conn.execute(
         "UPDATE galaxlite_tables SET valid_to = ? WHERE table_id = ? AND valid_to IS NULL",
         (version, tv.table_id),
