@@ -51,8 +51,9 @@ def render(section: str, **values: str) -> str:
     """
     sections = _sections("versioned.sql")
     body = sections[section]
-    if "{close_old_version}" in body:
-        values = dict(values, close_old_version=render("close_old_version", **values))
+    for part in ("close_old_version", "flush_stash"):  # sections used inside others
+        if "{" + part + "}" in body:
+            values = dict(values, **{part: render(part, **values)})
     for table, guard, stamp, what in _APPEND_ONLY:
         if "{append_only_" + table + "}" in body:
             values = dict(values, **{"append_only_" + table: render(

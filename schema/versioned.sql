@@ -85,6 +85,20 @@ CREATE TABLE {stash} (
     valid_from INTEGER{stash_pk}
 ){stash_options};
 
+-- name: flush_stash
+-- (inside the insert and update triggers) the noted rows that the write replaced: their
+-- versions end now; those still there are forgotten.
+INSERT INTO {history} ({history_names}, _gl_rowid, valid_from, valid_to)
+        SELECT {s_values}, {s_rowid}, s.valid_from, k.version
+        FROM {stash} AS s, galaxlite_clock AS k
+        WHERE s.valid_from < k.version
+            AND ({s_is_new_key} OR NOT EXISTS (SELECT 1 FROM {table} AS t WHERE {t_is_s_key}));
+    DELETE FROM {companion} WHERE ({companion_keys}) IN (
+        SELECT {s_keys} FROM {stash} AS s
+        WHERE NOT EXISTS (SELECT 1 FROM {table} AS t WHERE {t_is_s_key}));
+    DELETE FROM {stash} WHERE {stash_is_new_key}
+        OR NOT EXISTS (SELECT 1 FROM {table} AS t WHERE {t_is_stash_key});
+
 -- name: update_delete_triggers
 CREATE TRIGGER {prefix}_au AFTER UPDATE ON {table}
 WHEN {key_unchanged}
@@ -93,6 +107,7 @@ BEGIN
     INSERT INTO {companion} SELECT {new_key}, version FROM galaxlite_clock WHERE 1
         ON CONFLICT ({companion_keys}) DO UPDATE SET valid_from = excluded.valid_from;
     DELETE FROM {stash} WHERE {s_is_old_key};
+    {flush_stash}
 END;
 -- An UPDATE that changes the rowid / primary key moves the row version to its new key.
 CREATE TRIGGER {prefix}_ak AFTER UPDATE ON {table}
@@ -103,6 +118,7 @@ BEGIN
     INSERT INTO {companion} SELECT {new_key}, version FROM galaxlite_clock WHERE 1
         ON CONFLICT ({companion_keys}) DO UPDATE SET valid_from = excluded.valid_from;
     DELETE FROM {stash} WHERE {s_is_old_key};
+    {flush_stash}
 END;
 CREATE TRIGGER {prefix}_ad AFTER DELETE ON {table}
 BEGIN
@@ -113,6 +129,7 @@ END;
 
 -- name: drop_triggers
 DROP TRIGGER IF EXISTS {prefix}_bi;
+DROP TRIGGER IF EXISTS {prefix}_bu;
 DROP TRIGGER IF EXISTS {prefix}_ai;
 DROP TRIGGER IF EXISTS {prefix}_au;
 DROP TRIGGER IF EXISTS {prefix}_ak;
@@ -120,6 +137,7 @@ DROP TRIGGER IF EXISTS {prefix}_ad;
 
 -- name: drop_insert_trigger
 DROP TRIGGER IF EXISTS {prefix}_bi;
+DROP TRIGGER IF EXISTS {prefix}_bu;
 DROP TRIGGER IF EXISTS {prefix}_ai;
 
 -- name: insert_trigger
@@ -133,20 +151,20 @@ BEGIN
     INSERT INTO {stash} ({stash_columns}) SELECT {o_key}, {o_values}, {o_valid_from}
         FROM {table} AS o WHERE {o_conflicts_with_new};
 END;
+-- UPDATE OR REPLACE deletes the rows its new values conflict with, without DELETE triggers
+-- too: note them the same way (the updated row itself excepted).
+CREATE TRIGGER {prefix}_bu BEFORE UPDATE ON {table}
+WHEN (SELECT pinned FROM galaxlite_clock) = 0
+    AND EXISTS (SELECT 1 FROM {table} AS o WHERE ({o_conflicts_with_new}) AND NOT ({o_is_old_key}))
+BEGIN
+    DELETE FROM {stash};
+    INSERT INTO {stash} ({stash_columns}) SELECT {o_key}, {o_values}, {o_valid_from}
+        FROM {table} AS o WHERE ({o_conflicts_with_new}) AND NOT ({o_is_old_key});
+END;
 CREATE TRIGGER {prefix}_ai AFTER INSERT ON {table}
 BEGIN
     UPDATE galaxlite_clock SET version = max(version + 1, {now}) WHERE pinned = 0;
     INSERT INTO {companion} VALUES ({new_key}, (SELECT version FROM galaxlite_clock))
         ON CONFLICT ({companion_keys}) DO UPDATE SET valid_from = excluded.valid_from;
-    -- the noted rows that the insert replaced: their versions end now
-    INSERT INTO {history} ({history_names}, _gl_rowid, valid_from, valid_to)
-        SELECT {s_values}, {s_rowid}, s.valid_from, k.version
-        FROM {stash} AS s, galaxlite_clock AS k
-        WHERE s.valid_from < k.version
-            AND ({s_is_new_key} OR NOT EXISTS (SELECT 1 FROM {table} AS t WHERE {t_is_s_key}));
-    DELETE FROM {companion} WHERE ({companion_keys}) IN (
-        SELECT {s_keys} FROM {stash} AS s
-        WHERE NOT EXISTS (SELECT 1 FROM {table} AS t WHERE {t_is_s_key}));
-    DELETE FROM {stash} WHERE {stash_is_new_key}
-        OR NOT EXISTS (SELECT 1 FROM {table} AS t WHERE {t_is_stash_key});
+    {flush_stash}
 END;

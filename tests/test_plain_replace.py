@@ -55,6 +55,13 @@ def assert_v1(db: galaxlite.Database) -> None:
     ("REPLACE INTO items VALUES (1, 'b', 11)", "items", [(1, "b", 11)]),  # on both: two rows go
     ("REPLACE INTO pairs VALUES ('x', 1, 'uno')", "pairs", [("x", 1, "uno"), ("y", 2, "two")]),
     ("REPLACE INTO tags VALUES ('RED', 2)", "tags", [("RED", 2)]),  # the index's NOCASE
+    # UPDATE OR REPLACE deletes the rows the new values conflict with, without triggers too
+    ("UPDATE OR REPLACE items SET id = 2 WHERE id = 1", "items", [(2, "a", 10)]),
+    ("UPDATE OR REPLACE items SET code = 'b' WHERE id = 1", "items", [(1, "b", 10)]),
+    ("UPDATE OR REPLACE pairs SET a = 'y', b = 2 WHERE a = 'x'", "pairs", [("y", 2, "one")]),
+    ("UPDATE OR REPLACE labels SET name = 'sports' WHERE name = 'science'", "labels",
+     [("sports", "orig")]),
+    ("UPDATE OR REPLACE items SET price = 11 WHERE id = 1", "items", [(1, "a", 11), (2, "b", 20)]),
 ])
 def test_plain_replace_keeps_the_old_version(shop: galaxlite.Database, plain, sql, table, now) -> None:
     plain().execute(sql)

@@ -22,7 +22,7 @@ import re
 
 from galaxlite.transpile import plan as P
 from galaxlite.transpile import semantic, snapshots, statements
-from galaxlite.transpile.cursor import HOLE, Builder, Cursor
+from galaxlite.transpile.cursor import Builder, Cursor, Hole
 from galaxlite.transpile.errors import SqlSyntaxError
 from galaxlite.transpile.lexer import PARAM, Statement
 from galaxlite.transpile.snapshot_refs import find_snapshot_refs
@@ -79,25 +79,36 @@ def find_rule(c: Cursor) -> Builder:
     return statements.build_default
 
 
-def _apply_edits(stmt: Statement, edits: list[tuple[int, int, str]]) -> tuple[str, P.Template | None]:
+def _apply_edits(stmt: Statement, edits: list[tuple[int, int, str | Hole]]) -> tuple[str, P.Template | None]:
     """The statement's text with the edits made; the template when they left holes."""
     text, base = stmt.text, stmt.start
     if not edits:
         return text, None
-    out, pos = [], 0
-    for start, end, repl in sorted(edits):
-        out.append(text[pos : start - base])
-        out.append(repl)
-        pos = end - base
-    out.append(text[pos:])
-    joined = "".join(out)
-    if HOLE not in joined:
-        return joined.strip(), None
-    parts = joined.strip().split(HOLE)
     pieces: list[str | int] = []
-    for idx, part in enumerate(parts):
-        pieces.append(int(part) if idx % 2 else part)
-    return joined.strip(), P.Template(tuple(pieces))
+    pos = 0
+    for start, end, repl in sorted(edits, key=lambda e: (e[0], e[1])):
+        pieces.append(text[pos : start - base])
+        if isinstance(repl, Hole):
+            pieces.extend((repl.number, repl.suffix))
+        else:
+            pieces.append(repl)
+        pos = end - base
+    pieces.append(text[pos:])
+    joined = "".join(str(p) if isinstance(p, str) else str(Hole(p)) for p in pieces)
+    if not any(isinstance(p, int) for p in pieces):
+        return joined.strip(), None
+    # strip the statement's outer whitespace, as the text is stripped
+    pieces[0] = pieces[0].lstrip()
+    pieces[-1] = pieces[-1].rstrip()
+    merged: list[str | int] = []
+    for p in pieces:  # adjacent texts as one piece: text and holes alternate
+        if isinstance(p, str) and merged and isinstance(merged[-1], str):
+            merged[-1] += p
+        elif isinstance(p, int) and (not merged or isinstance(merged[-1], int)):
+            merged.extend(("", p))
+        else:
+            merged.append(p)
+    return joined.strip(), P.Template(tuple(merged))
 
 
 _DB4AI = re.compile(r"db4ai", re.IGNORECASE)

@@ -22,8 +22,22 @@ from galaxlite.transpile import plan as P
 from galaxlite.transpile.errors import SqlSyntaxError, TranspileError, UnsupportedSyntax
 from galaxlite.transpile.lexer import OP, PARAM, QIDENT, STRING, WORD, Statement, Token
 
-# Marks a hole's number in the edited SQL ("\x00<n>\x00"); analysis cuts the text there.
+# Marks a hole's number in the edited SQL text ("\x00<n>\x00"), which is only shown; the
+# template's pieces come from the edits themselves (the user's text may hold NUL too).
 HOLE = "\x00"
+
+
+@dataclass(frozen=True, slots=True)
+class Hole:
+    """An edit that leaves hole ``number`` of the template, followed by ``suffix``."""
+
+    number: int
+    suffix: str = ""
+
+    def __str__(self) -> str:
+        return f"{HOLE}{self.number}{HOLE}{self.suffix}"
+
+
 # Words that may follow a table reference and are therefore not an implicit alias.
 NOT_ALIAS = frozenset(
     """WHERE JOIN INNER LEFT RIGHT FULL OUTER CROSS NATURAL ON USING GROUP ORDER LIMIT UNION
@@ -125,7 +139,7 @@ class Cursor:
         engine fills at run time. With ``alias``, the filled-in subquery is named so (``AS
         "t"``) unless the statement gives an alias itself at token ``after``."""
         named = "" if alias is None or has_alias(self.tokens, after) else " AS " + quote_identifier(alias)
-        self.edits.append((start, end, f"{HOLE}{hole}{HOLE}{named}"))
+        self.edits.append((start, end, Hole(hole, named)))
 
     def text(self, first: int, last: int) -> str:
         """The SQL text of tokens first..last (inclusive) as written."""

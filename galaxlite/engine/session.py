@@ -145,6 +145,13 @@ class Session:
         if not isinstance(sql, str):
             raise E.InterfaceError(f"SQL must be a str, not {type(sql).__name__}")
         try:
+            sql.encode("utf-8")  # SQLite takes UTF-8: a lone surrogate cannot reach it
+        except UnicodeEncodeError as exc:
+            raise E.sql_error(
+                E.ProgrammingError, "the SQL text holds a lone surrogate, which is not valid UTF-8",
+                sql, exc.start,
+            ) from None
+        try:
             plan = transpile.parse_statement(sql)
         except transpile.TranspileError as exc:
             raise E.from_transpile(exc) from None

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import apsw
 
-from galaxlite.storage.tables import TableVersion, companion_keys
+from galaxlite.storage.table_versions import TableVersion
+from galaxlite.storage.triggers import companion_keys
 from galaxlite.transpile import quote_identifier as q
 
 

@@ -11,7 +11,8 @@ from collections.abc import Callable
 
 import apsw
 
-from galaxlite.storage.tables import MAX_VERSION, TableVersion, exec_section
+from galaxlite.storage.table_versions import MAX_VERSION, TableVersion
+from galaxlite.storage.triggers import exec_section
 from galaxlite.transpile import quote_identifier as q
 
 

@@ -27,16 +27,14 @@ import apsw
 
 from galaxlite import schema
 from galaxlite.storage import guards
-from galaxlite.storage.tables import (
-    TableVersion,
-    alter_table,
+from galaxlite.storage.table_versions import TableVersion, current_versions, table_columns
+from galaxlite.storage.tables import alter_table
+from galaxlite.storage.triggers import (
     companion_keys,
     conflict_sql,
-    current_versions,
     exec_section,
     install_triggers,
     placeholders,
-    table_columns,
 )
 from galaxlite.transpile import quote_identifier as q
 
@@ -81,7 +79,7 @@ def _expected_triggers(conn: apsw.Connection, tv: TableVersion) -> dict[str, str
 
 
 def _user_triggers(tv: TableVersion) -> set[str]:
-    return {f"{tv.prefix}_{s}" for s in ("bi", "ai", "au", "ak", "ad")}
+    return {f"{tv.prefix}_{s}" for s in ("bi", "bu", "ai", "au", "ak", "ad")}
 
 
 def _same(a: str, b: str) -> bool:

@@ -39,7 +39,7 @@ from galaxlite.storage.snapshot_names import (
     settings_in_force,
     written,
 )
-from galaxlite.storage.tables import rowid_alias
+from galaxlite.storage.table_versions import rowid_alias
 from galaxlite.transpile import plan as P
 from galaxlite.transpile import quote_identifier as q
 

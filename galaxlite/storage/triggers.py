@@ -1,0 +1,139 @@
+"""The versioning triggers of a table: the placeholders that fill ``schema/versioned.sql``'s
+templates, the conflict test of the insert trigger, and (re)installing them.
+"""
+
+from __future__ import annotations
+
+import apsw
+
+from galaxlite import schema
+from galaxlite.storage.table_versions import TableVersion, current_versions
+from galaxlite.transpile import quote_identifier as q
+
+
+def companion_keys(tv: TableVersion) -> tuple[list[str], list[str]]:
+    """(companion key columns, the matching key expressions on the user's table)."""
+    keys = [f"_gl_k{i}" for i in range(len(tv.key_columns))]
+    key_exprs = list(tv.key_columns) if tv.rowid_table else [q(k) for k in tv.key_columns]
+    return keys, key_exprs
+
+
+def placeholders(tv: TableVersion, conflicts: str = "0") -> dict[str, str]:
+    """The values that fill versioned.sql's templates for this table version (``conflicts``:
+    ``conflict_sql``, for the insert triggers)."""
+    keys, key_exprs = companion_keys(tv)
+    names = [n for n, _ in tv.columns]
+    c_is_old_key = " AND ".join(f"{k} = OLD.{e}" for k, e in zip(keys, key_exprs, strict=True))
+    return {
+        "ranges": q(tv.ranges),
+        "ranges_index": q(tv.ranges + "_lo"),
+        "old_valid_from": valid_from_sql(tv, "OLD.", c_is_old_key),
+        "table": q(tv.name),
+        "history": q(tv.history),
+        "companion": q(tv.companion),
+        "prefix": tv.prefix,
+        "history_index": q(tv.history + "_valid_to"),
+        "history_columns": ", ".join(h for _, h in tv.columns) if tv.columns else "h_none",
+        "history_names": ", ".join(h for _, h in tv.columns),
+        "old_values": ", ".join(f"OLD.{q(n)}" for n in names),
+        "old_rowid": f"OLD.{tv.key_columns[0]}" if tv.rowid_table else "NULL",
+        "new_key": ", ".join(f"NEW.{k}" for k in key_exprs),
+        "c_is_old_key": c_is_old_key,
+        "key_unchanged": " AND ".join(f"OLD.{e} IS NEW.{e}" for e in key_exprs),
+        "key_is_old_c": " AND ".join(f"{e} = OLD.{k}" for k, e in zip(keys, key_exprs, strict=True)),
+        "companion_key_defs": (
+            "_gl_k0 INTEGER PRIMARY KEY"
+            if tv.rowid_table
+            else ", ".join(keys)
+        ),
+        "companion_keys": ", ".join(keys),
+        "companion_pk": "" if tv.rowid_table else f", PRIMARY KEY ({', '.join(keys)})",
+        "companion_options": "" if tv.rowid_table else " WITHOUT ROWID",
+        **_stash_placeholders(tv, keys, key_exprs, conflicts),
+    }
+
+
+def _stash_placeholders(tv: TableVersion, keys: list[str], key_exprs: list[str], conflicts: str) -> dict[str, str]:
+    stash = q(tv.stash)
+    hist = [h for _, h in tv.columns]
+    pairs = list(zip(keys, key_exprs, strict=True))
+    return {
+        "stash": stash,
+        "stash_key_defs": "_gl_k0 INTEGER PRIMARY KEY" if tv.rowid_table else ", ".join(keys),
+        "stash_value_defs": ", ".join(hist) if hist else "h_none",
+        "stash_pk": "" if tv.rowid_table else f", PRIMARY KEY ({', '.join(keys)})",
+        "stash_options": "" if tv.rowid_table else " WITHOUT ROWID",
+        "stash_columns": ", ".join(keys + hist + ["valid_from"]),
+        "o_conflicts_with_new": conflicts,
+        "o_key": ", ".join(f"o.{e}" for e in key_exprs),
+        "o_values": ", ".join(f"o.{q(n)}" for n, _ in tv.columns),
+        "o_valid_from": valid_from_sql(
+            tv, "o.", " AND ".join(f"{k} = o.{e}" for k, e in pairs)
+        ),
+        "s_values": ", ".join(f"s.{h}" for h in hist),
+        "s_rowid": "s._gl_k0" if tv.rowid_table else "NULL",
+        "s_keys": ", ".join(f"s.{k}" for k in keys),
+        "s_is_new_key": " AND ".join(f"s.{k} = NEW.{e}" for k, e in pairs),
+        "t_is_s_key": " AND ".join(f"t.{e} = s.{k}" for k, e in pairs),
+        "stash_is_new_key": " AND ".join(f"{k} = NEW.{e}" for k, e in pairs),
+        "t_is_stash_key": " AND ".join(f"t.{e} = {stash}.{k}" for k, e in pairs),
+        "s_is_old_key": " AND ".join(f"{k} = OLD.{e}" for k, e in pairs),
+        "o_is_old_key": " AND ".join(f"o.{e} IS OLD.{e}" for e in key_exprs),
+    }
+
+
+def conflict_sql(conn: apsw.Connection, tv: TableVersion) -> str:
+    """SQL (on row alias ``o``, in an insert trigger) that is true for the existing rows a new
+    row conflicts with: same rowid, or same values in the columns of a UNIQUE index or the
+    primary key (with the index's collations). Partial and expression indexes are left out:
+    a REPLACE through one of those keeps no history (docs/guarantees.md)."""
+    terms = [f"o.{tv.key_columns[0]} = NEW.{tv.key_columns[0]}"] if tv.rowid_table else []
+    for _, index, unique, _, partial in conn.execute("SELECT * FROM pragma_index_list(?)", (tv.name,)):
+        if not unique or partial:
+            continue
+        cols = [(name, coll) for _, cid, name, _, coll, key in
+                conn.execute("SELECT * FROM pragma_index_xinfo(?)", (index,)) if key]
+        if any(name is None for name, _ in cols):
+            continue
+        terms.append("(" + " AND ".join(
+            f"o.{q(name)} = NEW.{q(name)} COLLATE {coll}" for name, coll in cols
+        ) + ")")
+    return " OR ".join(terms) or "0"
+
+
+def valid_from_sql(tv: TableVersion, row: str, companion_match: str) -> str:
+    """SQL for the valid_from of the current row ``row`` (``OLD.`` or ``t.``): its companion
+    row's, else (rowid tables) that of the latest bulk range covering its rowid."""
+    own = f"(SELECT valid_from FROM {q(tv.companion)} WHERE {companion_match})"
+    if not tv.rowid_table:
+        return own
+    rowid = f"{row}{tv.key_columns[0]}"
+    return (
+        f"coalesce({own}, (SELECT valid_from FROM {q(tv.ranges)} WHERE lo <= {rowid} "
+        f"AND hi >= {rowid} ORDER BY valid_from DESC LIMIT 1))"
+    )
+
+
+def exec_section(conn: apsw.Connection, section: str, tv: TableVersion) -> None:
+    conflicts = conflict_sql(conn, tv) if section == "insert_trigger" else "0"
+    conn.execute(schema.render(section, **placeholders(tv, conflicts)))
+
+
+def install_triggers(conn: apsw.Connection, tv: TableVersion) -> None:
+    exec_section(conn, "insert_trigger", tv)
+    exec_section(conn, "update_delete_triggers", tv)
+
+
+def refresh_insert_triggers(conn: apsw.Connection) -> int:
+    """Remake the insert triggers whose conflict test no longer matches their table's UNIQUE
+    indexes (after CREATE UNIQUE INDEX / DROP INDEX); returns how many tables."""
+    stored = {n: sql for n, sql in conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")}
+    changed = 0
+    for tv in current_versions(conn):
+        if not conn.table_exists("main", tv.name) or f"{tv.prefix}_bi" not in stored:
+            continue  # damaged or older tables: galaxlite check reports them
+        if f"WHERE {conflict_sql(conn, tv)};" not in stored[f"{tv.prefix}_bi"]:
+            exec_section(conn, "drop_insert_trigger", tv)
+            exec_section(conn, "insert_trigger", tv)
+            changed += 1
+    return changed
