@@ -36,6 +36,8 @@ RULES: list[tuple[tuple[str, ...], Builder]] = [
     (("BULK", "INSERT"), statements.build_bulk_insert),
     (("INSERT",), statements.build_insert),
     (("REPLACE",), statements.build_insert),
+    (("UPDATE",), statements.build_change),
+    (("DELETE",), statements.build_change),
     (("CREATE", "TABLE"), statements.build_create_table),
     (("CREATE", "TEMP", "TABLE"), statements.build_create_table),
     (("CREATE", "TEMPORARY", "TABLE"), statements.build_create_table),

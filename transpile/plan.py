@@ -135,9 +135,35 @@ class TagStatement:
 
 @dataclass(frozen=True, slots=True)
 class InsertInto:
-    """The target of an INSERT / REPLACE / BULK INSERT."""
+    """The target of an INSERT / REPLACE / BULK INSERT; ``one_row``: it inserts at most one
+    row (``VALUES (...)`` with one row, or ``DEFAULT VALUES``); ``upsert``: it has
+    ``ON CONFLICT ... DO UPDATE``."""
 
     table: TableName
+    one_row: bool = False
+    upsert: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeRows:
+    """An UPDATE / DELETE the set-based path can version.
+
+    ``target``: the table as the statement names it, alias included (``t AS x``);
+    ``where``: its WHERE expression (None: every row), positional parameters written as
+    ``?N`` with the number they have in the whole statement, so a query of its own binds
+    the statement's parameters (up to ``last_param``); ``named``: the WHERE uses ``:name``
+    parameters; ``ref``: how the statement's text names the target's columns (its alias,
+    else the table).
+    """
+
+    verb: str
+    table: TableName
+    target: str
+    ref: str
+    where: str | None
+    set_columns: tuple[str, ...]
+    named: bool
+    last_param: int = 0
 
 
 @dataclass(frozen=True, slots=True)

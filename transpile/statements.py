@@ -16,7 +16,8 @@ everything else is classified as a read, a write or other SQL that runs as writt
 from __future__ import annotations
 
 from galaxlite.transpile import plan as P
-from galaxlite.transpile.cursor import Builder, Cursor, is_op, top_level
+from galaxlite.transpile.cursor import Builder, Cursor, is_op, matching_paren, top_level
+from galaxlite.transpile.dml import change_shape
 from galaxlite.transpile.lexer import NUMBER, OP, PARAM, Statement
 
 
@@ -169,16 +170,37 @@ def build_drop_tag(c: Cursor) -> tuple[str, object]:
 def _insert_target(c: Cursor) -> P.InsertInto:
     if c.accept("REPLACE"):
         c.expect("INTO")
-        return P.InsertInto(c.table_name())
-    c.expect("INSERT")
-    if c.accept("OR"):
-        c.identifier("conflict resolution")
-    c.expect("INTO")
-    return P.InsertInto(c.table_name())
+    else:
+        c.expect("INSERT")
+        if c.accept("OR"):
+            c.identifier("conflict resolution")
+        c.expect("INTO")
+    table = c.table_name()
+    toks, n = c.tokens, len(c.tokens)
+    upsert = any(t.is_word("DO") and k + 1 < n and toks[k + 1].is_word("UPDATE") for k, t in enumerate(toks))
+    return P.InsertInto(table, one_row=_inserts_one_row(toks, c.i), upsert=upsert)
+
+
+def _inserts_one_row(toks: tuple, k: int) -> bool:
+    """Does the INSERT whose column list / source starts at token k insert at most one row?"""
+    n = len(toks)
+    if k < n and is_op(toks[k], "("):  # column list
+        k = matching_paren(toks, k) + 1
+    if k + 1 < n and toks[k].is_word("DEFAULT") and toks[k + 1].is_word("VALUES"):
+        return True
+    if k >= n or not toks[k].is_word("VALUES") or k + 1 >= n or not is_op(toks[k + 1], "("):
+        return False
+    after = matching_paren(toks, k + 1) + 1
+    return after >= n or not is_op(toks[after], ",")
 
 
 def build_insert(c: Cursor) -> tuple[str, object]:
     return P.WRITE, _insert_target(c)
+
+
+def build_change(c: Cursor) -> tuple[str, object]:
+    """UPDATE / DELETE: a write, with its set-based shape when it has one (``dml``)."""
+    return P.WRITE, change_shape(c.stmt)
 
 
 def build_bulk_insert(c: Cursor) -> tuple[str, object]:

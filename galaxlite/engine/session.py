@@ -24,6 +24,7 @@ import apsw
 
 from galaxlite import errors as E
 from galaxlite import schema, transpile
+from galaxlite.engine.write_paths import WritePaths
 from galaxlite.engine.writes import WriteScope
 from galaxlite.semantic import SemanticEngine
 from galaxlite.storage import bulk_append, check, checkpoint, clock, current_version
@@ -76,6 +77,7 @@ class Session:
         conn.set_commit_hook(self._committed)
         conn.set_rollback_hook(self._transaction_ended)
         self._schema_clauses: frozenset[str] | None = None  # REPLACE/FAIL used in the schema
+        self.write_paths = WritePaths(conn)  # triggers or the set-based path
         # SET db4ai_* parameters of this session (over ALTER DATABASE SET ones)
         self.settings: dict[str, str] = {}
         # SEMANTIC_MATCH / SEMANTIC_SCORE, the embedding cache, vector() and list/array bindings;
@@ -181,14 +183,20 @@ class Session:
             clock.pin(self.conn)
             self.pinned = True
 
-    def writing(self, plan: P.Plan | None = None, *, pin: bool = True, atomic: bool = True) -> WriteScope:
+    def writing(
+        self, plan: P.Plan | None = None, *, pin: bool = True, atomic: bool = True, triggers: bool = True
+    ) -> WriteScope:
         """``with session.writing(plan):`` a write that becomes (part of) one version.
 
         ``atomic=False`` for a single statement, which SQLite already makes all-or-nothing
         inside a transaction (no savepoint needed). With a ``plan``, REPLACE and
         ON CONFLICT FAIL get what they need (see ``WriteScope``). ``pin=False`` for writes
-        that change no versioned table (tags, snapshots, parameters).
+        that change no versioned table (tags, snapshots, parameters). ``triggers=False``: the
+        caller switches the connection's triggers itself (``write_paths``); every other write
+        runs with them on.
         """
+        if triggers and not self.write_paths.triggers_on:
+            self.write_paths.triggers(True)
         conflicts = plan.conflict_clauses | self.schema_conflicts() if plan is not None else ()
         return WriteScope(
             self,
@@ -201,6 +209,7 @@ class Session:
     def schema_changed(self) -> None:
         """Forget what was learnt from the schema (after DDL)."""
         self._schema_clauses = None
+        self.write_paths.forget()
 
     def schema_conflicts(self) -> frozenset[str]:
         """Conflict resolutions (REPLACE, FAIL) named by table constraints or user triggers."""

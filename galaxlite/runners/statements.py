@@ -14,7 +14,7 @@ from galaxlite.engine.render import render
 from galaxlite.engine.result import Result, describe
 from galaxlite.engine.session import Session
 from galaxlite.params import Params
-from galaxlite.storage import clock
+from galaxlite.storage import clock, set_writes
 from galaxlite.storage.guards import catalog_writer
 from galaxlite.transpile import plan as P
 
@@ -33,8 +33,19 @@ def run_read(session: Session, plan: P.Plan, params: Params) -> Result:
 def run_write(session: Session, plan: P.Plan, params: Params) -> Result:
     sql, params = render(session, plan, params) if plan.refs or plan.semantic else (plan.sql, params)
     conn = session.conn
+    shape = plan.detail
+    changes_rows = isinstance(shape, P.ChangeRows)
     try:
-        with session.writing(plan, atomic=False):
+        # UPDATE / DELETE may run three statements: all-or-nothing inside a transaction too
+        with session.writing(plan, atomic=changes_rows, triggers=False):
+            paths = session.write_paths
+            tv = paths.set_based(plan, params, session.schema_conflicts()) if shape is not None else None
+            paths.triggers(tv is None)
+            if tv is not None and changes_rows:
+                lastrowid = conn.last_insert_rowid()
+                bind = params if isinstance(params, dict) or not params else tuple(params)[: shape.last_param]
+                set_writes.version_changes(conn, tv, shape, bind, clock.current(conn))
+                conn.set_last_insert_rowid(lastrowid)
             cur = conn.cursor()
             cur.execute(sql, params)
             desc, rows = None, []
@@ -45,6 +56,9 @@ def run_write(session: Session, plan: P.Plan, params: Params) -> Result:
                     desc = describe(conn, sql, params)
                 rows = list(cur)
             rowcount, lastrowid = conn.changes(), conn.last_insert_rowid()
+            if tv is not None and not changes_rows and rowcount:
+                set_writes.version_inserted_row(conn, tv, lastrowid, clock.current(conn))
+                conn.set_last_insert_rowid(lastrowid)
     except BIND_ERRORS as exc:
         raise statement_error(exc, plan, sql) from None
     session.changes = rowcount
@@ -150,6 +164,7 @@ _INDEX_DDL = re.compile(r"\s*(CREATE\s+UNIQUE\s+INDEX|DROP\s+INDEX)\b", re.I)
 
 
 def run_other(session: Session, plan: P.Plan, params: Params) -> Result:
+    session.write_paths.triggers(True)  # whatever it is, it runs as any client's would
     if isinstance(plan.detail, P.DropView):
         snapshots.check_not_a_snapshot_view(session, plan, plan.detail.view)
     session.schema_changed()  # CREATE TRIGGER / CREATE TABLE WITHOUT VERSIONING / ...
