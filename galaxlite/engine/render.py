@@ -84,7 +84,7 @@ def version_of(session: Session, plan: P.Plan, ref: P.VersionRef, params: Params
             )
     conn = session.conn
     if tag is not None:
-        version = tag_version(conn, tag)
+        version = session.remembered(("tag", tag), lambda: tag_version(conn, tag))
         if version is None:
             raise E.sql_error(E.UnknownTagError, f"unknown version tag {tag!r}", plan.source, ref.position)
         return version
@@ -101,7 +101,13 @@ def version_of(session: Session, plan: P.Plan, ref: P.VersionRef, params: Params
 
 
 def as_of(session: Session, plan: P.Plan, ref: P.VersionRef, version: int) -> str:
-    """The subquery that reads ``ref``'s table as it was at ``version``."""
+    """The subquery that reads ``ref``'s table as it was at ``version`` (remembered while
+    the file's data stays the same: it depends on the catalogs, history and ranges only)."""
+    key = ("as_of", ref.schema, ref.table.lower(), version, plan.kind == P.OTHER, session.conn.in_transaction)
+    return session.remembered(key, lambda: _as_of(session, plan, ref, version))
+
+
+def _as_of(session: Session, plan: P.Plan, ref: P.VersionRef, version: int) -> str:
     conn = session.conn
     if ref.schema is not None and ref.schema.lower() != "main":
         raise E.sql_error(

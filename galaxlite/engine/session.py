@@ -78,6 +78,11 @@ class Session:
         conn.set_rollback_hook(self._transaction_ended)
         self._schema_clauses: frozenset[str] | None = None  # REPLACE/FAIL used in the schema
         self.write_paths = WritePaths(conn)  # triggers or the set-based path
+        # What reading the past learnt from the file (tag versions, AT VERSION subqueries),
+        # valid while the file holds the same data: see ``remembered``.
+        self.write_epoch = 0
+        self._memo: dict[object, object] = {}
+        self._memo_stamp: tuple[int, int] = (-1, -1)
         # SET db4ai_* parameters of this session (over ALTER DATABASE SET ones)
         self.settings: dict[str, str] = {}
         # SEMANTIC_MATCH / SEMANTIC_SCORE, the embedding cache, vector() and list/array bindings;
@@ -96,10 +101,10 @@ class Session:
         made by an older galaxlite get today's triggers."""
         conn = self.conn
         try:
-            tables, old = check.columns_to_adopt(conn), check.without_stash(conn)
+            tables, old = check.columns_to_adopt(conn), check.outdated(conn)
             if tables or old:
                 with self.writing(), catalog_writer(conn):
-                    check.add_stash(conn, old)
+                    check.bring_up_to_date(conn, old)
                     check.adopt_columns(conn, check.columns_to_adopt(conn), clock.current(conn))
         except apsw.BusyError:
             pass  # another connection is writing: the next open adopts them
@@ -169,6 +174,7 @@ class Session:
 
     def _transaction_ended(self) -> bool:
         self.pinned = False
+        self.write_epoch += 1  # a rollback: what was remembered inside may be gone
         return False
 
     def _committed(self) -> bool:
@@ -197,6 +203,7 @@ class Session:
         """
         if triggers and not self.write_paths.triggers_on:
             self.write_paths.triggers(True)
+        self.write_epoch += 1
         conflicts = plan.conflict_clauses | self.schema_conflicts() if plan is not None else ()
         return WriteScope(
             self,
@@ -210,6 +217,7 @@ class Session:
         """Forget what was learnt from the schema (after DDL)."""
         self._schema_clauses = None
         self.write_paths.forget()
+        self.write_epoch += 1
 
     def schema_conflicts(self) -> frozenset[str]:
         """Conflict resolutions (REPLACE, FAIL) named by table constraints or user triggers."""
@@ -251,6 +259,22 @@ class Session:
             if bulk_append(conn, tv, version, counted):
                 return inserted[0]
         return run()
+
+    def remembered(self, key: object, compute: Callable[[], object]) -> object:
+        """``compute()``, remembered under ``key`` until the file's data changes (another
+        connection's commit moves ``PRAGMA data_version``, which reads the file's current
+        state, also before a read transaction; a write of this session, a rollback or a
+        schema change moves ``write_epoch``). Errors are not remembered."""
+        (data_version,) = next(self.conn.execute("PRAGMA data_version"))
+        stamp = (data_version, self.write_epoch)
+        if stamp != self._memo_stamp:
+            self._memo.clear()
+            self._memo_stamp = stamp
+        try:
+            return self._memo[key]
+        except KeyError:
+            value = self._memo[key] = compute()
+            return value
 
     def check_not_internal(self, plan: P.Plan, name: str) -> None:
         """Refuse a user statement that would create or change a galaxlite internal table."""

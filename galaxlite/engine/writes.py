@@ -15,6 +15,7 @@ class Pinning(Protocol):
     """What a write scope needs of its session: the connection and the pin state."""
 
     pinned: bool
+    write_epoch: int
 
     @property
     def conn(self) -> apsw.Connection: ...
@@ -67,6 +68,7 @@ class WriteScope:
 
     def __exit__(self, exc_type: type | None, exc: object, tb: object) -> bool:
         conn, mode = self.conn, self.mode
+        self.session.write_epoch += 1  # what was read inside may be rolled back
         if self.recursive:
             conn.execute("PRAGMA recursive_triggers = OFF")
         if exc_type is None:

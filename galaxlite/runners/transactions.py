@@ -56,4 +56,5 @@ def run_release(session: Session, plan: P.Plan, params: Params) -> Result:
 
 def run_rollback_to(session: Session, plan: P.Plan, params: Params) -> Result:
     session.pinned = False  # rolling back to a savepoint may undo the pin
+    session.write_epoch += 1  # ... and what was remembered since
     return run_read(session, plan, params)

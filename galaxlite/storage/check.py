@@ -28,7 +28,12 @@ import apsw
 from galaxlite import schema
 from galaxlite.storage import guards
 from galaxlite.storage.table_versions import TableVersion, current_versions, table_columns
-from galaxlite.storage.tables import alter_table
+from galaxlite.storage.tables import (
+    alter_table,
+    history_key_columns,
+    install_key_index,
+    key_index_name,
+)
 from galaxlite.storage.triggers import (
     companion_keys,
     conflict_sql,
@@ -203,19 +208,25 @@ def columns_to_adopt(conn: apsw.Connection) -> list[TableVersion]:
     return out
 
 
-def without_stash(conn: apsw.Connection) -> list[TableVersion]:
-    """Versioned tables made by a galaxlite older than the stash (see versioned.sql): their
-    triggers would let a plain client's REPLACE drop history."""
+def outdated(conn: apsw.Connection) -> list[TableVersion]:
+    """Versioned tables made by an older galaxlite: without the stash (see versioned.sql),
+    their triggers would let a plain client's REPLACE drop history; without the key index
+    on history, reading one key of the past scans the versions closed since."""
+    indexes = {n for (n,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
     return [tv for tv in current_versions(conn)
-            if conn.table_exists("main", tv.name) and not conn.table_exists("main", tv.stash)]
+            if conn.table_exists("main", tv.name) and (
+                not conn.table_exists("main", tv.stash)
+                or (key_index_name(tv) not in indexes and history_key_columns(conn, tv)))]
 
 
-def add_stash(conn: apsw.Connection, tables: list[TableVersion]) -> None:
-    """Bring ``tables`` (see ``without_stash``) up to date: their stash and today's triggers."""
+def bring_up_to_date(conn: apsw.Connection, tables: list[TableVersion]) -> None:
+    """Give ``tables`` (see ``outdated``) what today's galaxlite makes."""
     for tv in tables:
-        exec_section(conn, "stash", tv)
-        exec_section(conn, "drop_triggers", tv)
-        install_triggers(conn, tv)
+        if not conn.table_exists("main", tv.stash):
+            exec_section(conn, "stash", tv)
+            exec_section(conn, "drop_triggers", tv)
+            install_triggers(conn, tv)
+        install_key_index(conn, tv)
 
 
 def adopt_columns(conn: apsw.Connection, tables: list[TableVersion], version: int) -> None:

@@ -76,6 +76,7 @@ def make_versioned(conn: apsw.Connection, name: str, version: int) -> TableVersi
         columns=tuple((n, f"h{i}") for i, n in enumerate(names)),
     )
     exec_section(conn, "history", tv)
+    install_key_index(conn, tv)
     exec_section(conn, "companion", tv)
     exec_section(conn, "stash", tv)
     if tv.rowid_table:
@@ -84,6 +85,28 @@ def make_versioned(conn: apsw.Connection, name: str, version: int) -> TableVersi
     install_triggers(conn, tv)
     record_version(conn, tv)
     return tv
+
+
+def history_key_columns(conn: apsw.Connection, tv: TableVersion) -> list[str]:
+    """The history columns of the table's declared primary key, in key order (none: no
+    PRIMARY KEY declared)."""
+    pk = sorted((r[5], r[1]) for r in conn.execute("SELECT * FROM pragma_table_info(?)", (tv.name,)) if r[5])
+    return [h for _, n in pk if (h := tv.history_column(n)) is not None]
+
+
+def key_index_name(tv: TableVersion) -> str:
+    return tv.history + "_key"
+
+
+def install_key_index(conn: apsw.Connection, tv: TableVersion) -> None:
+    """Index history by the primary key and valid_to, so that reading one key of the past
+    (``AT VERSION ... WHERE id = ?``) probes the versions of that key only."""
+    cols = history_key_columns(conn, tv)
+    if cols:
+        conn.execute(
+            f"CREATE INDEX IF NOT EXISTS {q(key_index_name(tv))} ON {q(tv.history)} "
+            f"({', '.join(cols)}, valid_to)"
+        )
 
 
 def _key_select(tv: TableVersion) -> str:
