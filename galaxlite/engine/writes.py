@@ -1,4 +1,5 @@
-"""Write scopes: how a write becomes (part of) one version; counting changes of an executemany."""
+"""Write scopes: how a write becomes (part of) one version; taking the write lock so that a
+writer waits for it (up to its busy timeout); counting changes of an executemany."""
 
 from __future__ import annotations
 
@@ -7,8 +8,13 @@ from typing import Protocol
 
 import apsw
 
+from galaxlite import errors as E
 from galaxlite.params import Params
 from galaxlite.storage import clock
+
+# A write that changes nothing (no row matches, so no trigger fires): running it takes
+# SQLite's write lock, waiting for it like any first write of a transaction.
+CLAIM_WRITE_LOCK = "UPDATE galaxlite_clock SET pinned = pinned WHERE 0"
 
 
 class Pinning(Protocol):
@@ -20,6 +26,56 @@ class Pinning(Protocol):
     def conn(self) -> apsw.Connection: ...
 
     def pin(self) -> None: ...
+
+
+def claim_write_lock(conn: apsw.Connection) -> None:
+    """Inside an open transaction, take SQLite's write lock now, before a write's own reads.
+
+    SQLite waits for the write lock (calling the busy handler, up to the busy timeout) only
+    when the transaction asking for it holds no read snapshot yet. A write after a read in
+    the same transaction is a lock upgrade, which SQLite refuses at once if another
+    connection is writing (SQLITE_BUSY) or has committed since the read (SQLITE_BUSY_SNAPSHOT,
+    in WAL mode): waiting could not help, the snapshot is out of date. A galaxlite write reads
+    before it writes (the schema, tags, the clock), so in a deferred transaction that has not
+    read yet (``BEGIN``, the DB-API's implicit ``BEGIN``) the lock is taken first, as a plain
+    INSERT would take it. Outside a transaction ``WriteScope`` begins IMMEDIATE instead.
+    Raises a galaxlite error (``lock_error``).
+    """
+    if not conn.in_transaction:
+        return
+    state = conn.txn_state("main")
+    if state == apsw.SQLITE_TXN_WRITE:
+        return
+    try:
+        conn.execute(CLAIM_WRITE_LOCK)
+    except apsw.Error as exc:
+        raise lock_error(exc, after_read=state == apsw.SQLITE_TXN_READ, in_transaction=True) from None
+
+
+def lock_error(exc: apsw.Error, *, after_read: bool, in_transaction: bool) -> E.Error:
+    """``exc``, raised taking the write lock, as a galaxlite error; when the connection held a
+    read snapshot (``after_read``: SQLite could not wait), the message says why and what to do."""
+    err = E.from_apsw(exc)
+    if not after_read or not isinstance(exc, apsw.BusyError):
+        return err
+    if in_transaction:
+        why = (
+            "this transaction read the database before its first write (or a query of this "
+            "connection still has rows to fetch), and another connection is writing or has "
+            "committed since that read, so SQLite cannot wait for the write lock (the "
+            "transaction's snapshot would be out of date): roll back and run the transaction "
+            "again, or begin it with BEGIN IMMEDIATE so that it takes the write lock (waiting "
+            "for it) before it reads"
+        )
+    else:
+        why = (
+            "a query of this connection is still open (not all of its rows fetched) and holds "
+            "a read snapshot, so SQLite cannot wait for the write lock another connection holds: "
+            "fetch the rest of its rows or close its cursor before writing"
+        )
+    busy = E.OperationalError(f"{err.message}: {why}")
+    busy.sqlite_errorcode = err.sqlite_errorcode
+    return busy
 
 
 class WriteScope:
@@ -48,7 +104,11 @@ class WriteScope:
         conn = self.conn
         if not conn.in_transaction:
             self.mode = "begin"
-            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.execute("BEGIN IMMEDIATE")  # waits for the write lock, up to the timeout
+            except apsw.Error as exc:
+                after_read = conn.txn_state("main") == apsw.SQLITE_TXN_READ
+                raise lock_error(exc, after_read=after_read, in_transaction=False) from None
         elif self.atomic:
             self.mode = "savepoint"
             conn.execute("SAVEPOINT _gl_write")
