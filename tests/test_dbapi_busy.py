@@ -36,6 +36,7 @@ UPGRADE = "read the database before its first write"
 def table(db: galaxlite.Database) -> galaxlite.Database:
     db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, who TEXT NOT NULL, seen INTEGER)")
     db.execute("INSERT INTO t (who) VALUES ('setup')")
+    db.create_tag("start")
     return db
 
 
@@ -114,6 +115,12 @@ def explicit_begin_then_write(con: galaxlite.Connection) -> None:
     con.commit()
 
 
+def begin_then_write_from_the_past(con: galaxlite.Connection) -> None:
+    con.execute("BEGIN")  # its first statement writes, but reads a tag before it can
+    con.execute("INSERT INTO t (who) SELECT 'writer' FROM t AT VERSION 'start'")
+    con.commit()
+
+
 def begin_immediate_then_read(con: galaxlite.Connection) -> None:
     con.execute("BEGIN IMMEDIATE")  # waits for the lock itself; then reads are harmless
     read_then_insert(con.cursor())
@@ -142,6 +149,7 @@ def a_script(con: galaxlite.Connection) -> None:
     "write, written",
     [
         (explicit_begin_then_write, ["writer"]),
+        (begin_then_write_from_the_past, ["writer"]),
         (begin_immediate_then_read, ["writer"]),
         (many_and_bulk, ["writer", "bulk"]),
         (a_tag, ["writer"]),

@@ -39,7 +39,9 @@ def claim_write_lock(conn: apsw.Connection) -> None:
     before it writes (the schema, tags, the clock), so in a deferred transaction that has not
     read yet (``BEGIN``, the DB-API's implicit ``BEGIN``) the lock is taken first, as a plain
     INSERT would take it. Outside a transaction ``WriteScope`` begins IMMEDIATE instead.
-    Raises a galaxlite error (``lock_error``).
+
+    A refused upgrade raises ``upgrade_refused``'s OperationalError; other failures (the
+    timeout ran out: "database is locked") raise the apsw error, as the write itself would.
     """
     if not conn.in_transaction:
         return
@@ -48,16 +50,16 @@ def claim_write_lock(conn: apsw.Connection) -> None:
         return
     try:
         conn.execute(CLAIM_WRITE_LOCK)
-    except apsw.Error as exc:
-        raise lock_error(exc, after_read=state == apsw.SQLITE_TXN_READ, in_transaction=True) from None
+    except apsw.BusyError as exc:
+        if state == apsw.SQLITE_TXN_READ:
+            raise upgrade_refused(exc, in_transaction=True) from None
+        raise
 
 
-def lock_error(exc: apsw.Error, *, after_read: bool, in_transaction: bool) -> E.Error:
-    """``exc``, raised taking the write lock, as a galaxlite error; when the connection held a
-    read snapshot (``after_read``: SQLite could not wait), the message says why and what to do."""
-    err = E.from_apsw(exc)
-    if not after_read or not isinstance(exc, apsw.BusyError):
-        return err
+def upgrade_refused(exc: apsw.BusyError, *, in_transaction: bool) -> E.OperationalError:
+    """SQLite refused the write lock at once because this connection holds a read snapshot:
+    the error says why and what to do (``in_transaction``: the snapshot is the open
+    transaction's, else an unfinished query's)."""
     if in_transaction:
         why = (
             "this transaction read the database before its first write (or a query of this "
@@ -73,9 +75,10 @@ def lock_error(exc: apsw.Error, *, after_read: bool, in_transaction: bool) -> E.
             "a read snapshot, so SQLite cannot wait for the write lock another connection holds: "
             "fetch the rest of its rows or close its cursor before writing"
         )
-    busy = E.OperationalError(f"{err.message}: {why}")
-    busy.sqlite_errorcode = err.sqlite_errorcode
-    return busy
+    err = E.from_apsw(exc)
+    refused = E.OperationalError(f"{err.message}: {why}")
+    refused.sqlite_errorcode = err.sqlite_errorcode
+    return refused
 
 
 class WriteScope:
@@ -106,9 +109,10 @@ class WriteScope:
             self.mode = "begin"
             try:
                 conn.execute("BEGIN IMMEDIATE")  # waits for the write lock, up to the timeout
-            except apsw.Error as exc:
-                after_read = conn.txn_state("main") == apsw.SQLITE_TXN_READ
-                raise lock_error(exc, after_read=after_read, in_transaction=False) from None
+            except apsw.BusyError as exc:  # at once, if an open query holds a snapshot
+                if conn.txn_state("main") == apsw.SQLITE_TXN_READ:
+                    raise upgrade_refused(exc, in_transaction=False) from None
+                raise
         elif self.atomic:
             self.mode = "savepoint"
             conn.execute("SAVEPOINT _gl_write")

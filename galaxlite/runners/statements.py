@@ -35,7 +35,10 @@ def rendered_write(session: Session, plan: P.Plan, params: Params) -> tuple[str,
     transaction the write lock is taken first (``Session.claim_write_lock``)."""
     if not plan.refs and not plan.semantic:
         return plan.sql, params
-    session.claim_write_lock()
+    try:
+        session.claim_write_lock()
+    except apsw.Error as exc:
+        raise statement_error(exc, plan, plan.sql) from None
     return render(session, plan, params)
 
 
