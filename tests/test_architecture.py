@@ -48,7 +48,6 @@ MAX_LINES = 420  # "about 400"
 LONG_MODULES: dict[str, str] = {
     "galaxlite.exports.quantize": "one cohesive numpy module (sq8, RaBitQ); its tests use the "
     "whole API through one namespace",
-    "galaxlite.dbapi": "the PEP 249 module: Connection and Cursor share transaction state",
 }
 
 

@@ -10,7 +10,7 @@ runners, snapshots, semantic search and exports all work through a session, neve
   holds the texts that run exactly as written (the hot path);
 * ``writing(...)`` — a write scope (``galaxlite.engine.writes``): the transaction or
   savepoint a write runs in, with the clock pinned once per transaction (``pin``,
-  ``pinned``);
+  ``pinned``); ``claim_write_lock()`` takes the write lock before a write's first read;
 * ``changes`` (what SQL ``changes()`` reports), ``outer_savepoint``, ``settings`` (the
   ``db4ai_*`` parameters SET in this session), ``semantic`` (the semantic-search engine).
 """
@@ -25,7 +25,7 @@ import apsw
 from galaxlite import errors as E
 from galaxlite import schema, transpile
 from galaxlite.engine.write_paths import WritePaths
-from galaxlite.engine.writes import WriteScope
+from galaxlite.engine.writes import WriteScope, claim_write_lock
 from galaxlite.semantic import SemanticEngine
 from galaxlite.storage import bulk_append, check, checkpoint, clock, current_version
 from galaxlite.storage.guards import catalog_writer, missing_guards
@@ -189,6 +189,11 @@ class Session:
             clock.pin(self.conn)
             self.pinned = True
 
+    def claim_write_lock(self) -> None:
+        """In an open transaction that holds no lock yet, take the write lock now (waiting up
+        to the busy timeout), before a write reads anything: see ``engine.writes``."""
+        claim_write_lock(self.conn)
+
     def writing(
         self, plan: P.Plan | None = None, *, pin: bool = True, atomic: bool = True, triggers: bool = True
     ) -> WriteScope:
@@ -204,6 +209,7 @@ class Session:
         if triggers and not self.write_paths.triggers_on:
             self.write_paths.triggers(True)
         self.write_epoch += 1
+        claim_write_lock(self.conn)  # before schema_conflicts() reads
         conflicts = plan.conflict_clauses | self.schema_conflicts() if plan is not None else ()
         return WriteScope(
             self,

@@ -1,4 +1,5 @@
-"""Write scopes: how a write becomes (part of) one version; counting changes of an executemany."""
+"""Write scopes: how a write becomes (part of) one version; taking the write lock so that a
+writer waits for it (up to its busy timeout); counting changes of an executemany."""
 
 from __future__ import annotations
 
@@ -7,8 +8,13 @@ from typing import Protocol
 
 import apsw
 
+from galaxlite import errors as E
 from galaxlite.params import Params
 from galaxlite.storage import clock
+
+# A write that changes nothing (no row matches, so no trigger fires): running it takes
+# SQLite's write lock, waiting for it like any first write of a transaction.
+CLAIM_WRITE_LOCK = "UPDATE galaxlite_clock SET pinned = pinned WHERE 0"
 
 
 class Pinning(Protocol):
@@ -21,6 +27,59 @@ class Pinning(Protocol):
     def conn(self) -> apsw.Connection: ...
 
     def pin(self) -> None: ...
+
+
+def claim_write_lock(conn: apsw.Connection) -> None:
+    """Inside an open transaction, take SQLite's write lock now, before a write's own reads.
+
+    SQLite waits for the write lock (calling the busy handler, up to the busy timeout) only
+    when the transaction asking for it holds no read snapshot yet. A write after a read in
+    the same transaction is a lock upgrade, which SQLite refuses at once if another
+    connection is writing (SQLITE_BUSY) or has committed since the read (SQLITE_BUSY_SNAPSHOT,
+    in WAL mode): waiting could not help, the snapshot is out of date. A galaxlite write reads
+    before it writes (the schema, tags, the clock), so in a deferred transaction that has not
+    read yet (``BEGIN``, the DB-API's implicit ``BEGIN``) the lock is taken first, as a plain
+    INSERT would take it. Outside a transaction ``WriteScope`` begins IMMEDIATE instead.
+
+    A refused upgrade raises ``upgrade_refused``'s OperationalError; other failures (the
+    timeout ran out: "database is locked") raise the apsw error, as the write itself would.
+    """
+    if not conn.in_transaction:
+        return
+    state = conn.txn_state("main")
+    if state == apsw.SQLITE_TXN_WRITE:
+        return
+    try:
+        conn.execute(CLAIM_WRITE_LOCK)
+    except apsw.BusyError as exc:
+        if state == apsw.SQLITE_TXN_READ:
+            raise upgrade_refused(exc, in_transaction=True) from None
+        raise
+
+
+def upgrade_refused(exc: apsw.BusyError, *, in_transaction: bool) -> E.OperationalError:
+    """SQLite refused the write lock at once because this connection holds a read snapshot:
+    the error says why and what to do (``in_transaction``: the snapshot is the open
+    transaction's, else an unfinished query's)."""
+    if in_transaction:
+        why = (
+            "this transaction read the database before its first write (or a query of this "
+            "connection still has rows to fetch), and another connection is writing or has "
+            "committed since that read, so SQLite cannot wait for the write lock (the "
+            "transaction's snapshot would be out of date): roll back and run the transaction "
+            "again, or begin it with BEGIN IMMEDIATE so that it takes the write lock (waiting "
+            "for it) before it reads"
+        )
+    else:
+        why = (
+            "a query of this connection is still open (not all of its rows fetched) and holds "
+            "a read snapshot, so SQLite cannot wait for the write lock another connection holds: "
+            "fetch the rest of its rows or close its cursor before writing"
+        )
+    err = E.from_apsw(exc)
+    refused = E.OperationalError(f"{err.message}: {why}")
+    refused.sqlite_errorcode = err.sqlite_errorcode
+    return refused
 
 
 class WriteScope:
@@ -49,7 +108,12 @@ class WriteScope:
         conn = self.conn
         if not conn.in_transaction:
             self.mode = "begin"
-            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.execute("BEGIN IMMEDIATE")  # waits for the write lock, up to the timeout
+            except apsw.BusyError as exc:  # at once, if an open query holds a snapshot
+                if conn.txn_state("main") == apsw.SQLITE_TXN_READ:
+                    raise upgrade_refused(exc, in_transaction=False) from None
+                raise
         elif self.atomic:
             self.mode = "savepoint"
             conn.execute("SAVEPOINT _gl_write")

@@ -150,7 +150,9 @@ def executescript(session: Session, script: str) -> None:
         for plan in plans:
             RUNNERS[plan.kind](session, plan, None).fetchall()
         return
-    execute(session, "BEGIN")
+    # a script that writes takes the write lock up front (waiting for it): one that read
+    # first could not wait for it later (see galaxlite.engine.writes.claim_write_lock)
+    execute(session, "BEGIN" if all(p.kind == P.READ for p in plans) else "BEGIN IMMEDIATE")
     try:
         for plan in plans:
             RUNNERS[plan.kind](session, plan, None).fetchall()

@@ -30,8 +30,20 @@ def run_read(session: Session, plan: P.Plan, params: Params) -> Result:
     return Result(cur, None, (conn, sql, params))
 
 
+def rendered_write(session: Session, plan: P.Plan, params: Params) -> tuple[str, Params]:
+    """The SQL of a write; rendering AT VERSION / SEMANTIC_MATCH reads, so in an open
+    transaction the write lock is taken first (``Session.claim_write_lock``)."""
+    if not plan.refs and not plan.semantic:
+        return plan.sql, params
+    try:
+        session.claim_write_lock()
+    except apsw.Error as exc:
+        raise statement_error(exc, plan, plan.sql) from None
+    return render(session, plan, params)
+
+
 def run_write(session: Session, plan: P.Plan, params: Params) -> Result:
-    sql, params = render(session, plan, params) if plan.refs or plan.semantic else (plan.sql, params)
+    sql, params = rendered_write(session, plan, params)
     conn = session.conn
     shape = plan.detail
     changes_rows = isinstance(shape, P.ChangeRows)
@@ -67,7 +79,7 @@ def run_write(session: Session, plan: P.Plan, params: Params) -> Result:
 
 def run_bulk_insert(session: Session, plan: P.Plan, params: Params) -> Result:
     d: P.InsertInto = plan.detail
-    sql, params = render(session, plan, params)
+    sql, params = rendered_write(session, plan, params)
     conn = session.conn
 
     def run() -> int:
