@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import replace
 
 import apsw
 
@@ -166,7 +167,7 @@ def run_enable_versioning(session: Session, plan: P.Plan, params: Params) -> Res
 def _plain_table(session: Session, plan: P.Plan, d: P.EnableVersioning) -> str:
     """The stored name of the plain table ``d`` names, or the error that says why it is none."""
     table, conn = d.table, session.conn
-    session.check_not_internal(plan, table.name)
+    session.check_not_internal(replace(plan, position=d.position), table.name)
 
     def refuse(cls: type[E.Error], message: str) -> E.Error:
         return E.sql_error(cls, message, plan.source, d.position)
