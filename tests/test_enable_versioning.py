@@ -353,3 +353,24 @@ def test_signed_and_zero_timestamps(tagged: galaxlite.Database) -> None:
         tagged.query("SELECT * FROM t AT VERSION 0")
     with pytest.raises(galaxlite.TableNotAtVersionError):
         tagged.query("SELECT * FROM t AT VERSION -0")
+
+
+def test_through_the_dbapi(db_path: Path, plain: PlainFactory) -> None:
+    client = plain()
+    client.execute("CREATE TABLE t (x)")
+    client.execute("INSERT INTO t VALUES (1)")
+    conn = galaxlite.connect(str(db_path))
+    try:
+        cur = conn.cursor()
+        cur.execute("ALTER TABLE t ENABLE VERSIONING")
+        cur.execute("CREATE VERSION TAG 'v1'")
+        conn.commit()
+        client.execute("UPDATE t SET x = 2")
+        cur.execute("SELECT x FROM t AT VERSION 'v1'")
+        assert cur.fetchall() == [(1,)]
+        with pytest.raises(galaxlite.ProgrammingError, match="versioned already"):
+            cur.execute("ALTER TABLE t ENABLE VERSIONING")
+    finally:
+        conn.close()
+    with galaxlite.Database(db_path) as db:
+        assert db.check() == [] and db.versioned_tables() == ["t"]
