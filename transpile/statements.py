@@ -3,9 +3,10 @@
 Each builder gets a ``Cursor`` over the statement's tokens and returns ``(kind, detail)``:
 the plan kind (``galaxlite.transpile.plan``) and its detail record. ``analysis.analyze``
 picks the builder by the statement's leading keywords (its ``RULES`` table) and runs the
-rewriting passes after it. Here: CREATE / ALTER / DROP TABLE (and ALTER TABLE ... ENABLE VERSIONING), DROP VIEW, CREATE / DROP VERSION
-TAG with its TRAINING options, INSERT / REPLACE / BULK INSERT, and the transaction statements;
-everything else is classified as a read, a write or other SQL that runs as written.
+rewriting passes after it. Here: CREATE / ALTER / DROP TABLE (ALTER TABLE ... ENABLE
+VERSIONING too), DROP VIEW, CREATE / DROP VERSION TAG with its TRAINING options, INSERT /
+REPLACE / BULK INSERT, and the transaction statements; everything else is classified as a
+read, a write or other SQL that runs as written.
 
 >>> from galaxlite.transpile.lexer import split_statements
 >>> (stmt,) = split_statements("CREATE VERSION TAG 'v1' FOR TRAINING TRAINING SEED 7")
