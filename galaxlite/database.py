@@ -28,8 +28,9 @@ from galaxlite.engine.result import Result
 from galaxlite.engine.session import Session
 from galaxlite.exports.arrow import result_to_arrow, rows_of
 from galaxlite.params import Params
+from galaxlite.runners.statements import run_enable_versioning
 from galaxlite.runners.tags import run_create_tag
-from galaxlite.storage import check, clock, files, snapshot_catalog
+from galaxlite.storage import check, clock, current_version, files, snapshot_catalog
 from galaxlite.storage import tags as tag_catalog
 from galaxlite.storage.check import Finding
 from galaxlite.storage.files import DATABASE_FILE
@@ -119,6 +120,27 @@ class Database:
                 check.repair(conn, clock.current(conn))
             self.session.schema_changed()
         return check.find_problems(conn)
+
+    def enable_versioning(self, table: str) -> int:
+        """``ALTER TABLE table ENABLE VERSIONING``: put plain table ``table`` (made WITHOUT
+        VERSIONING, or by another program) under versioning. Its current rows are its first
+        version; a tag made before does not see the table, every later write (from any client)
+        is versioned. Returns that first version (µs).
+
+        >>> db = Database(":memory:")
+        >>> _ = db.execute("CREATE TABLE notes (body TEXT) WITHOUT VERSIONING")
+        >>> _ = db.execute("INSERT INTO notes VALUES ('kept')")
+        >>> first = db.enable_versioning("notes")
+        >>> _ = db.execute("DELETE FROM notes")
+        >>> db.query("SELECT body FROM notes AT VERSION ?", (first,))
+        [('kept',)]
+        """
+        if not isinstance(table, str):
+            raise E.ProgrammingError(f"table must be a str, not {type(table).__name__}")
+        plan = self.session.plan(f"ALTER TABLE {q(table)} ENABLE VERSIONING")
+        # errors name the call, not a place in SQL the caller never wrote
+        run_enable_versioning(self.session, replace(plan, source=""), None)
+        return current_version(self.session.conn, table).valid_from
 
     def unversioned_tables(self) -> list[str]:
         """The user's plain tables (made WITHOUT VERSIONING, or by another program):

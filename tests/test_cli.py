@@ -253,6 +253,7 @@ def test_demo_builds_a_database_and_narrates(tmp_path):
         "CREATE VERSION TAG 'raw'",
         "AT VERSION 'raw' AS past JOIN docs AS now",
         "ALTER TABLE docs RENAME COLUMN text TO body",
+        "ALTER TABLE reviews ENABLE VERSIONING",
         "SAMPLE SNAPSHOT corpus@1.1.0 STRATIFY BY label",
         "FOR TRAINING",
         "body: float32[32, 384]",  # sq8 codes decoded by galaxlite.training_batches
@@ -262,8 +263,15 @@ def test_demo_builds_a_database_and_narrates(tmp_path):
     with galaxlite.Database(target) as db:
         assert [t.name for t in db.tags()] == ["raw", "clean", "split", "train-v1"]
         assert [(e.table, e.precision, e.seed) for e in db.exports("train-v1")] == [
-            ("docs", "sq8", 42), ("labels", "sq8", 42)
+            ("docs", "sq8", 42), ("labels", "sq8", 42), ("reviews", "sq8", 42)
         ]
+        # the plain client's table, versioned by ENABLE VERSIONING, and its UPDATE after it
+        assert db.unversioned_tables() == []
+        ((first,),) = db.query("SELECT valid_from FROM galaxlite_tables WHERE name = 'reviews'")
+        assert db.query("SELECT verdict FROM reviews AT VERSION ? WHERE doc_id = 1", (first,)) == [("unsure",)]
+        assert db.query("SELECT verdict FROM reviews WHERE doc_id = 1") == [("good",)]
+        with pytest.raises(galaxlite.TableNotAtVersionError):
+            db.query("SELECT * FROM reviews AT VERSION 'clean'")
         assert [s.name for s in db.lineage("corpus_train@1.1.0")] == [
             "corpus@1.0.0", "corpus@1.1.0", "corpus_train@1.1.0"
         ]

@@ -288,7 +288,7 @@ def test_version_errors(items):
     with pytest.raises(galaxlite.TableNotAtVersionError, match="no such table"):
         items.query("SELECT * FROM nothing AT VERSION 'v1'")
     items.execute("CREATE TABLE later (a)")
-    with pytest.raises(galaxlite.TableNotAtVersionError, match="created at"):
+    with pytest.raises(galaxlite.TableNotAtVersionError, match="its versions start at"):
         items.query("SELECT * FROM later AT VERSION 'v1'")
 
 

@@ -24,6 +24,7 @@ Two oracles run beside galaxlite:
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import tempfile
 from collections import Counter
@@ -298,6 +299,19 @@ class Reopen:
     """Close the database and open the file again."""
 
 
+@dataclass(frozen=True)
+class Unversioned:
+    """How a scenario's tables start: plain, made by ``creator`` ("galaxlite": CREATE TABLE
+    ... WITHOUT VERSIONING; "plain": a plain SQLite client), written by ``ops`` (galaxlite
+    and plain-client writes), tagged (a tag that must never see them), then put under
+    versioning by ``ALTER TABLE t ENABLE VERSIONING`` ("sql"), ``Database.enable_versioning``
+    ("api"), or both tables in one transaction ("txn"). Their oracle starts there."""
+
+    creator: str
+    ops: tuple
+    enable: str
+
+
 def _table(n: int) -> st.SearchStrategy[int]:
     return st.integers(0, n - 1)
 
@@ -484,6 +498,16 @@ def plain_write_op(kinds: Sequence[Kind]) -> st.SearchStrategy:
     )
 
 
+def unversioned_start(kinds: Sequence[Kind]) -> st.SearchStrategy[Unversioned]:
+    writes = st.one_of(write_op(kinds), st.builds(Plain, plain_write_op(kinds)))
+    return st.builds(
+        Unversioned,
+        st.sampled_from(("galaxlite", "plain")),
+        st.lists(writes, max_size=8).map(tuple),
+        st.sampled_from(("sql", "api", "txn")),
+    )
+
+
 def contains_tag(op: Any) -> bool:
     if isinstance(op, Tag):
         return True
@@ -549,7 +573,7 @@ class Checkpoint:
 class Runner:
     """Runs steps on galaxlite and on the plain shadow, checking they agree as it goes."""
 
-    def __init__(self, path: Path, kinds: Sequence[Kind]):
+    def __init__(self, path: Path, kinds: Sequence[Kind], start: Unversioned | None = None):
         self.path = path
         self.db = galaxlite.Database(path)
         self.other = galaxlite.Database(path)
@@ -562,16 +586,45 @@ class Runner:
         self.plain_shadow: apsw.Connection | None = None
         self.kinds = list(kinds)
         self.tables = [f"t{i}" for i in range(len(kinds))]
-        self.created: dict[str, int] = {}
-        for name, kind in zip(self.tables, self.kinds, strict=True):
-            ddl = kind.ddl.format(t=name)
-            self.db.execute(ddl)
-            self.shadow.execute(ddl)
-            self.created[name] = self.db.version
+        self.created: dict[str, int] = {}  # the version each table's versions start at
+        self.initial: dict[str, Counter] = {}  # and its rows then
+        self.blind_tags: list[str] = []  # tags made before the tables were versioned
         self.tags: list[TagRecord] = []
         self.scopes: list[list[TagRecord]] = []
-        self.checkpoints = [Checkpoint(self.db.version, self.snapshot(), True)]
         self.counter = itertools.count()
+        for name, kind in zip(self.tables, self.kinds, strict=True):
+            ddl = kind.ddl.format(t=name)
+            if start is None:
+                self.db.execute(ddl)
+            elif start.creator == "plain":
+                self.open_plain().execute(ddl)
+            else:
+                self.db.execute(ddl + (", " if ddl.endswith("WITHOUT ROWID") else " ") + "WITHOUT VERSIONING")
+            self.shadow.execute(ddl)
+            self.created[name], self.initial[name] = self.db.version, Counter()
+        if start is not None:
+            self.enable_later(start)
+        self.checkpoints = [Checkpoint(self.db.version, self.snapshot(), True)]
+
+    def enable_later(self, start: Unversioned) -> None:
+        """Write the plain tables, tag them, then put them under versioning (``start``)."""
+        assert self.db.unversioned_tables() == self.tables
+        for op in start.ops:
+            self.run(op)
+            self.snapshot()
+        self.blind_tags.append("before versioning")
+        self.db.create_tag(self.blind_tags[0])
+        with self.db.transaction() if start.enable == "txn" else contextlib.nullcontext():
+            for t in self.tables:
+                if start.enable == "api":
+                    self.created[t] = self.db.enable_versioning(t)
+                else:
+                    self.db.execute(f"ALTER TABLE {t} ENABLE VERSIONING")
+                    self.created[t] = self.db.version
+                self.initial[t] = self.read(f"SELECT * FROM {t}")
+        if start.enable == "txn":
+            assert len(set(self.created.values())) == 1, "one transaction, one version"
+        assert self.db.unversioned_tables() == [] and self.db.versioned_tables() == self.tables
 
     def close(self) -> None:
         self.db.close()
@@ -865,10 +918,15 @@ class Runner:
         finally:
             self._swap()
 
-    def do_Plain(self, op: Plain) -> None:
-        # its own connection on both sides: lastrowid and changes() are per connection
+    def open_plain(self) -> PlainWriter:
+        """The plain client (its own connection on both sides: lastrowid and changes() are
+        per connection)."""
         if self.plain is None:
             self.plain, self.plain_shadow = PlainWriter(self.path), self._open_shadow()
+        return self.plain
+
+    def do_Plain(self, op: Plain) -> None:
+        self.open_plain()
         self.db, self.plain = self.plain, self.db
         self.shadow, self.plain_shadow = self.plain_shadow, self.shadow
         try:
@@ -965,10 +1023,13 @@ class Runner:
         self.verify_timestamp(last.version, last.snapshot)
         for t, kind in zip(self.tables, self.kinds, strict=True):
             result = self.db.execute(f"SELECT * FROM {t} AT VERSION {self.created[t]}")
-            assert result.fetchall() == [], "a table is empty at its creation version"
+            assert Counter(result.fetchall()) == self.initial[t], "a table's first version"
             assert result.columns == list(kind.columns)
             with pytest.raises(galaxlite.TableNotAtVersionError):
                 self.db.execute(f"SELECT * FROM {t} AT VERSION {self.created[t] - 1}")
+            for name in self.blind_tags:
+                with pytest.raises(galaxlite.TableNotAtVersionError):
+                    self.db.execute(f"SELECT * FROM {t} AT VERSION ?", (name,))
 
     def verify_tag(self, rec: TagRecord) -> None:
         t0 = self.tables[0]
@@ -997,9 +1058,9 @@ class Runner:
             assert self.read(f"SELECT * FROM {t} AT VERSION ?", (ts,)) == snap[t]
 
 
-def run_scenario(kinds: Sequence[Kind], ops: Sequence[Any]) -> None:
+def run_scenario(kinds: Sequence[Kind], ops: Sequence[Any], start: Unversioned | None = None) -> None:
     with tempfile.TemporaryDirectory() as folder:
-        runner = Runner(Path(folder) / "p.db", kinds)
+        runner = Runner(Path(folder) / "p.db", kinds, start)
         try:
             for op in ops:
                 runner.run_top(op)
@@ -1027,6 +1088,39 @@ def test_random_history_per_table_kind(kind: Kind, data: st.DataObject) -> None:
     """Each table shape alone: INTEGER PRIMARY KEY, hidden rowid, TEXT key, WITHOUT ROWID."""
     ops = data.draw(st.lists(top_op([kind]), min_size=4, max_size=40), label="steps")
     run_scenario([kind], ops)
+
+
+@settings(PROPERTY_SETTINGS, max_examples=60)
+@given(st.data())
+def test_random_history_of_tables_versioned_later(data: st.DataObject) -> None:
+    """Tables that start plain (WITHOUT VERSIONING, or made by a plain client), are written,
+    then put under versioning: from then on, the same property as tables versioned from birth."""
+    kinds = data.draw(st.lists(st.sampled_from(KINDS), min_size=1, max_size=2), label="kinds")
+    start = data.draw(unversioned_start(kinds), label="start")
+    ops = data.draw(st.lists(top_op(kinds), min_size=2, max_size=30), label="steps")
+    run_scenario(kinds, ops, start)
+
+
+@pytest.mark.parametrize("creator", ["galaxlite", "plain"])
+def test_scenario_versioned_later_runs_clean(creator: str) -> None:
+    """A fixed scenario of a table versioned later (so the start is exercised every run)."""
+    start = Unversioned(
+        creator,
+        (Insert(0, "INSERT", False, (("p", 1), ("q", 2)), False),
+         Plain(Insert(0, "REPLACE", True, ((1, "r", 3),), False)),
+         ApiBulk(0, True, "tuples", ((7, "b", 7),))),
+        "api" if creator == "plain" else "sql",
+    )
+    ops = [
+        Tag("sql"),
+        Plain(Update(0, "v = v + ?", "v >= ?", (1, 2), False)),
+        Plain(Insert(0, "REPLACE", True, ((2, "plain", 2),), False)),
+        Plain(DeleteKey(0, (1,))),
+        Tag("api"),
+        Plain(Upsert(0, ((7, "u", 5),), False)),
+        Peek(0, 0),
+    ]
+    run_scenario([INTPK], ops, start)
 
 
 def test_scenario_with_every_step_kind_runs_clean() -> None:

@@ -730,11 +730,14 @@ def test_training_dataset_errors(items):
     assert items.training_dataset("two", "more").endswith("more.lance")
 
 
-def test_a_database_without_tables_exports_nothing(tmp_path):
+def test_a_database_without_tables_has_nothing_to_export(tmp_path):
+    """No versioned table: an error naming the remedy, and no tag (more cases:
+    tests/test_enable_versioning.py)."""
     db = galaxlite.Database(tmp_path / "data")
-    db.create_training_snapshot("empty")
-    assert db.exports() == [] and db.tags()[0].for_training
-    with pytest.raises(galaxlite.TrainingExportError, match="there was no versioned table"):
+    with pytest.raises(galaxlite.TrainingExportError, match="there is none: CREATE TABLE"):
+        db.create_training_snapshot("empty")
+    assert db.exports() == [] and db.tags() == []
+    with pytest.raises(galaxlite.UnknownTagError):
         db.training_dataset("empty")
     db.close()
 

@@ -145,6 +145,27 @@ class Cursor:
         """The SQL text of tokens first..last (inclusive) as written."""
         return self.stmt.script[self.tokens[first].start : self.tokens[last].end]
 
+    def integer(self, tok: Token) -> int | None:
+        """The integer a NUMBER token denotes as SQLite reads it; None if it is no integer.
+
+        A hex literal is a 64-bit two's complement integer, so ``0xFFFFFFFFFFFFFFFF`` is -1;
+        more than 16 hex digits is SQLite's "hex literal too big".
+
+        >>> from galaxlite.transpile.lexer import split_statements
+        >>> c = Cursor(split_statements("SELECT 12, 0x1F, 0xFFFFFFFFFFFFFFFF, 1.5")[0])
+        >>> [c.integer(t) for t in c.tokens if t.kind == "number"]
+        [12, 31, -1, None]
+        """
+        text = tok.text
+        if text.isdigit():
+            return int(text)
+        if text[:2].lower() != "0x":
+            return None
+        if len(text[2:].lstrip("0")) > 16:
+            raise self.error(f"hex literal too big: {text} (at most 16 hex digits)", tok)
+        value = int(text, 16)
+        return value - (1 << 64) if value >= 1 << 63 else value
+
     def param_key(self, tok: Token, what: str) -> int | str:
         """The key a parameter token is bound by: for ``?`` its 0-based index among the
         statement's plain ``?`` markers, for ``:name`` the name. ``what`` names the syntax

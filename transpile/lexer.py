@@ -20,7 +20,7 @@ WORD = "word"  # unquoted identifier or keyword
 QIDENT = "qident"  # "x", `x`, [x]
 STRING = "string"  # 'x'
 BLOB = "blob"  # x'00'
-NUMBER = "number"
+NUMBER = "number"  # 12, 1.5, .5e3, and hex integers (0x1F: one token, as in SQLite)
 PARAM = "param"  # ?, ?3, :name, @name, $name
 OP = "op"  # punctuation and operators (and a lone "@": snapshot versions, "m0 @ 1.0.0")
 SEMI = "semi"
@@ -63,7 +63,7 @@ _TOKEN_RE = re.compile(
   | (?P<blob>[xX]'[^']*')
   | (?P<string>'(?:[^']|'')*')
   | (?P<qident>"(?:[^"]|"")*"|`(?:[^`]|``)*`|\[[^\]]*\])
-  | (?P<number>(?:\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?|0[xX][0-9a-fA-F]+))
+  | (?P<number>(?:0[xX][0-9a-fA-F]+|\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?))
   | (?P<param>\?\d*|[:@$][A-Za-z_0-9]+(?:::[A-Za-z_0-9]+)*(?:\([^)]*\))?)
   | (?P<word>[A-Za-z_\x80-\U0010ffff][A-Za-z_0-9$\x80-\U0010ffff]*)
   | (?P<semi>;)

@@ -16,6 +16,7 @@ WRITE = "write"  # INSERT/UPDATE/DELETE/REPLACE (also WITH ... INSERT): versione
 OTHER = "other"  # DDL that needs no versioning work (CREATE INDEX/VIEW/TRIGGER, PRAGMA, ...)
 CREATE_TABLE = "create_table"
 ALTER_TABLE = "alter_table"
+ENABLE_VERSIONING = "enable_versioning"  # ALTER TABLE t ENABLE VERSIONING: a plain table from now on versioned
 DROP_TABLE = "drop_table"
 CREATE_TAG = "create_tag"
 DROP_TAG = "drop_tag"
@@ -103,6 +104,14 @@ class AlterTable:
     action: str  # rename_table | rename_column | add_column | drop_column
     old: str | None = None
     new: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EnableVersioning:
+    """``ALTER TABLE [schema.]table ENABLE VERSIONING``; ``position``: the table name's offset."""
+
+    table: TableName
+    position: int
 
 
 @dataclass(frozen=True, slots=True)

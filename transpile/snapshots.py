@@ -181,7 +181,7 @@ def build_sample(c: Cursor) -> tuple[str, object]:
         c.i += 1
         c.expect("AT", "RATIO")
         rtok = c.peek()
-        if rtok is None or rtok.kind != NUMBER:
+        if rtok is None or rtok.kind != NUMBER or rtok.text[:2].lower() == "0x":
             raise c.error("expected a ratio (a number such as .8) after AT RATIO")
         c.i += 1
         ratio = float(rtok.text)

@@ -3,9 +3,10 @@
 Each builder gets a ``Cursor`` over the statement's tokens and returns ``(kind, detail)``:
 the plan kind (``galaxlite.transpile.plan``) and its detail record. ``analysis.analyze``
 picks the builder by the statement's leading keywords (its ``RULES`` table) and runs the
-rewriting passes after it. Here: CREATE / ALTER / DROP TABLE, DROP VIEW, CREATE / DROP VERSION
-TAG with its TRAINING options, INSERT / REPLACE / BULK INSERT, and the transaction statements;
-everything else is classified as a read, a write or other SQL that runs as written.
+rewriting passes after it. Here: CREATE / ALTER / DROP TABLE (ALTER TABLE ... ENABLE
+VERSIONING too), DROP VIEW, CREATE / DROP VERSION TAG with its TRAINING options, INSERT /
+REPLACE / BULK INSERT, and the transaction statements; everything else is classified as a
+read, a write or other SQL that runs as written.
 
 >>> from galaxlite.transpile.lexer import split_statements
 >>> (stmt,) = split_statements("CREATE VERSION TAG 'v1' FOR TRAINING TRAINING SEED 7")
@@ -18,6 +19,7 @@ from __future__ import annotations
 from galaxlite.transpile import plan as P
 from galaxlite.transpile.cursor import Builder, Cursor, is_op, matching_paren, top_level
 from galaxlite.transpile.dml import change_shape
+from galaxlite.transpile.errors import PastIsReadOnly
 from galaxlite.transpile.lexer import NUMBER, OP, PARAM, Statement
 
 
@@ -72,7 +74,16 @@ def build_create_virtual_table(c: Cursor) -> tuple[str, object]:
 
 def build_alter_table(c: Cursor) -> tuple[str, object]:
     c.expect("ALTER", "TABLE")
+    name_tok = c.peek()
     name = c.table_name()
+    if c.at("AT", "VERSION"):
+        raise c.error(
+            f"table {name.name!r} AT VERSION is read-only: the past cannot be changed", name_tok,
+            PastIsReadOnly,
+        )
+    if c.accept("ENABLE", "VERSIONING"):
+        c.end()
+        return P.ENABLE_VERSIONING, P.EnableVersioning(name, name_tok.start)
     if c.accept("RENAME", "TO"):
         return P.ALTER_TABLE, P.AlterTable(name, "rename_table", new=c.identifier("new table name"))
     if c.accept("RENAME"):
@@ -86,7 +97,7 @@ def build_alter_table(c: Cursor) -> tuple[str, object]:
     if c.accept("DROP"):
         c.accept("COLUMN")
         return P.ALTER_TABLE, P.AlterTable(name, "drop_column", old=c.identifier("column name"))
-    raise c.error("expected RENAME, ADD or DROP after ALTER TABLE name")
+    raise c.error("expected RENAME, ADD, DROP or ENABLE VERSIONING after ALTER TABLE name")
 
 
 def _drop(what: str, kind: str, detail: type) -> Builder:

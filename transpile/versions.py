@@ -18,20 +18,30 @@ from __future__ import annotations
 from galaxlite.transpile import plan as P
 from galaxlite.transpile.cursor import Cursor, in_from_clause, is_op, writes_to
 from galaxlite.transpile.errors import PastIsReadOnly
-from galaxlite.transpile.lexer import NUMBER, PARAM, QIDENT, STRING, WORD, Token
+from galaxlite.transpile.lexer import NUMBER, OP, PARAM, QIDENT, STRING, WORD
 
 
-def _version_spec(c: Cursor, tok: Token) -> P.VersionSpec:
+def _version_spec(c: Cursor, k: int) -> tuple[P.VersionSpec, int]:
+    """The version written at token ``k`` and the index of its last token. A signed integer
+    (``-5``, ``+0x1F``) is a timestamp too: the engine refuses a negative one."""
+    toks = c.tokens
+    tok = toks[k]
     if tok.kind == STRING:
         if not tok.value:
             raise c.error("a version tag name must not be empty", tok)
-        return P.VersionSpec(tag=tok.value)
-    if tok.kind == NUMBER:
-        if not tok.text.isdigit():
-            raise c.error("AT VERSION needs a tag name or an integer µs timestamp", tok)
-        return P.VersionSpec(timestamp=int(tok.text))
+        return P.VersionSpec(tag=tok.value), k
     if tok.kind == PARAM:
-        return P.VersionSpec(param=c.param_key(tok, "AT VERSION"))
+        return P.VersionSpec(param=c.param_key(tok, "AT VERSION")), k
+    sign = 1
+    if tok.kind == OP and tok.text in "+-" and k + 1 < len(toks) and toks[k + 1].kind == NUMBER:
+        sign = -1 if tok.text == "-" else 1
+        k += 1
+    num = toks[k]
+    if num.kind == NUMBER:
+        value = c.integer(num)
+        if value is None:
+            raise c.error("AT VERSION needs a tag name or an integer µs timestamp", tok)
+        return P.VersionSpec(timestamp=sign * value), k
     raise c.error("AT VERSION needs a tag name ('x'), a µs timestamp or a parameter", tok)
 
 
@@ -47,8 +57,7 @@ def find_version_refs(c: Cursor) -> list[P.VersionRef]:
         at = toks[k]
         if k + 2 >= len(toks):
             raise c.error("AT VERSION needs a tag name or a timestamp", None)
-        end = k + 2
-        spec = _version_spec(c, toks[end])
+        spec, end = _version_spec(c, k + 2)
         # the table reference: name or schema.name just before AT
         name_k = k - 1
         if toks[name_k].kind not in (WORD, QIDENT):

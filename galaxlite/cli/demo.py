@@ -12,7 +12,8 @@ installed wheel as from the checkout. Results print with ``galaxlite.cli.output`
 from __future__ import annotations
 
 import csv
-import sqlite3
+import subprocess
+import sys
 import tempfile
 from collections.abc import Sequence
 from importlib.resources import files
@@ -261,15 +262,52 @@ def semantic_search(demo: Demo) -> None:
     )
 
 
+# A plain SQLite client in its own process: two SQLite libraries in one process (apsw's and
+# sqlite3's) do not see each other's POSIX locks (https://sqlite.org/howtocorrupt.html).
+PLAIN_CLIENT = """
+import sqlite3, sys
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+for row in conn.execute(sys.argv[2]):
+    print(*row)
+conn.close()
+"""
+
+
+def run_plain(demo: Demo, sql: str, note: str) -> None:
+    """Show ``sql``, run it with Python's sqlite3 in another process, show its rows."""
+    demo.show_sql(sql, note=note)
+    done = subprocess.run(
+        [sys.executable, "-c", PLAIN_CLIENT, demo.db.filename, sql],
+        capture_output=True, text=True, check=False,
+    )
+    if done.returncode != 0:
+        raise errors.OperationalError(f"the plain sqlite3 client failed: {done.stderr.strip()}")
+    for line in done.stdout.splitlines():
+        demo.echo(line)
+
+
 def plain_client(demo: Demo) -> None:
-    demo.step("Read the file with plain SQLite", "Python's sqlite3 (or any SQLite) sees the current data.")
-    demo.show_sql("SELECT count(*) FROM docs", note="run by Python's sqlite3 module")
-    plain = sqlite3.connect(demo.db.filename)
-    try:
-        (count,) = plain.execute("SELECT count(*) FROM docs").fetchone()
-    finally:
-        plain.close()
-    demo.echo(f"{count}")
+    demo.step(
+        "Share the file with plain SQLite",
+        "Any SQLite client (here Python's sqlite3) reads the current data; its writes to a "
+        "versioned table are versioned.",
+    )
+    run_plain(demo, "SELECT count(*) FROM docs", "run by Python's sqlite3 module")
+    run_plain(
+        demo,
+        "CREATE TABLE reviews (doc_id INTEGER PRIMARY KEY, verdict TEXT)",
+        "sqlite3: a table another program makes is plain...",
+    )
+    run_plain(demo, "INSERT INTO reviews VALUES (1, 'unsure'), (2, 'good')", "sqlite3 again")
+    demo.sql("ALTER TABLE reviews ENABLE VERSIONING", note="...until galaxlite versions it, rows and all")
+    enabled = demo.db.version
+    run_plain(demo, "UPDATE reviews SET verdict = 'good' WHERE doc_id = 1", "sqlite3 again")
+    demo.sql(
+        "SELECT past.doc_id, past.verdict AS was, now.verdict AS is_now\n"
+        "FROM reviews AT VERSION ? AS past JOIN reviews AS now USING (doc_id)",
+        [enabled],
+        note="the plain client's UPDATE was versioned",
+    )
 
 
 def training_export(demo: Demo) -> None:

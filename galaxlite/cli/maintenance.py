@@ -6,12 +6,16 @@ They add themselves to the click group of ``galaxlite.cli.commands`` (imported f
 
 from __future__ import annotations
 
+import re
 import sys
 
 import click
 
 from galaxlite import Database
 from galaxlite.cli.commands import EXISTING_DB, cli, debug_option
+from galaxlite.transpile import quote_identifier
+
+_BARE = re.compile(r"[A-Za-z_][A-Za-z_0-9]*")  # a table name SQL may give unquoted
 
 
 @cli.command()
@@ -35,7 +39,8 @@ def check(db: str, repair: bool) -> None:
     for finding in problems:
         click.echo(str(finding))
     for name in plain:
-        click.echo(f"note: table {name} is not versioned (ALTER TABLE {name} ENABLE VERSIONING)")
+        sql_name = name if _BARE.fullmatch(name) else quote_identifier(name)
+        click.echo(f"note: table {name} is not versioned (ALTER TABLE {sql_name} ENABLE VERSIONING)")
     if problems:
         sys.exit(1)
     click.echo(f"ok: {tables} versioned table(s), catalogs intact, integrity_check ok")

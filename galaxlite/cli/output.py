@@ -262,17 +262,6 @@ def versioned_table_rows(db: Database) -> list[tuple]:
     ]
 
 
-def plain_tables(db: Database) -> list[str]:
-    """User tables that are not versioned (WITHOUT VERSIONING)."""
-    versioned = {n.lower() for n in db.versioned_tables()}
-    names = db.query(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' "
-        "AND name NOT LIKE '\\_gl\\_%' ESCAPE '\\' AND name NOT LIKE 'galaxlite\\_%' ESCAPE '\\' "
-        "AND name <> 'db4ai_snapshot' ORDER BY name"
-    )
-    return [n for (n,) in names if n.lower() not in versioned]
-
-
 def info_lines(db: Database) -> list[str]:
     """The report of ``galaxlite info``."""
     size, wal = _file_size(db.filename), _file_size(db.filename + "-wal")
@@ -297,9 +286,9 @@ def info_lines(db: Database) -> list[str]:
     lines += ["", f"versioned tables: {len(tables)}"]
     if tables:
         lines += table_lines(["table", "rows", "history rows", "schema versions"], tables)
-    plain = plain_tables(db)
+    plain = db.unversioned_tables()
     if plain:
-        lines += ["", f"plain tables (not versioned): {len(plain)}"]
+        lines += ["", f"plain tables (not versioned; ALTER TABLE t ENABLE VERSIONING): {len(plain)}"]
         lines += table_lines(["table", "rows"], [(n, _count(db, n)) for n in plain])
     columns, rows = tag_rows(db)
     lines += ["", f"tags: {len(rows)}"]

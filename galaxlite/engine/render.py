@@ -88,14 +88,18 @@ def version_of(session: Session, plan: P.Plan, ref: P.VersionRef, params: Params
         if version is None:
             raise E.sql_error(E.UnknownTagError, f"unknown version tag {tag!r}", plan.source, ref.position)
         return version
-    latest = max(clock.now_us(), clock.current(conn))
-    if ts < 0 or ts > latest:
+    if ts < 0:
         raise E.sql_error(
-            E.FutureVersionError,
-            f"AT VERSION {ts} is in the future (now is {latest})" if ts >= 0
-            else f"AT VERSION {ts} is not a valid timestamp",
+            E.VersionError,
+            f"AT VERSION {ts} is no version: a version is a tag name or a µs timestamp ≥ 0",
             plan.source,
             ref.position,
+        )
+    latest = max(clock.now_us(), clock.current(conn))
+    if ts > latest:
+        raise E.sql_error(
+            E.FutureVersionError, f"AT VERSION {ts} is in the future (now is {latest})",
+            plan.source, ref.position,
         )
     return ts
 
@@ -143,11 +147,17 @@ def _missing(session: Session, ref: P.VersionRef, version: int) -> str:
     conn = session.conn
     first = storage.first_version(conn, ref.table)
     if first is not None and first > version:
-        return f"table {ref.table!r} did not exist at version {version} (created at {first})"
+        return (
+            f"table {ref.table!r} did not exist at version {version}: its versions start at "
+            f"{first} (when it was created, or put under versioning)"
+        )
     if first is not None:
         return f"table {ref.table!r} did not exist at version {version} (it had been dropped)"
     if conn.table_exists(None, ref.table):
-        return f"table {ref.table!r} is not versioned, so it has no past to read"
+        return (
+            f"table {ref.table!r} is not versioned, so it has no past to read (ALTER TABLE "
+            f"{q(ref.table)} ENABLE VERSIONING versions it from then on)"
+        )
     if snapshot_catalog.find(conn, ref.table) is not None:
         return (
             f"{ref.table!r} is a dataset snapshot: snapshots never change, so they have "

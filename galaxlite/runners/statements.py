@@ -1,9 +1,11 @@
-"""Runners of reads, writes and versioned-table DDL (CREATE / ALTER / DROP TABLE)."""
+"""Runners of reads, writes and versioned-table DDL (CREATE / ALTER / DROP TABLE, ALTER TABLE
+... ENABLE VERSIONING)."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import replace
 
 import apsw
 
@@ -17,6 +19,7 @@ from galaxlite.params import Params
 from galaxlite.storage import clock, set_writes
 from galaxlite.storage.guards import catalog_writer
 from galaxlite.transpile import plan as P
+from galaxlite.transpile import quote_identifier as q
 
 
 def run_read(session: Session, plan: P.Plan, params: Params) -> Result:
@@ -170,6 +173,61 @@ def run_drop_table(session: Session, plan: P.Plan, params: Params) -> Result:
         storage.drop_table(conn, tv, version, lambda: conn.execute(plan.sql))
 
     return run_ddl(session, plan, work)
+
+
+def run_enable_versioning(session: Session, plan: P.Plan, params: Params) -> Result:
+    """``ALTER TABLE t ENABLE VERSIONING``: plain table ``t`` versioned from now on, its current
+    rows its first version (a tag made before does not see the table)."""
+    d: P.EnableVersioning = plan.detail
+    name = _plain_table(session, plan, d)
+
+    def work(conn: apsw.Connection, version: int) -> None:
+        try:
+            storage.make_versioned(conn, name, version)
+        except E.Error as exc:  # rows that cannot be addressed
+            raise E.placed(exc, plan.source, d.position) from None
+
+    return run_ddl(session, plan, work)
+
+
+def _plain_table(session: Session, plan: P.Plan, d: P.EnableVersioning) -> str:
+    """The stored name of the plain table ``d`` names, or the error that says why it is none."""
+    table, conn = d.table, session.conn
+    session.check_not_internal(replace(plan, position=d.position), table.name)
+
+    def refuse(cls: type[E.Error], message: str) -> E.Error:
+        return E.sql_error(cls, message, plan.source, d.position)
+
+    for prefix, owner in (("sqlite_", "SQLite's own"), ("db4ai_", "the dataset snapshots' catalog")):
+        if table.name.lower().startswith(prefix):
+            raise refuse(E.ProgrammingError, f"{table.name!r} is {owner} table, not one of yours to version")
+    if table.is_temp or (table.schema is None and conn.table_exists("temp", table.name)):
+        raise refuse(E.NotSupportedError, f"{table.name!r} is a TEMP table: TEMP tables vanish with "
+                     f"their connection and are never versioned (main.{q(table.name)} names the file's table)")
+    if table.schema is not None and table.schema.lower() != "main":
+        raise refuse(E.NotSupportedError, f"versioned tables live in the main database, not {table.schema!r}")
+    found = list(conn.execute(
+        "SELECT type, name FROM pragma_table_list WHERE schema = 'main' AND name = ? COLLATE NOCASE",
+        (table.name,),
+    ))
+    if not found:
+        raise refuse(E.ProgrammingError, f"no such table: {table.name}")
+    kind, name = found[0]
+    if kind == "view":
+        raise refuse(E.ProgrammingError, f"{name!r} is a view: only tables can be versioned (version "
+                     "the tables it reads, and read them AT VERSION)")
+    if kind in ("virtual", "shadow"):
+        what = "a virtual table" if kind == "virtual" else "a shadow table of a virtual table"
+        raise refuse(E.NotSupportedError, f"{name!r} is {what}: its rows live in the module's own "
+                     "storage, which versioning triggers cannot follow")
+    tv = storage.current_version(conn, name)
+    if tv is not None and storage.is_intact(conn, tv):
+        raise refuse(E.ProgrammingError, f"table {name!r} is versioned already")
+    if tv is not None:
+        raise refuse(E.ProgrammingError, f"table {name!r} is recorded as versioned, but its versioning "
+                     "triggers are gone (dropped or rebuilt by a client that bypassed galaxlite): run "
+                     "`galaxlite check` on the file")
+    return name
 
 
 _INDEX_DDL = re.compile(r"\s*(CREATE\s+UNIQUE\s+INDEX|DROP\s+INDEX)\b", re.I)

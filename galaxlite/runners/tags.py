@@ -20,9 +20,11 @@ from galaxlite.engine.result import Result
 from galaxlite.engine.session import Session
 from galaxlite.params import Params
 from galaxlite.storage import clock
+from galaxlite.storage.check import unversioned_tables
 from galaxlite.storage.guards import catalog_writer
 from galaxlite.storage.tags import seed_to_sql, tag_exists, versioned_tables
 from galaxlite.transpile import plan as P
+from galaxlite.transpile import quote_identifier
 
 Progress = Callable[[int, int], object]
 
@@ -56,6 +58,9 @@ def run_create_tag(session: Session, plan: P.Plan, params: Params, progress: Pro
                 raise E.sql_error(
                     E.DuplicateTagError, f"version tag {name!r} already exists", plan.source, plan.position
                 )
+            tables = versioned_tables(conn) if training is not None else []
+            if training is not None and not tables:
+                raise _nothing_to_export(conn, plan)
             version = clock.advance(conn)
             session.pinned = False  # later writes, even in this transaction, come after the tag
             created = clock.now_us()
@@ -68,7 +73,7 @@ def run_create_tag(session: Session, plan: P.Plan, params: Params, progress: Pro
             )
             if training is not None:
                 written = exports.write_exports(
-                    conn, session.semantic, session.exports_dir, versioned_tables(conn), tag=name,
+                    conn, session.semantic, session.exports_dir, tables, tag=name,
                     version=version, precision=training.precision, seed=training.seed,
                     progress=progress,
                 )
@@ -88,6 +93,22 @@ def run_create_tag(session: Session, plan: P.Plan, params: Params, progress: Pro
     finally:
         conn.set_last_insert_rowid(lastrowid)
     return Result(iter([(version,)]), (("version", "INTEGER"),), rowcount=-1)
+
+
+def _nothing_to_export(conn: apsw.Connection, plan: P.Plan) -> E.Error:
+    plain = unversioned_tables(conn)
+    remedy = (
+        f"ALTER TABLE {quote_identifier(plain[0])} ENABLE VERSIONING puts a plain table under "
+        f"versioning (plain tables here: {', '.join(map(repr, plain[:5]))}"
+        f"{', ...' if len(plain) > 5 else ''})"
+        if plain else "CREATE TABLE makes a versioned table"
+    )
+    return E.sql_error(
+        E.TrainingExportError,
+        f"CREATE VERSION TAG ... FOR TRAINING exports the versioned tables, and there is none: "
+        f"{remedy}; no tag was created",
+        plan.source, plan.position,
+    )
 
 
 def _check_can_export(session: Session, plan: P.Plan) -> None:

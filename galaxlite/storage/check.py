@@ -155,11 +155,12 @@ def find_problems(conn: apsw.Connection) -> list[Finding]:
 
 
 def unversioned_tables(conn: apsw.Connection) -> list[str]:
-    """The user's plain (unversioned) tables of the main database."""
+    """The user's plain (unversioned) tables of the main database (not views, nor virtual
+    tables and their shadow tables, which no trigger can version)."""
     versioned = {tv.name.lower() for tv in current_versions(conn)}
     return [
         n for (n,) in conn.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
+            "SELECT name FROM pragma_table_list WHERE schema = 'main' AND type = 'table' ORDER BY name"
         )
         if n.lower() not in versioned and not n.lower().startswith(_INTERNAL)
     ]

@@ -61,7 +61,8 @@ def make_versioned(conn: apsw.Connection, name: str, version: int) -> TableVersi
         if alias is None:
             raise E.NotSupportedError(
                 f"table {name!r} has columns named rowid, _rowid_ and oid, so its rows cannot be "
-                "addressed for versioning: declare an INTEGER PRIMARY KEY or add WITHOUT VERSIONING"
+                "addressed for versioning: rename one of them, declare an INTEGER PRIMARY KEY, or "
+                "keep the table unversioned (WITHOUT VERSIONING)"
             )
         key = (alias,)
     (tid,) = next(conn.execute("SELECT coalesce(max(table_id), 0) + 1 FROM galaxlite_tables"))
