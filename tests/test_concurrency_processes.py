@@ -30,7 +30,10 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 import galaxlite
+from galaxlite import storage
 
 LONG = bool(os.environ.get("GALAXLITE_LONG"))
 SCALE = 10 if LONG else 1
@@ -130,6 +133,37 @@ def test_writers_readers_and_tagger_in_processes(db: galaxlite.Database, db_path
              for t in db.tags()}
     seen = Counter(r["read"] for r in reads)
     assert len(seen) > 1, "the readers only ever read one tag"
+    counts = {t.name: Counter(src for src, _ in db.query("SELECT src, n FROM w AT VERSION ?",
+                                                         (t.name,))) for t in db.tags()}
     for r in reads:
-        assert r["digest"] == final[r["read"]], f"a reader of {r['read']} saw other rows"
+        assert r["digest"] == final[r["read"]], (
+            f"a reader of {r['read']} saw other rows: rows per writer {r['counts']}, "
+            f"at the end {dict(counts[r['read']])}"
+        )
         assert all(s == 0 for s in r["sums"].values()), r
+
+
+@pytest.mark.xfail(strict=True, reason="galaxlite bug: an autocommit AT VERSION read inlines "
+                   "the bulk ranges it probed before its query's own read snapshot")
+def test_at_version_autocommit_bulk_race(
+    db: galaxlite.Database, open_db, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by the readers above when they read in autocommit: a BULK INSERT that commits
+    between the AT VERSION rewrite's probe of the ranges table (``ranges_after``) and the
+    query shows its rows in an older tag. The other connection's commit is placed in that
+    gap here, deterministically. (The history part is already safe: in autocommit the
+    rewrite always keeps it.) Strict: when the bug is fixed this passes, and the mark goes."""
+    db.execute("CREATE TABLE w (id INTEGER PRIMARY KEY, n INTEGER)")
+    db.execute("INSERT INTO w (n) VALUES (1)")
+    db.create_tag("v1")
+    reader = open_db()
+    probe = storage.ranges_after
+
+    def probe_then_bulk_insert(conn, tv, version):
+        found = probe(conn, tv, version)
+        if conn is reader.session.conn:
+            db.execute("BULK INSERT INTO w (n) VALUES (2), (3), (4)")
+        return found
+
+    monkeypatch.setattr(storage, "ranges_after", probe_then_bulk_insert)
+    assert reader.query("SELECT count(*) FROM w AT VERSION 'v1'") == [(1,)]
