@@ -15,6 +15,9 @@ random tags; one process making tags. Then:
   returned, and only whole transactions (each writer's rows sum to 0);
 * every reader of a tag saw exactly the rows the tag reads at the end.
 
+Readers read inside a read transaction (see the worker: in autocommit an AT VERSION read can
+race a BULK INSERT, ``test_at_version_autocommit_bulk_race`` below).
+
 ``make test`` runs a few dozen rounds per process, ``make test-long`` (``GALAXLITE_LONG=1``)
 ten times as many.
 """
