@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean install
+.PHONY: demo test test-long lint bench clean install
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,14 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m ruff check galaxlite transpile schema tests benchmarks
 	$(PY) -m pytest
+
+# The long suites at full size (not run by CI, whose .ci/run is `make test`): GALAXLITE_LONG=1
+# scales up the tests that read it (hostile input, crash safety, process concurrency); torch
+# tests run when torch is importable (nothing is installed for them).
+test-long: $(STAMP)
+	@$(PY) -c "import torch" 2>/dev/null && echo "torch importable: its tests run" \
+		|| echo "torch not importable: its tests are skipped"
+	GALAXLITE_LONG=1 $(PY) -m pytest --durations=15
 
 bench: $(STAMP)
 	$(PY) benchmarks/run_all.py
