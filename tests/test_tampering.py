@@ -1,0 +1,399 @@
+"""A plain SQLite client cannot change the past by writing to galaxlite's own objects.
+
+A populated file (two versioned tables, one with bulk-inserted rows, with history; tags, one
+``FOR TRAINING``; MSS and CSS snapshots; a view over ``AT VERSION``; the embedding cache) is
+built once. Every galaxlite-owned object of it, enumerated from ``sqlite_master`` (tables,
+views, triggers, indexes whose name starts ``galaxlite_``, ``db4ai_`` or ``_gl_``, and the
+snapshot views), gets every kind of write from a plain ``sqlite3`` client in another process:
+INSERT (a copy, a forged copy stamped with the clock's version or the oldest version,
+``DEFAULT VALUES``), INSERT OR REPLACE of a changed copy, UPDATE of each column, DELETE,
+ALTER TABLE, DROP TABLE / VIEW / INDEX / TRIGGER, and, for a trigger, its drop followed by
+the writes it guarded. Then the plain client and galaxlite go on with ordinary writes.
+
+Each attack must be refused, or harmless (every tag, snapshot, export, view over the past and
+semantic score over the past reads exactly as before), or found by ``Database.check()``: a
+finding that names the object, or the table it belongs to. An attack that is none of these is
+a hole in the guarantees: it is marked ``xfail(strict=True)`` with the reason, in ``HOLES``.
+
+The last tests store hostile names (quotes, ``;``, ``--``, ``*/``, NUL, unicode) in tags,
+snapshots, comments, tables and columns: verbatim in the catalogs, or refused with a galaxlite
+error, never executed.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+import shutil
+import sqlite3
+import tempfile
+from pathlib import Path
+
+import lance
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import galaxlite
+from galaxlite.transpile import quote_identifier as q
+
+OWNED = re.compile(r"^(galaxlite_|db4ai_|_gl_)", re.I)
+CLOCK = "(SELECT version FROM galaxlite_clock)"
+FOLLOW_UP = (  # ordinary plain-client writes after the attack (legitimate: they change no past)
+    "INSERT INTO docs (body, label) VALUES ('plain', 1)",
+    "UPDATE docs SET label = label + 1 WHERE id IN (2, 5)",
+    "DELETE FROM docs WHERE id = 6",
+    "REPLACE INTO docs VALUES (7, 'replaced', 0)",
+    "UPDATE kv SET v = v + 1",
+    "INSERT OR REPLACE INTO kv VALUES ('y', 3)",
+    "DELETE FROM kv WHERE k = 'x'",
+)
+
+
+def build(path: Path) -> None:
+    """The populated file every attack starts from."""
+    with galaxlite.Database(path, embedder="hash") as db:
+        db.executescript("""
+            CREATE TABLE docs (id INTEGER PRIMARY KEY, body TEXT, label INTEGER);
+            CREATE TABLE kv (k TEXT PRIMARY KEY, v) WITHOUT ROWID;
+        """)
+        db.execute("BULK INSERT INTO docs (id, body, label) VALUES (1, 'a', 1), (2, 'b', 0), "
+                   "(3, 'c', 1), (4, 'd', 0), (5, 'e', 1), (6, 'f', 0), (7, 'g', 1)")
+        db.execute("INSERT INTO kv VALUES ('x', 1), ('y', 2)")
+        db.execute("CREATE VERSION TAG 'v1'")
+        db.execute("UPDATE docs SET label = 5 WHERE id = 2")
+        db.execute("DELETE FROM docs WHERE id = 3")
+        db.execute("UPDATE kv SET v = 10 WHERE k = 'x'")
+        db.execute("INSERT INTO docs VALUES (8, 'h', 0)")
+        db.execute("CREATE SNAPSHOT s COMMENT IS 'materialized' AS SELECT * FROM docs")
+        db.execute("SET db4ai_snapshot_mode = CSS")
+        db.execute("CREATE SNAPSHOT c AS SELECT * FROM docs")
+        db.execute("CREATE SNAPSHOT c FROM @1.0.0 USING (DELETE WHERE id = 8)")
+        db.execute("CREATE VERSION TAG 'v2' FOR TRAINING")
+        db.query("SELECT id FROM docs AT VERSION 'v1' WHERE SEMANTIC_MATCH(body, 'a', 0.1)")
+        db.execute("UPDATE docs SET body = 'z' WHERE id = 1")
+        db.execute("CREATE VIEW old AS SELECT * FROM docs AT VERSION 'v1'")
+
+
+@functools.cache
+def template() -> Path:
+    folder = Path(tempfile.mkdtemp(prefix="galaxlite-tampering-"))
+    build(folder / "t.db")
+    return folder / "t.db"
+
+
+# ------------------------------------------------------------------ the attacks
+
+
+def owned_objects(path: Path) -> list[tuple[str, str, str, list[str]]]:
+    """(type, name, table it is on, columns) of every galaxlite-owned object of the file."""
+    conn = sqlite3.connect(path)
+    try:
+        snapshot_views = {n.lower() for (n,) in conn.execute("SELECT name FROM db4ai_snapshot")}
+        out = []
+        for kind, name, table in conn.execute(
+            "SELECT type, name, tbl_name FROM sqlite_master WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\' "
+            "ORDER BY type, name"
+        ):
+            if OWNED.match(name) or OWNED.match(table) or name.lower() in snapshot_views:
+                columns = [r[1] for r in conn.execute(f"PRAGMA table_info({q(name)})")] if kind == "table" else []
+                out.append((kind, name, table, columns))
+        return out
+    finally:
+        conn.close()
+
+
+def table_writes(conn: sqlite3.Connection, table: str, columns: list[str]) -> dict[str, list[str]]:
+    """Every kind of write to ``table``, by kind."""
+    t, cols = q(table), ", ".join(map(q, columns))
+    writes: dict[str, list[str]] = {
+        "delete-all": [f"DELETE FROM {t}"],
+        "delete-one": [f"DELETE FROM {t} WHERE rowid = (SELECT max(rowid) FROM {t})"
+                       if not _without_rowid(conn, table) else
+                       f"DELETE FROM {t} WHERE {q(columns[0])} = (SELECT max({q(columns[0])}) FROM {t})"],
+        "insert-copy": [f"INSERT INTO {t} SELECT * FROM {t} LIMIT 1"],
+        "insert-default": [f"INSERT INTO {t} DEFAULT VALUES"],
+        "replace-copy": [f"INSERT OR REPLACE INTO {t} SELECT * FROM {t}"],
+        "drop-table": [f"DROP TABLE {t}"],
+        "add-column": [f"ALTER TABLE {t} ADD COLUMN tampered"],
+        "rename-table": [f"ALTER TABLE {t} RENAME TO {q(table + '_tampered')}"],
+        "drop-column": [f"ALTER TABLE {t} DROP COLUMN {q(columns[-1])}"],
+        "rename-column": [f"ALTER TABLE {t} RENAME COLUMN {q(columns[-1])} TO tampered"],
+    }
+    for c in columns:
+        values = ("NULL", CLOCK, "1", f"{q(c)} || 'x'")
+        changed = [", ".join(v if d == c else q(d) for d in columns) for v in values]
+        writes[f"update-{c}"] = [f"UPDATE {t} SET {q(c)} = {v}" for v in values]
+        writes[f"forge-{c}"] = [f"INSERT INTO {t} ({cols}) SELECT {x} FROM {t} LIMIT 1" for x in changed]
+        writes[f"replace-{c}"] = [f"INSERT OR REPLACE INTO {t} ({cols}) SELECT {x} FROM {t} LIMIT 1" for x in changed]
+    return writes
+
+
+def _without_rowid(conn: sqlite3.Connection, table: str) -> bool:
+    try:
+        conn.execute(f"SELECT rowid FROM {q(table)} LIMIT 0")
+    except sqlite3.OperationalError:
+        return True
+    return False
+
+
+def all_attacks() -> dict[str, tuple[list[str], set[str]]]:
+    """attack id → (the plain client's statements, each one's error ignored; the names a
+    finding about it may give: the object, the table it is on, the user's table or the
+    snapshots it stores)."""
+    path = template()
+    objects = owned_objects(path)
+    conn = sqlite3.connect(path)
+    try:
+        writes = {name: table_writes(conn, name, cols) for kind, name, _, cols in objects if kind == "table"}
+        owners = {}
+        for table_id, name in conn.execute("SELECT table_id, name FROM galaxlite_tables"):
+            for part in "tchrp":
+                owners[f"_gl_{part}{table_id}"] = name
+        for name, storage in conn.execute("SELECT name, storage FROM db4ai_snapshot"):
+            owners.setdefault(storage, storage)
+            owners[name] = name
+    finally:
+        conn.close()
+
+    def names(name: str, table: str) -> set[str]:
+        prefix = re.match(r"_gl_[a-z]\d+", name)
+        return {name, table, owners.get(table, table), owners.get(prefix.group(0), name) if prefix else name}
+
+    attacks: dict[str, tuple[list[str], set[str]]] = {}
+    for kind, name, table, _ in objects:
+        found_by = names(name, table)
+        if kind == "table":
+            for label, sql in writes[name].items():
+                attacks[f"{name}:{label}"] = (sql, found_by)
+        elif kind == "view":
+            attacks[f"{name}:drop-view"] = ([f"DROP VIEW {q(name)}"], found_by)
+            attacks[f"{name}:replace-view"] = (
+                [f"DROP VIEW {q(name)}", f"CREATE VIEW {q(name)} AS SELECT 1 AS x"], found_by)
+        elif kind == "index":
+            attacks[f"{name}:drop-index"] = ([f"DROP INDEX {q(name)}"], found_by)
+        elif kind == "trigger":
+            # the trigger's drop alone; then the writes it guarded (on a catalog or a _gl_
+            # table), or, for a versioning trigger, the ordinary writes that follow every attack
+            guarded = [s for sqls in writes.get(table, {}).values() for s in sqls
+                       if not s.startswith(("DROP", "ALTER"))]
+            drop = f"DROP TRIGGER {q(name)}"
+            neuter = f"CREATE TRIGGER {q(name)} AFTER INSERT ON {q(table)} WHEN 0 BEGIN SELECT 1; END"
+            attacks[f"{name}:drop-trigger"] = ([drop], found_by)
+            attacks[f"{name}:neutered-trigger"] = ([drop, neuter], found_by)
+            if guarded:
+                attacks[f"{name}:drop-trigger-then-write"] = ([drop, *guarded], found_by)
+                attacks[f"{name}:neutered-trigger-then-write"] = ([drop, neuter, *guarded], found_by)
+    # the two writer markers that open the catalogs' guards to galaxlite's own statements
+    for marker, catalogs in (("galaxlite_catalog_writer", ("galaxlite_tags", "galaxlite_tables", "galaxlite_exports")),
+                             ("db4ai_snapshot_writer", ("db4ai_snapshot",))):
+        for catalog in catalogs:
+            for label, sqls in writes[catalog].items():
+                if not sqls[0].startswith(("DROP", "ALTER")):
+                    attacks[f"galaxlite_meta:{marker}-then-{catalog}:{label}"] = (
+                        [f"INSERT INTO galaxlite_meta VALUES ('{marker}', 1)", *sqls],
+                        {"galaxlite_meta", catalog})
+    return attacks
+
+
+# ------------------------------------------------------------------ what the past reads
+
+
+def _outcome(read):
+    """What ``read()`` returns, or the error it raises (by class: a galaxlite error, or an
+    error that is not one, which is a bug of its own, see HOLES)."""
+    try:
+        return read()
+    except galaxlite.Error as exc:
+        return ("error", type(exc).__name__)
+    except Exception as exc:
+        return ("not a galaxlite error", type(exc).__module__, type(exc).__name__)
+
+
+def _read(db: galaxlite.Database, sql: str):
+    return _outcome(lambda: sorted(db.query(sql), key=repr))
+
+
+def _export(e):
+    data = lance.dataset(e.path).to_table().to_pylist()
+    return e.rows, e.content_hash, galaxlite.content_hash(e.path), sorted(data, key=repr)
+
+
+def past(db: galaxlite.Database, tags: list[str], snapshots: list[str]) -> dict:
+    """Everything the past reads: ``tags``' tables, ``snapshots``, exports, the view, scores."""
+    out: dict = {"tags": _outcome(lambda: [t for t in db.tags() if t.name in tags])}
+    for tag in tags:
+        for table in ("docs", "kv"):
+            out[f"{table}@{tag}"] = _read(db, f"SELECT * FROM {table} AT VERSION '{tag}'")
+        out[f"scores@{tag}"] = _read(db, f"SELECT id, SEMANTIC_SCORE(body, 'a') FROM docs AT VERSION '{tag}'")
+        out[f"match@{tag}"] = _read(db, f"SELECT id FROM docs AT VERSION '{tag}' WHERE SEMANTIC_MATCH(body, 'b', 0.2)")
+    out["view"] = _read(db, "SELECT * FROM old")
+    out["snapshots"] = _outcome(lambda: sorted((s.name, s.row_count, s.comment, s.commands) for s in db.snapshots()))
+    for name in snapshots:
+        prefix, version = name.split("@")
+        out[name] = _read(db, f"SELECT * FROM {prefix}@{version}")
+    exports = _outcome(db.exports)
+    if isinstance(exports, tuple):
+        out["exports"] = exports
+    else:
+        for e in exports:
+            out[f"export {e.tag} {e.table}"] = _outcome(lambda e=e: _export(e))
+    return out
+
+
+@functools.cache
+def before() -> dict:
+    """The past of the untouched file."""
+    with galaxlite.Database(template(), embedder="hash") as db:
+        return past(db, ["v1", "v2"], ["s@1.0.0", "c@1.0.0", "c@1.1.0"])
+
+
+def outcome(folder: Path, attack: list[str], plain) -> tuple[dict, list, list[str]]:
+    """Copy the template, run ``attack`` then the ordinary writes from the plain client, then
+    ordinary galaxlite writes; returns (the past, check's findings, the attack's statements
+    the plain client accepted)."""
+    path = folder / "t.db"
+    shutil.copy(template(), path)
+    shutil.copytree(template().parent / "t.db.exports", folder / "t.db.exports")
+    accepted = []
+    client = plain(path)
+    for n, sql in enumerate([*attack, *FOLLOW_UP]):
+        try:
+            client.execute(sql)
+            if n < len(attack):
+                accepted.append(sql)
+        except sqlite3.Error:
+            pass
+    client.close()
+    try:
+        with galaxlite.Database(path, embedder="hash") as db:
+            for sql in ("INSERT INTO docs (body, label) VALUES ('galaxlite', 2)",
+                        "UPDATE docs SET label = 9 WHERE id = 4", "CREATE VERSION TAG 'after'"):
+                try:
+                    db.execute(sql)
+                except galaxlite.Error:
+                    pass
+            seen = past(db, ["v1", "v2"], ["s@1.0.0", "c@1.0.0", "c@1.1.0"])
+            findings = _outcome(lambda: [str(f) for f in db.check()])
+    except Exception as exc:  # the file does not open
+        seen, findings = {"open": type(exc).__name__}, [f"open: {exc}"]
+    if not isinstance(findings, list):  # check() itself fails
+        findings = [f"check fails: {findings}"]
+    return seen, findings, accepted
+
+
+# ------------------------------------------------------------------ the holes found
+
+HOLES: dict[str, str] = {}
+
+ATTACKS = all_attacks()
+
+
+def _params():
+    for key, (sql, names) in ATTACKS.items():
+        reason = next((r for pattern, r in HOLES.items() if re.fullmatch(pattern, key)), None)
+        marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
+        yield pytest.param(sql, names, id=key, marks=marks)
+
+
+@pytest.mark.parametrize(("attack", "names"), list(_params()))
+def test_a_plain_write_to_galaxlite_objects_is_refused_harmless_or_found(attack, names, tmp_path, plain) -> None:
+    seen, findings, accepted = outcome(tmp_path, attack, plain)
+    if seen == before():
+        return  # refused, or harmless
+    changed = sorted(k for k in set(seen) | set(before()) if seen.get(k) != before().get(k))
+    assert any(n in f for f in findings for n in names), (
+        f"the past changed ({', '.join(changed)}) and check found nothing naming {sorted(names)}; "
+        f"accepted: {accepted}; findings: {findings}"
+    )
+
+
+# ------------------------------------------------------------------ hostile names
+
+HOSTILE = st.one_of(
+    st.sampled_from([
+        "'", "''", '"', "x'); DROP TABLE docs; --", 'x"; DROP TABLE docs; --', "a;b", "--", "/*", "*/",
+        "x */ DROP TABLE docs /*", "a\x00b", "\x00", "é—ü 𝄞 日本", "\u202e", "AT VERSION 'v1'", "t@1.0.0",
+        "_gl_h1", "galaxlite_tags", "sqlite_master", " ", "`", "[x]", "%", "\\", "\n", "$1", "?", ":x",
+    ]),
+    st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1, max_size=12),
+)
+
+
+def _sql_string(s: str) -> str:
+    return "'" + s.replace("'", "''") + "'"
+
+
+def _stored_or_refused(db: galaxlite.Database, action, stored) -> None:
+    """``action()`` either stores the string (``stored()`` is True afterwards) or raises a
+    galaxlite error and changes nothing; the tables it could have dropped are intact."""
+    schema = sorted(db.query("SELECT type, name FROM sqlite_master"))
+    try:
+        action()
+    except galaxlite.Error:
+        assert sorted(db.query("SELECT type, name FROM sqlite_master")) == schema
+    else:
+        assert stored()
+    assert db.query("SELECT count(*) FROM docs AT VERSION 'v1'") == [(2,)]
+    assert db.check() == []
+
+
+@pytest.fixture(scope="module")
+def hostile_db(tmp_path_factory) -> galaxlite.Database:
+    db = galaxlite.Database(tmp_path_factory.mktemp("hostile") / "h.db")
+    db.execute("CREATE TABLE docs (id INTEGER PRIMARY KEY, body TEXT)")
+    db.execute("INSERT INTO docs VALUES (1, 'a'), (2, 'b')")
+    db.execute("CREATE VERSION TAG 'v1'")
+    yield db
+    db.close()
+
+
+_HOSTILE_SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+@_HOSTILE_SETTINGS
+@given(name=HOSTILE)
+def test_hostile_tag_names_are_stored_verbatim_or_refused(hostile_db, name: str) -> None:
+    db = hostile_db
+    for make in (lambda: db.create_tag(name), lambda: db.execute(f"CREATE VERSION TAG {_sql_string(name)}")):
+        _stored_or_refused(db, make, lambda: db.query("SELECT name FROM galaxlite_tags WHERE name = ?", (name,)) == [(name,)])
+        if db.query("SELECT 1 FROM galaxlite_tags WHERE name = ?", (name,)):
+            assert db.query("SELECT count(*) FROM docs AT VERSION ?", (name,)) == [(2,)]
+            db.drop_tag(name)
+
+
+@_HOSTILE_SETTINGS
+@given(name=HOSTILE, comment=HOSTILE)
+def test_hostile_snapshot_names_and_comments_are_stored_verbatim_or_refused(hostile_db, name: str, comment: str) -> None:
+    db = hostile_db
+
+    def make() -> None:
+        db.execute(f"CREATE SNAPSHOT {q(name)} COMMENT IS {_sql_string(comment)} AS SELECT * FROM docs")
+
+    def stored() -> bool:
+        rows = db.query("SELECT prefix, comment FROM db4ai_snapshot WHERE prefix = ?", (name,))
+        return rows == [(name, comment)]
+
+    _stored_or_refused(db, make, stored)
+    for (full,) in db.query("SELECT name FROM db4ai_snapshot WHERE prefix = ?", (name,)):
+        db.execute(f"PURGE SNAPSHOT {q(full)}")
+
+
+@_HOSTILE_SETTINGS
+@given(table=HOSTILE, column=HOSTILE)
+def test_hostile_table_and_column_names_are_stored_verbatim_or_refused(hostile_db, table: str, column: str) -> None:
+    db = hostile_db
+
+    def make() -> None:
+        db.execute(f"CREATE TABLE {q(table)} ({q(column)} TEXT)")
+        db.execute(f"INSERT INTO {q(table)} VALUES ('x')")
+
+    def stored() -> bool:
+        rows = db.query("SELECT name, columns FROM galaxlite_tables WHERE name = ? AND valid_to IS NULL", (table,))
+        return rows == [(table, json.dumps([[column, "h0"]]))] or (
+            [r[0] for r in rows] == [table] and json.loads(rows[0][1]) == [[column, "h0"]])
+
+    _stored_or_refused(db, make, stored)
+    if db.query("SELECT 1 FROM galaxlite_tables WHERE name = ? AND valid_to IS NULL", (table,)):
+        db.execute(f"DROP TABLE {q(table)}")
