@@ -14,6 +14,12 @@ Each attack must be refused, or harmless (every tag, snapshot, export, view over
 semantic score over the past reads exactly as before), or found by ``Database.check()``: a
 finding that names the object, or the table it belongs to. An attack that is none of these is
 a hole in the guarantees: it is marked ``xfail(strict=True)`` with the reason, in ``HOLES``.
+Attack ids are ``object:kind``; a failure message lists what changed, the statements the plain
+client accepted and check's findings.
+
+SQLite cannot stop a plain client's ``DROP TRIGGER``: every galaxlite trigger, dropped, must be
+made again when galaxlite opens the file or be named by check (``UNNOTICED_DROPS``: the ones
+that are not today).
 
 The last tests store hostile names (quotes, ``;``, ``--``, ``*/``, NUL, unicode) in tags,
 snapshots, comments, tables and columns: verbatim in the catalogs, or refused with a galaxlite
@@ -22,6 +28,7 @@ error, never executed.
 
 from __future__ import annotations
 
+import atexit
 import functools
 import json
 import re
@@ -79,6 +86,7 @@ def build(path: Path) -> None:
 @functools.cache
 def template() -> Path:
     folder = Path(tempfile.mkdtemp(prefix="galaxlite-tampering-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
     build(folder / "t.db")
     return folder / "t.db"
 
@@ -354,6 +362,34 @@ def test_a_plain_write_to_galaxlite_objects_is_refused_harmless_or_found(attack,
     )
 
 
+UNNOTICED_DROPS = {  # dropped triggers that check does not report and open does not make again
+    r"db4ai_snapshot_no_\w+":
+        "the snapshot catalog's guards are not in CATALOG_GUARDS (storage/guards.py): neither "
+        "check nor open notices them gone",
+    r"galaxlite_(tags|exports)_immutable":
+        "the UPDATE guards of galaxlite_tags / galaxlite_exports are not in CATALOG_GUARDS: "
+        "neither check nor open notices them gone",
+    r"_gl_[sm]\d+_read_only_\w+":
+        "check does not look at snapshots: a snapshot storage table's read-only trigger is not "
+        "missed",
+}
+TRIGGERS = [name for kind, name, _, _ in owned_objects(template()) if kind == "trigger"]
+
+
+@pytest.mark.parametrize("trigger", [
+    pytest.param(t, marks=[pytest.mark.xfail(strict=True, reason=r) for p, r in UNNOTICED_DROPS.items()
+                           if re.fullmatch(p, t)]) for t in TRIGGERS
+])
+def test_every_dropped_galaxlite_trigger_is_found_or_made_again(trigger: str, tmp_path, plain) -> None:
+    """SQLite cannot stop a plain client's DROP TRIGGER: galaxlite must notice it."""
+    path = tmp_path / "t.db"
+    shutil.copy(template(), path)
+    plain(path).execute(f"DROP TRIGGER {q(trigger)}")
+    with galaxlite.Database(path) as db:
+        back = db.query("SELECT 1 FROM sqlite_master WHERE type = 'trigger' AND name = ?", (trigger,))
+        assert back or any(trigger in str(f) for f in db.check())
+
+
 # ------------------------------------------------------------------ hostile names
 
 HOSTILE = st.one_of(
@@ -421,14 +457,30 @@ def test_hostile_snapshot_names_and_comments_are_stored_verbatim_or_refused(host
         return rows == [(name, comment)]
 
     _stored_or_refused(db, make, stored)
-    for (full,) in db.query("SELECT name FROM db4ai_snapshot WHERE prefix = ?", (name,)):
-        db.execute(f"PURGE SNAPSHOT {q(full)}")
+    for (version,) in db.query("SELECT version FROM db4ai_snapshot WHERE prefix = ?", (name,)):
+        assert db.query(f"SELECT count(*) FROM {q(name)}@{version}") == [(2,)]
+        db.execute(f"PURGE SNAPSHOT {q(name)}@{version}")
+
+
+NO_NUL = HOSTILE.filter(lambda s: "\x00" not in s)  # a NUL in a table name: the test after this
 
 
 @_HOSTILE_SETTINGS
-@given(table=HOSTILE, column=HOSTILE)
+@given(table=NO_NUL, column=HOSTILE)
 def test_hostile_table_and_column_names_are_stored_verbatim_or_refused(hostile_db, table: str, column: str) -> None:
-    db = hostile_db
+    create_and_drop(hostile_db, table, column)
+
+
+@pytest.mark.xfail(strict=True, raises=ValueError, reason=(
+    "CREATE TABLE with a NUL in the (quoted) table name raises apsw's ValueError 'String has "
+    "embedded null bytes' from Connection.table_exists in runners/statements.py, not a galaxlite error"))
+def test_a_nul_in_a_table_name_is_stored_verbatim_or_refused(hostile_db) -> None:
+    create_and_drop(hostile_db, "a\x00b", "c")
+
+
+def create_and_drop(db: galaxlite.Database, table: str, column: str) -> None:
+    """Create versioned table ``table`` with column ``column`` (stored verbatim or refused),
+    then drop it again."""
 
     def make() -> None:
         db.execute(f"CREATE TABLE {q(table)} ({q(column)} TEXT)")
