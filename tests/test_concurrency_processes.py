@@ -146,16 +146,14 @@ def test_writers_readers_and_tagger_in_processes(db: galaxlite.Database, db_path
         assert all(s == 0 for s in r["sums"].values()), r
 
 
-@pytest.mark.xfail(strict=True, reason="galaxlite bug: an autocommit AT VERSION read inlines "
-                   "the bulk ranges it probed before its query's own read snapshot")
 def test_at_version_autocommit_bulk_race(
     db: galaxlite.Database, open_db, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Found by the readers above when they read in autocommit: a BULK INSERT that commits
     between the AT VERSION rewrite's probe of the ranges table (``ranges_after``) and the
     query shows its rows in an older tag. The other connection's commit is placed in that
-    gap here, deterministically. (The history part is already safe: in autocommit the
-    rewrite always keeps it.) Strict: when the bug is fixed this passes, and the mark goes."""
+    gap here, deterministically. In autocommit the rewrite now neither inlines the ranges
+    nor leaves out history: the query probes both in its own read snapshot."""
     db.execute("CREATE TABLE w (id INTEGER PRIMARY KEY, n INTEGER)")
     db.execute("INSERT INTO w (n) VALUES (1)")
     db.create_tag("v1")

@@ -372,3 +372,23 @@ def test_processes_writing_one_file_never_see_database_is_locked(db: galaxlite.D
         ]
     assert db.query("SELECT n FROM counters ORDER BY worker") == [(rounds,)] * len(modes)
     assert len(db.tags()) == len(modes) * (rounds // 10)
+
+
+def test_a_transaction_that_only_read_commits_while_another_writes(db_path) -> None:
+    """COMMIT of a read-only transaction asks for no write lock (it used to, to unpin a
+    clock it never pinned, and failed at once with "database is locked")."""
+    writer = galaxlite.Database(str(db_path))
+    reader = galaxlite.Database(str(db_path), timeout=30)
+    try:
+        writer.execute("CREATE TABLE w (id INTEGER PRIMARY KEY, n)")
+        writer.execute("INSERT INTO w (n) VALUES (1)")
+        reader.begin()
+        assert reader.query("SELECT n FROM w") == [(1,)]
+        writer.begin()
+        writer.execute("INSERT INTO w (n) VALUES (2)")
+        reader.commit()  # while the writer holds the write lock
+        writer.commit()
+        assert reader.query("SELECT count(*) FROM w") == [(2,)]
+    finally:
+        writer.close()
+        reader.close()

@@ -138,7 +138,9 @@ def _as_of(session: Session, plan: P.Plan, ref: P.VersionRef, version: int) -> s
     # read snapshot, i.e. inside a transaction (in autocommit a writer could close rows
     # in between).
     with_history = not conn.in_transaction or storage.closed_since(conn, past, version)
-    newer = storage.ranges_after(conn, now, version) if now is not None else []
+    # The same for inlining the bulk ranges appended since: in autocommit the query probes
+    # the ranges table itself (None), in its own read snapshot.
+    newer = storage.ranges_after(conn, now, version) if now is not None and conn.in_transaction else None
     return storage.as_of_sql(past, now, version, with_history, newer, storage.collations(conn, now))
 
 

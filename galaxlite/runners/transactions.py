@@ -27,7 +27,9 @@ def run_commit(session: Session, plan: P.Plan, params: Params) -> Result:
     conn = session.conn
     if conn.in_transaction:
         try:
-            clock.unpin(conn)
+            # a transaction that only read must not ask for the write lock to commit
+            if clock.is_pinned(conn):
+                clock.unpin(conn)
         except apsw.Error as exc:
             raise statement_error(exc, plan, plan.sql) from None
     session.outer_savepoint = None

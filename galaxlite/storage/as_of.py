@@ -60,7 +60,7 @@ def as_of_sql(
     now: TableVersion | None,
     version: int,
     with_history: bool = True,
-    newer_ranges: list[tuple[int, int]] = (),
+    newer_ranges: list[tuple[int, int]] | None = (),
     collations: dict[str, str] | None = None,
     durable: bool = False,
 ) -> str:
@@ -69,7 +69,8 @@ def as_of_sql(
     ``now`` is the same table's schema in force (None if it has been dropped since).
     ``with_history=False`` when no row version was closed since (``closed_since``): the
     subquery is then a plain join that SQLite can flatten into the outer query.
-    ``newer_ranges``: ``ranges_after(version)`` of ``now``. ``collations`` (see
+    ``newer_ranges``: ``ranges_after(version)`` of ``now`` (None: probe the ranges table per
+    row instead). ``collations`` (see
     ``collations()``): a compound SELECT compares with the collations of its first part, the
     history, whose columns have none of their own, so the current columns' are applied there.
 

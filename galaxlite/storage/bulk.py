@@ -23,31 +23,32 @@ def bulk_append(
     once: one row ``(lowest new rowid, highest new rowid, version)`` in the ranges table.
 
     Works for rowid tables when every inserted row got a rowid above the old maximum (the
-    normal case). Returns False, with nothing changed, when that did not hold (explicit low
-    rowids, REPLACE or UPSERT hits): the caller then inserts through the triggers instead,
-    which gives the same result.
+    normal case), or the table was empty (any rowids). Returns False, with nothing changed,
+    when that did not hold (explicit low rowids, REPLACE or UPSERT hits): the caller then
+    inserts through the triggers instead, which gives the same result.
     """
     if not tv.rowid_table:
         return False
     rowid = tv.key_columns[0]
-    (high,) = next(conn.execute(f"SELECT coalesce(max({rowid}), 0) FROM {q(tv.name)}"))
-    if high >= MAX_VERSION:  # SQLite would pick random rowids
+    (high,) = next(conn.execute(f"SELECT max({rowid}) FROM {q(tv.name)}"))
+    if high is not None and high >= MAX_VERSION:  # SQLite would pick random rowids
         return False
+    # New rows are those above the old maximum; in an empty table, all of them (whatever
+    # their rowids: from 0, negative, with gaps).
+    above, args = (f"WHERE {rowid} > ?", (high,)) if high is not None else ("", ())
     conn.execute("SAVEPOINT _gl_bulk")
     try:
         exec_section(conn, "drop_insert_trigger", tv)
         inserted = run_insert()
         appended, low, top = next(
-            conn.execute(
-                f"SELECT count(*), min({rowid}), max({rowid}) FROM {q(tv.name)} WHERE {rowid} > ?",
-                (high,),
-            )
+            conn.execute(f"SELECT count(*), min({rowid}), max({rowid}) FROM {q(tv.name)} {above}", args)
         )
-        # A companion row above the old maximum would be stale (left by a plain client's
+        # A companion row among the new rowids would be stale (left by a plain client's
         # REPLACE without recursive triggers) and would shadow the range: use the triggers.
-        (stale,) = next(
-            conn.execute(f"SELECT EXISTS (SELECT 1 FROM {q(tv.companion)} WHERE _gl_k0 > ?)", (high,))
-        )
+        (stale,) = next(conn.execute(
+            f"SELECT EXISTS (SELECT 1 FROM {q(tv.companion)} "
+            f"{above.replace(rowid, '_gl_k0')})", args
+        ))
         ok = inserted == appended and not stale
         if ok:
             if appended:

@@ -28,6 +28,11 @@ def pin(conn: apsw.Connection) -> None:
     conn.execute(PIN, (now_us(),))
 
 
+def is_pinned(conn: apsw.Connection) -> bool:
+    """Does the open transaction hold a version (a read: takes no write lock)?"""
+    return bool(next(conn.execute("SELECT pinned FROM galaxlite_clock"))[0])
+
+
 def unpin(conn: apsw.Connection) -> None:
     conn.execute(UNPIN)
 
