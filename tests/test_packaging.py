@@ -129,3 +129,13 @@ def test_the_installed_wheel_runs_the_demo(wheel, tmp_path):
     assert " 200 |   193" in proc.stdout  # the counts before and after cleaning
     assert "body: float32[32, 384]" in proc.stdout  # the training export, read back
     assert (target / "galaxlite.db").is_file()
+
+
+def test_make_test_runs_the_doctests_of_every_package() -> None:
+    """Docstring examples are tests: pytest collects them from each source package."""
+    import tomllib
+
+    root = Path(__file__).resolve().parent.parent
+    config = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]
+    assert "--doctest-modules" in config["addopts"].split()
+    assert {"galaxlite", "transpile", "schema"} <= set(config["testpaths"])

@@ -40,10 +40,11 @@ def version_changes(
     rowid = f"{ref}.{tv.key_columns[0]}" if tv.rowid_table else "NULL"
     v = int(version)
     (mark,) = next(conn.execute(f"SELECT coalesce(max(rowid), 0) FROM {q(tv.history)}"))
+    valid_from = valid_from_sql(tv, ref + ".", match, bulk_ranges(conn, tv))
     conn.execute(
         f"INSERT INTO {q(tv.history)} ({', '.join(h for _, h in tv.columns)}, _gl_rowid, "
         f"valid_from, valid_to) SELECT {values}, {rowid}, "
-        f"coalesce({valid_from_sql(tv, ref + '.', match)}, {v}), {v} {source}",
+        f"coalesce({valid_from}, {v}), {v} {source}",
         params,
     )
     # Rows written earlier in this same version were never seen by anyone: no history.
@@ -73,6 +74,17 @@ def version_changes(
     # The stash only ever holds a plain client's pending replacements; rows changed here
     # must not be taken for replaced by a later plain insert.
     conn.execute(f"DELETE FROM {q(tv.stash)}")
+
+
+MAX_INLINE_RANGES = 64  # beyond this, a per-row probe of the ranges table instead
+
+
+def bulk_ranges(conn: apsw.Connection, tv: TableVersion) -> list[tuple[int, int, int]] | None:
+    """The ranges table's rows (lo, hi, valid_from), if few enough to inline; else None."""
+    if not tv.rowid_table:
+        return None
+    rows = conn.execute(f"SELECT lo, hi, valid_from FROM {q(tv.ranges)} LIMIT ?", (MAX_INLINE_RANGES + 1,)).fetchall()
+    return rows if len(rows) <= MAX_INLINE_RANGES else None
 
 
 def version_inserted_row(conn: apsw.Connection, tv: TableVersion, rowid: int, version: int) -> None:

@@ -101,17 +101,35 @@ def conflict_sql(conn: apsw.Connection, tv: TableVersion) -> str:
     return " OR ".join(terms) or "0"
 
 
-def valid_from_sql(tv: TableVersion, row: str, companion_match: str) -> str:
+def valid_from_sql(
+    tv: TableVersion, row: str, companion_match: str, ranges: list[tuple[int, int, int]] | None = None
+) -> str:
     """SQL for the valid_from of the current row ``row`` (``OLD.`` or ``t.``): its companion
-    row's, else (rowid tables) that of the latest bulk range covering its rowid."""
+    row's, else (rowid tables) that of the latest bulk range covering its rowid.
+
+    ``ranges``: the ranges table's rows (lo, hi, valid_from) as they are now, for a statement
+    that runs at once: inlined as a CASE (a per-row probe of the ranges table costs more than
+    the row copy it serves). None (triggers, definitions SQLite keeps): probe the table.
+
+    >>> tv = TableVersion(1, "t", 0, None, "h", "c", ("rowid",), (("a", "h0"),))
+    >>> valid_from_sql(tv, "t.", "_gl_k0 = t.rowid", [(1, 9, 5), (1, 3, 7)])
+    'coalesce((SELECT valid_from FROM "c" WHERE _gl_k0 = t.rowid), CASE WHEN t.rowid BETWEEN 1 AND 3 THEN 7 WHEN t.rowid BETWEEN 1 AND 9 THEN 5 END)'
+    """
     own = f"(SELECT valid_from FROM {q(tv.companion)} WHERE {companion_match})"
     if not tv.rowid_table:
         return own
     rowid = f"{row}{tv.key_columns[0]}"
-    return (
-        f"coalesce({own}, (SELECT valid_from FROM {q(tv.ranges)} WHERE lo <= {rowid} "
-        f"AND hi >= {rowid} ORDER BY valid_from DESC LIMIT 1))"
-    )
+    if ranges is None:
+        latest = (f"(SELECT valid_from FROM {q(tv.ranges)} WHERE lo <= {rowid} "
+                  f"AND hi >= {rowid} ORDER BY valid_from DESC LIMIT 1)")
+    elif not ranges:
+        return own
+    else:
+        latest = "CASE" + "".join(
+            f" WHEN {rowid} BETWEEN {int(lo)} AND {int(hi)} THEN {int(vf)}"
+            for lo, hi, vf in sorted(ranges, key=lambda r: -r[2])
+        ) + " END"
+    return f"coalesce({own}, {latest})"
 
 
 def exec_section(conn: apsw.Connection, section: str, tv: TableVersion) -> None:
