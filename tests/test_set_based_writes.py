@@ -124,19 +124,40 @@ def _state(db: galaxlite.Database, tags: list[str]) -> dict:
 
 
 def run_both(tmp_path, steps: list[tuple[str, tuple]], groups: list[int]) -> None:
+    """Run ``steps`` on both files. ``groups`` cycles over the steps: 0 runs a step on its
+    own, n > 0 runs it and the next n - 1 steps in one transaction (with a savepoint around
+    the second half of it, rolled back when n is even); a tag follows each group."""
     fast, slow = _open(str(tmp_path / "fast.db"), False), _open(str(tmp_path / "slow.db"), True)
+    both = (fast, slow)
     try:
-        tags = []
-        for k, (sql, params) in enumerate(steps):
-            in_txn = groups[k % len(groups)] == 1
-            for db in (fast, slow):
-                if in_txn:
+        tags: list[str] = []
+        k = g = 0
+        while k < len(steps):
+            size = groups[g % len(groups)]
+            g += 1
+            chunk = steps[k:k + max(size, 1)]
+            if size:
+                for db in both:
                     db.begin()
-            got = [_outcome(db, sql, params) for db in (fast, slow)]
-            assert got[0] == got[1], sql
-            for db in (fast, slow):
-                if in_txn:
+            for i, (sql, params) in enumerate(chunk):
+                if size > 1 and i == len(chunk) // 2:
+                    for db in both:
+                        db.execute("SAVEPOINT half")
+                got = [_outcome(db, sql, params) for db in both]
+                assert got[0] == got[1], sql
+                if tags:  # what this transaction wrote so far, read as of the last tag
+                    t = sql.split()[2] if sql.startswith("INSERT") else None
+                    if t in TABLES:
+                        reads = [db.query(f"SELECT * FROM {t} AT VERSION '{tags[-1]}' ORDER BY 1, 2") for db in both]
+                        assert reads[0] == reads[1], sql
+            if size > 1:
+                for db in both:
+                    db.execute("ROLLBACK TO half" if size % 2 == 0 else "RELEASE half")
+            if size:
+                for db in both:
                     db.commit()
+            k += len(chunk)
+            for db in both:
                 db.execute(f"CREATE VERSION TAG 't{k}'")
             tags.append(f"t{k}")
         assert _state(fast, tags) == _state(slow, tags)
@@ -148,9 +169,62 @@ def run_both(tmp_path, steps: list[tuple[str, tuple]], groups: list[int]) -> Non
 
 @settings(max_examples=300 if LONG else 40, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(steps=st.lists(statements(), min_size=1, max_size=25), groups=st.lists(st.integers(0, 1), min_size=1, max_size=4))
+@given(steps=st.lists(statements(), min_size=1, max_size=25), groups=st.lists(st.integers(0, 6), min_size=1, max_size=4))
 def test_set_based_path_writes_what_the_triggers_write(tmp_path_factory, steps, groups) -> None:
     run_both(tmp_path_factory.mktemp("sb"), steps, groups)
+
+
+@settings(max_examples=150 if LONG else 25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(
+    rows=st.lists(st.tuples(st.sampled_from(["ipk", "plain"]), st.one_of(st.none(), st.integers(1, 40)),
+                            st.integers(-3, 12)), min_size=2, max_size=30),
+    groups=st.lists(st.integers(2, 12), min_size=1, max_size=3),
+)
+def test_runs_of_one_row_inserts_in_a_transaction(tmp_path_factory, rows, groups) -> None:
+    """Runs of the same one-row INSERT in one transaction take the hot path (versioned
+    together before the next other statement): ids given or not, contiguous or not, some
+    undone by ROLLBACK TO, read AT VERSION in between."""
+    steps = []
+    for t, key, n in rows:
+        col = {"ipk": "id", "plain": "rowid"}[t]
+        if key is None:
+            steps.append((f"INSERT INTO {t} (n, s) VALUES (?, ?)", (n, "a")))
+        else:
+            steps.append((f"INSERT INTO {t} ({col}, n, s) VALUES (?, ?, ?)", (key, n, f"s{key}")))
+    run_both(tmp_path_factory.mktemp("rows"), steps, groups)
+
+
+def test_a_run_of_inserts_becomes_one_range_or_companion_rows(db: galaxlite.Database) -> None:
+    db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, n)")
+    db.execute("CREATE VERSION TAG 'empty'")
+    db.begin()
+    for i in range(50):
+        db.execute("INSERT INTO t (n) VALUES (?)", (i,))
+    assert db.session.has_pending  # nothing versioned yet: the rows wait for the next statement
+    assert db.query("SELECT count(*) FROM t AT VERSION 'empty'") == [(0,)]
+    for i in (100, 90, 95):
+        db.execute("INSERT INTO t (id, n) VALUES (?, ?)", (i, i))
+    db.commit()
+    assert db.query("SELECT lo, hi FROM _gl_r1") == [(1, 50)]
+    assert db.query("SELECT _gl_k0 FROM _gl_c1 ORDER BY 1") == [(90,), (95,), (100,)]
+    assert db.query("SELECT count(*) FROM t AT VERSION 'empty'") == [(0,)]
+    db.execute("UPDATE t SET n = -1 WHERE id IN (3, 95)")
+    assert db.query("SELECT count(*) FROM _gl_h1") == [(2,)]
+
+
+def test_rows_undone_by_a_nested_transaction_are_not_versioned(db: galaxlite.Database) -> None:
+    db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, n)")
+    with db.transaction():
+        db.execute("INSERT INTO t (n) VALUES (1)")
+        db.execute("INSERT INTO t (n) VALUES (2)")
+        with pytest.raises(ZeroDivisionError), db.transaction():
+            db.execute("INSERT INTO t (n) VALUES (3)")
+            db.execute("INSERT INTO t (n) VALUES (4)")
+            raise ZeroDivisionError
+        db.execute("INSERT INTO t (n) VALUES (5)")
+    assert db.query("SELECT id FROM t") == [(1,), (2,), (3,)]
+    assert db.check() == []
 
 
 def test_the_set_based_path_is_taken(db: galaxlite.Database) -> None:

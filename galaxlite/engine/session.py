@@ -27,7 +27,15 @@ from galaxlite import schema, transpile
 from galaxlite.engine.write_paths import WritePaths
 from galaxlite.engine.writes import WriteScope, claim_write_lock
 from galaxlite.semantic import SemanticEngine
-from galaxlite.storage import bulk_append, check, checkpoint, clock, current_version
+from galaxlite.storage import (
+    TableVersion,
+    bulk_append,
+    check,
+    checkpoint,
+    clock,
+    current_version,
+    set_writes,
+)
 from galaxlite.storage.guards import catalog_writer, missing_guards
 from galaxlite.transpile import plan as P
 
@@ -74,6 +82,12 @@ class Session:
         # later write in it skips the pin. Reset whenever the transaction ends or may have
         # lost the pin.
         self.pinned = False
+        # One-row INSERTs of an open transaction on the set-based path are versioned together
+        # before the next other statement (see ``append``): ``appends`` maps the SQL text of
+        # such an INSERT to its table's list of appended rowids in ``pending``.
+        self.appends: dict[str, list[int]] = {}
+        self.pending: dict[int, tuple[TableVersion, list[int]]] = {}
+        self.has_pending = False
         conn.set_commit_hook(self._committed)
         conn.set_rollback_hook(self._transaction_ended)
         self._schema_clauses: frozenset[str] | None = None  # REPLACE/FAIL used in the schema
@@ -175,13 +189,56 @@ class Session:
     def _transaction_ended(self) -> bool:
         self.pinned = False
         self.write_epoch += 1  # a rollback: what was remembered inside may be gone
+        self._forget_appends()
         return False
 
     def _committed(self) -> bool:
+        if self.has_pending:
+            # Never happens (every COMMIT runs through ``settle`` first), but rows without
+            # their version must never be committed: the commit becomes a rollback.
+            self._forget_appends()
+            return True
         self.pinned = False
+        self._forget_appends()
         if self.filename != ":memory:":
             checkpoint.note_commit(self.filename)
         return False  # (returning True would turn the commit into a rollback)
+
+    def _forget_appends(self) -> None:
+        self.appends.clear()
+        self.pending.clear()
+        self.has_pending = False
+
+    def note_append(self, sql: str, tv: TableVersion, rowid: int) -> None:
+        """A one-row INSERT ``sql`` appended ``rowid`` to ``tv`` with the triggers off, in the
+        open transaction: it is versioned by the next ``settle``, and the same SQL takes the
+        hot path (``runners.append``) until the transaction ends or the schema changes."""
+        entry = self.pending.get(tv.table_id)
+        if entry is None:
+            entry = self.pending[tv.table_id] = (tv, [])
+        entry[1].append(rowid)
+        self.appends[sql] = entry[1]
+        self.has_pending = True
+
+    def is_plan_of(self, plan: P.Plan) -> bool:
+        """Is ``plan`` the cached plan of its own text (a statement run on its own)?"""
+        return self._plans.get(plan.source) is plan
+
+    def settle(self) -> None:
+        """Version the rows appended since the last call (``note_append``): before any
+        statement other than such an INSERT, so that nothing ever sees them unversioned."""
+        if not self.has_pending:
+            return
+        self.has_pending = False
+        conn = self.conn
+        lastrowid = conn.last_insert_rowid()  # the user's, not the bookkeeping's
+        version = clock.current(conn)
+        for tv, rowids in self.pending.values():
+            if rowids:
+                set_writes.version_appended_rows(conn, tv, rowids, version)
+                rowids.clear()
+        conn.set_last_insert_rowid(lastrowid)
+        self.write_epoch += 1
 
     def pin(self) -> None:
         """Give the open transaction its version, once."""
@@ -206,6 +263,7 @@ class Session:
         caller switches the connection's triggers itself (``write_paths``); every other write
         runs with them on.
         """
+        self.settle()
         if triggers and not self.write_paths.triggers_on:
             self.write_paths.triggers(True)
         self.write_epoch += 1
@@ -222,6 +280,8 @@ class Session:
     def schema_changed(self) -> None:
         """Forget what was learnt from the schema (after DDL)."""
         self._schema_clauses = None
+        self.settle()
+        self.appends.clear()
         self.write_paths.forget()
         self.write_epoch += 1
 

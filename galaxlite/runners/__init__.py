@@ -14,7 +14,7 @@ import apsw
 
 from galaxlite import errors as E
 from galaxlite import transpile
-from galaxlite.engine.binding import BIND_ERRORS, binding_error
+from galaxlite.engine.binding import BIND_ERRORS, binding_error, statement_error
 from galaxlite.engine.result import Result
 from galaxlite.engine.session import Session
 from galaxlite.engine.writes import ChangeCounter
@@ -78,6 +78,29 @@ RUNNERS: dict[str, Runner] = {
 def execute(session: Session, sql: str, params: Params = None, cursor: apsw.Cursor | None = None) -> Result:
     """Run one statement (SQLite or galaxlite syntax). ``cursor``: an apsw cursor of the
     session's connection to run a plain query on (the DB-API reuses its cursors)."""
+    rowids = session.appends.get(sql)
+    if rowids is not None and session.pinned:
+        # The hot path of a one-row INSERT into a versioned table, again in the same
+        # transaction (see ``Session.note_append``): run as written with the triggers off,
+        # its rowid noted for ``Session.settle``, which versions every row appended so far
+        # before the next other statement. Every such write pays for each line here.
+        paths = session.write_paths
+        if paths.triggers_on:
+            paths.triggers(False)
+        conn = paths.conn
+        try:
+            conn.execute(sql, params)
+        except BIND_ERRORS as exc:
+            raise statement_error(exc, session.plan(sql), sql) from None
+        lastrowid = conn.last_insert_rowid()
+        changed = conn.changes()  # (0: INSERT OR IGNORE ignored it)
+        if changed:
+            rowids.append(lastrowid)
+            session.has_pending = True
+        session.changes = changed
+        return Result(_NO_ROWS, None, None, changed, lastrowid)
+    if session.has_pending:
+        session.settle()
     if sql in session.plain_reads:  # the hot path: a plain query, run as written
         conn = session.conn
         cur = cursor or conn.cursor()
@@ -92,12 +115,16 @@ def execute(session: Session, sql: str, params: Params = None, cursor: apsw.Curs
     return RUNNERS[plan.kind](session, plan, params)
 
 
+_NO_ROWS = iter(())  # (always exhausted: one serves every result without rows)
+
+
 def executemany(session: Session, sql: str, seq_of_parameters: Iterable[Params]) -> Result:
     """Run one statement once per parameter set, as one version.
 
     A plain ``INSERT`` into a versioned table with many parameter sets takes the bulk path
     (no per-row trigger work), with the same result.
     """
+    session.settle()
     plan = session.plan(sql)
     if plan is None:
         return Result(iter(()))

@@ -52,7 +52,7 @@ def run_write(session: Session, plan: P.Plan, params: Params) -> Result:
     changes_rows = isinstance(shape, P.ChangeRows)
     try:
         # UPDATE / DELETE may run three statements: all-or-nothing inside a transaction too
-        with session.writing(plan, atomic=changes_rows, triggers=False):
+        with session.writing(plan, atomic=changes_rows, triggers=False) as scope:
             paths = session.write_paths
             tv = paths.set_based(plan, params, session.schema_conflicts()) if shape is not None else None
             paths.triggers(tv is None)
@@ -72,8 +72,11 @@ def run_write(session: Session, plan: P.Plan, params: Params) -> Result:
                 rows = list(cur)
             rowcount, lastrowid = conn.changes(), conn.last_insert_rowid()
             if tv is not None and not changes_rows and rowcount:
-                set_writes.version_inserted_row(conn, tv, lastrowid, clock.current(conn))
-                conn.set_last_insert_rowid(lastrowid)
+                if scope.mode != "begin" and not plan.returning and session.is_plan_of(plan):
+                    session.note_append(plan.source, tv, lastrowid)  # versioned by settle()
+                else:
+                    set_writes.version_inserted_row(conn, tv, lastrowid, clock.current(conn))
+                    conn.set_last_insert_rowid(lastrowid)
     except BIND_ERRORS as exc:
         raise statement_error(exc, plan, sql) from None
     session.changes = rowcount

@@ -17,6 +17,8 @@ The result is row for row what the triggers would have written (the property tes
 
 from __future__ import annotations
 
+import json
+
 import apsw
 
 from galaxlite.params import Params
@@ -85,6 +87,33 @@ def bulk_ranges(conn: apsw.Connection, tv: TableVersion) -> list[tuple[int, int,
         return None
     rows = conn.execute(f"SELECT lo, hi, valid_from FROM {q(tv.ranges)} LIMIT ?", (MAX_INLINE_RANGES + 1,)).fetchall()
     return rows if len(rows) <= MAX_INLINE_RANGES else None
+
+
+def version_appended_rows(conn: apsw.Connection, tv: TableVersion, rowids: list[int], version: int) -> None:
+    """Version the rows one-row INSERTs appended to rowid table ``tv`` in this transaction
+    at ``version`` (triggers off), as the insert trigger would have, in one or two statements.
+
+    Rowids no longer there (a ROLLBACK TO undid their insert) are skipped. When the rows are
+    exactly the rows of one rowid interval, they get one range row (as a bulk insert's), else
+    a companion row each. (A companion row left in that interval by a plain client's REPLACE
+    would take precedence over the range: it goes.)
+    """
+    lo, hi = min(rowids), max(rowids)
+    distinct = len(set(rowids))
+    v = int(version)
+    if hi - lo + 1 == distinct:
+        (present,) = next(conn.execute(
+            f"SELECT count(*) FROM {q(tv.name)} WHERE {tv.key_columns[0]} BETWEEN ? AND ?", (lo, hi)))
+        if present == distinct:
+            conn.execute(f"DELETE FROM {q(tv.companion)} WHERE _gl_k0 BETWEEN ? AND ?", (lo, hi))
+            conn.execute(f"INSERT INTO {q(tv.ranges)} (lo, hi, valid_from) VALUES (?, ?, ?)", (lo, hi, v))
+            return
+    conn.execute(
+        f"INSERT INTO {q(tv.companion)} (_gl_k0, valid_from) SELECT t.{tv.key_columns[0]}, ? "
+        f"FROM {q(tv.name)} AS t WHERE t.{tv.key_columns[0]} IN (SELECT value FROM json_each(?)) "
+        "ON CONFLICT (_gl_k0) DO UPDATE SET valid_from = excluded.valid_from",
+        (v, json.dumps(rowids)),
+    )
 
 
 def version_inserted_row(conn: apsw.Connection, tv: TableVersion, rowid: int, version: int) -> None:
