@@ -14,12 +14,14 @@ from __future__ import annotations
 import bisect
 import os
 from collections import Counter
+from unittest.mock import patch
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import galaxlite
+from galaxlite.storage import set_writes
 
 LONG = bool(os.environ.get("GALAXLITE_LONG"))
 
@@ -145,7 +147,7 @@ def run_both(tmp_path, steps: list[tuple[str, tuple]], groups: list[int]) -> Non
                         db.execute("SAVEPOINT half")
                 got = [_outcome(db, sql, params) for db in both]
                 assert got[0] == got[1], sql
-                if tags:  # what this transaction wrote so far, read as of the last tag
+                if tags and i == len(chunk) // 2:  # (each read ends a run of appends)
                     t = sql.split()[2] if sql.startswith("INSERT") else None
                     if t in TABLES:
                         reads = [db.query(f"SELECT * FROM {t} AT VERSION '{tags[-1]}' ORDER BY 1, 2") for db in both]
@@ -177,9 +179,10 @@ def test_set_based_path_writes_what_the_triggers_write(tmp_path_factory, steps, 
 @settings(max_examples=150 if LONG else 25, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(
-    rows=st.lists(st.tuples(st.sampled_from(["ipk", "plain"]), st.one_of(st.none(), st.integers(1, 40)),
+    rows=st.lists(st.tuples(st.sampled_from(["ipk", "ipk", "plain"]),
+                            st.one_of(st.none(), st.none(), st.integers(1, 40)),
                             st.integers(-3, 12)), min_size=2, max_size=30),
-    groups=st.lists(st.integers(2, 12), min_size=1, max_size=3),
+    groups=st.lists(st.integers(3, 12), min_size=1, max_size=3),
 )
 def test_runs_of_one_row_inserts_in_a_transaction(tmp_path_factory, rows, groups) -> None:
     """Runs of the same one-row INSERT in one transaction take the hot path (versioned
@@ -192,38 +195,55 @@ def test_runs_of_one_row_inserts_in_a_transaction(tmp_path_factory, rows, groups
             steps.append((f"INSERT INTO {t} (n, s) VALUES (?, ?)", (n, "a")))
         else:
             steps.append((f"INSERT INTO {t} ({col}, n, s) VALUES (?, ?, ?)", (key, n, f"s{key}")))
-    run_both(tmp_path_factory.mktemp("rows"), steps, groups)
+    with patch.object(set_writes, "RANGE_MIN_ROWS", 2):  # short runs become ranges too
+        run_both(tmp_path_factory.mktemp("rows"), steps, groups)
+
+
+@pytest.mark.parametrize("min_rows", [2, 10**9])
+def test_a_run_of_appends_after_a_tag_matches_the_trigger_path(tmp_path, min_rows: int) -> None:
+    steps = [("INSERT INTO ipk (n, s) VALUES (?, ?)", (n, "a")) for n in range(9)]
+    steps.insert(5, ("INSERT INTO ipk (id, n, s) VALUES (?, ?, ?)", (50, 0, "b")))
+    with patch.object(set_writes, "RANGE_MIN_ROWS", min_rows):  # as a range / as companion rows
+        run_both(tmp_path, steps, [1, 9])
 
 
 def test_a_run_of_inserts_becomes_one_range_or_companion_rows(db: galaxlite.Database) -> None:
     db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, n)")
     db.execute("CREATE VERSION TAG 'empty'")
     db.begin()
-    for i in range(50):
+    for i in range(300):
         db.execute("INSERT INTO t (n) VALUES (?)", (i,))
     assert db.session.has_pending  # nothing versioned yet: the rows wait for the next statement
     assert db.query("SELECT count(*) FROM t AT VERSION 'empty'") == [(0,)]
-    for i in (100, 90, 95):
+    for i in (1000, 900, 950):
         db.execute("INSERT INTO t (id, n) VALUES (?, ?)", (i, i))
     db.commit()
-    assert db.query("SELECT lo, hi FROM _gl_r1") == [(1, 50)]
-    assert db.query("SELECT _gl_k0 FROM _gl_c1 ORDER BY 1") == [(90,), (95,), (100,)]
+    assert db.query("SELECT lo, hi FROM _gl_r1") == [(1, 300)]
+    assert db.query("SELECT _gl_k0 FROM _gl_c1 ORDER BY 1") == [(900,), (950,), (1000,)]
     assert db.query("SELECT count(*) FROM t AT VERSION 'empty'") == [(0,)]
-    db.execute("UPDATE t SET n = -1 WHERE id IN (3, 95)")
+    db.execute("UPDATE t SET n = -1 WHERE id IN (3, 950)")
     assert db.query("SELECT count(*) FROM _gl_h1") == [(2,)]
 
 
 def test_rows_undone_by_a_nested_transaction_are_not_versioned(db: galaxlite.Database) -> None:
     db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, n)")
     with db.transaction():
-        db.execute("INSERT INTO t (n) VALUES (1)")
-        db.execute("INSERT INTO t (n) VALUES (2)")
+        for n in range(2):
+            db.execute("INSERT INTO t (n) VALUES (?)", (n,))
         with pytest.raises(ZeroDivisionError), db.transaction():
             db.execute("INSERT INTO t (n) VALUES (3)")
             db.execute("INSERT INTO t (n) VALUES (4)")
             raise ZeroDivisionError
         db.execute("INSERT INTO t (n) VALUES (5)")
     assert db.query("SELECT id FROM t") == [(1,), (2,), (3,)]
+    db.execute("DELETE FROM t")
+    with db.transaction():
+        for n in range(400):
+            db.execute("INSERT INTO t (n) VALUES (?)", (n,))
+        with pytest.raises(ZeroDivisionError), db.transaction():
+            db.execute("INSERT INTO t (n) VALUES (?)", (-1,))
+            raise ZeroDivisionError
+    assert db.query("SELECT count(*) FROM t") == [(400,)]
     assert db.check() == []
 
 

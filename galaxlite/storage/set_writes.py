@@ -89,19 +89,23 @@ def bulk_ranges(conn: apsw.Connection, tv: TableVersion) -> list[tuple[int, int,
     return rows if len(rows) <= MAX_INLINE_RANGES else None
 
 
+RANGE_MIN_ROWS = 256
+
+
 def version_appended_rows(conn: apsw.Connection, tv: TableVersion, rowids: list[int], version: int) -> None:
     """Version the rows one-row INSERTs appended to rowid table ``tv`` in this transaction
     at ``version`` (triggers off), as the insert trigger would have, in one or two statements.
 
     Rowids no longer there (a ROLLBACK TO undid their insert) are skipped. When the rows are
-    exactly the rows of one rowid interval, they get one range row (as a bulk insert's), else
-    a companion row each. (A companion row left in that interval by a plain client's REPLACE
-    would take precedence over the range: it goes.)
+    exactly the rows of one rowid interval of at least ``RANGE_MIN_ROWS``, they get one range
+    row (as a bulk insert's), else a companion row each: ranges stay few, as reading the past
+    inlines them. (A companion row left in that interval by a plain client's REPLACE would
+    take precedence over the range: it goes.)
     """
     lo, hi = min(rowids), max(rowids)
     distinct = len(set(rowids))
     v = int(version)
-    if hi - lo + 1 == distinct:
+    if hi - lo + 1 == distinct >= RANGE_MIN_ROWS:
         (present,) = next(conn.execute(
             f"SELECT count(*) FROM {q(tv.name)} WHERE {tv.key_columns[0]} BETWEEN ? AND ?", (lo, hi)))
         if present == distinct:
