@@ -87,7 +87,8 @@ def point_lookup_lines(root: Path, n: int, lookups: int) -> list[C.Line]:
     changed = random.Random(7).sample(range(1, n + 1), max(1, n // 20))
     db.execute(f"UPDATE {C.TABLE} SET score = -score WHERE id IN (SELECT value FROM json_each(?))",
                (json.dumps(changed),))
-    keys = [(random.Random(8).randint(1, n),) for _ in range(lookups)]
+    rng = random.Random(8)
+    keys = [(rng.randint(1, n),) for _ in range(lookups)]
     past = f"SELECT * FROM {C.TABLE} AT VERSION 'base' WHERE id = ?"
     now = f"SELECT * FROM {C.TABLE} WHERE id = ?"
     t_ours, t_plain = [], []

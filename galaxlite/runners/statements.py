@@ -23,13 +23,39 @@ from galaxlite.transpile import quote_identifier as q
 
 
 def run_read(session: Session, plan: P.Plan, params: Params) -> Result:
-    sql, params = render(session, plan, params) if plan.refs or plan.semantic else (plan.sql, params)
     conn = session.conn
+    if plan.refs and not conn.in_transaction:
+        return _read_in_one_snapshot(session, plan, params)
+    sql, params = render(session, plan, params) if plan.refs or plan.semantic else (plan.sql, params)
     cur = conn.cursor()
     try:
         cur.execute(sql, params)
     except BIND_ERRORS as exc:
         raise statement_error(exc, plan, sql) from None
+    return Result(cur, None, (conn, sql, params))
+
+
+def _read_in_one_snapshot(session: Session, plan: P.Plan, params: Params) -> Result:
+    """An AT VERSION read outside a transaction: rendered and run in one read snapshot.
+
+    What the rendering reads (rows closed since the version, bulk ranges appended since)
+    lets it leave out or inline parts of the query, which is only right if the query sees
+    the same file: so both run in one read transaction, committed as soon as the query has
+    started — a running statement keeps its snapshot until it finishes, and the connection
+    is back in autocommit mode at once.
+    """
+    conn = session.conn
+    conn.execute("BEGIN")
+    try:
+        conn.execute("SELECT version FROM galaxlite_clock").fetchall()  # the snapshot starts here
+        sql, params = render(session, plan, params)
+        cur = conn.cursor()
+        try:
+            cur.execute(sql, params)
+        except BIND_ERRORS as exc:
+            raise statement_error(exc, plan, sql) from None
+    finally:
+        conn.execute("COMMIT")  # (read-only: ends the transaction, not the statement)
     return Result(cur, None, (conn, sql, params))
 
 
