@@ -102,8 +102,9 @@ class Session:
         conn = self.conn
         try:
             tables, old = check.columns_to_adopt(conn), check.outdated(conn)
-            if tables or old:
-                with self.writing(), catalog_writer(conn):
+            if tables or old or check.catalog_outdated(conn):
+                with self.writing(pin=bool(tables or old)), catalog_writer(conn):
+                    check.bring_catalog_up_to_date(conn)
                     check.bring_up_to_date(conn, old)
                     check.adopt_columns(conn, check.columns_to_adopt(conn), clock.current(conn))
         except apsw.BusyError:
