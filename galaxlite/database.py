@@ -30,6 +30,7 @@ from galaxlite.exports.arrow import result_to_arrow, rows_of
 from galaxlite.params import Params
 from galaxlite.runners.statements import run_enable_versioning
 from galaxlite.runners.tags import run_create_tag
+from galaxlite.semantic.declared import EmbeddingHealth, health
 from galaxlite.storage import check, clock, current_version, files, snapshot_catalog
 from galaxlite.storage import tags as tag_catalog
 from galaxlite.storage.check import Finding
@@ -38,7 +39,7 @@ from galaxlite.storage.guards import catalog_writer
 from galaxlite.storage.tags import SEED_BITS, Tag, TrainingExport
 from galaxlite.transpile import quote_identifier as q
 
-__all__ = ["DATABASE_FILE", "Database", "Finding", "Result", "Tag", "TrainingExport"]
+__all__ = ["DATABASE_FILE", "Database", "EmbeddingHealth", "Finding", "Result", "Tag", "TrainingExport"]
 
 class Database:
     """A galaxlite database: one SQLite file whose ordinary tables are all versioned.
@@ -329,16 +330,26 @@ class Database:
 
     # ------------------------------------------------------------------ semantic search
 
-    def embed(self, table: str, column: str, embedder: str | None = None) -> int:
+    def embed(
+        self, table: str, column: str, embedder: str | None = None,
+        progress: Callable[[int, int], object] | None = None,
+    ) -> int:
         """Compute and cache the embeddings of every distinct text of ``table.column``, as
         it is now and in its history (so AT VERSION queries find them too).
 
         Returns how many texts the embedder computed (0 when all were cached already).
         ``embedder``: use this embedder (by name); if the column was embedded with another,
-        it is re-embedded and switched to this one (embedders are never mixed).
-        SEMANTIC_MATCH embeds lazily anyway: this only moves the work ahead of time.
+        it is re-embedded and switched to this one (embedders are never mixed; a column
+        declared EMBEDDING MODEL keeps its model). ``progress(done, total)`` is called after
+        each batch the embedder computed. SEMANTIC_MATCH and exports embed lazily anyway:
+        this only moves the work ahead of time.
         """
-        return self.session.semantic.embed_column(table, column, embedder)
+        return self.session.semantic.embed_column(table, column, embedder, progress)
+
+    def embedding_health(self) -> list[EmbeddingHealth]:
+        """Per embedding column (declared ``EMBEDDING``, or recorded by a search): its model,
+        and how many of its non-NULL text values are embedded (``SHOW EMBEDDING HEALTH``)."""
+        return health(self.session.conn)
 
     # ------------------------------------------------------------------ transactions
 
