@@ -45,7 +45,9 @@ class Database:
     """A galaxlite database: one SQLite file whose ordinary tables are all versioned.
 
     ``path`` names a file (``shop.db``), a directory (``./data``, which then holds
-    ``galaxlite.db`` and the ``exports/`` folder), or ``":memory:"``.
+    ``galaxlite.db`` and the ``exports/`` folder), or ``":memory:"``. ``exports``: another
+    place for training exports, a folder or an object store URI (``"s3://bucket/prefix"``,
+    reached with Lance's ``storage_options``, kept as ``db.storage_options`` for readers).
 
     A short facade: each method is one call into the engine. ``session`` is the engine's
     internal API (``galaxlite.engine.session.Session``) for galaxlite's own layers (the
@@ -59,9 +61,13 @@ class Database:
         timeout: float = 5.0,
         foreign_keys: bool = True,
         embedder: str | None = None,
+        exports: str | Path | None = None,
+        storage_options: dict | None = None,
     ):
         self.path = str(path)
-        self.filename, self.exports_dir = files.locate(path)
+        self.filename, default_exports = files.locate(path)
+        self.exports_dir = files.exports_location(default_exports, exports, storage_options)
+        self.storage_options = dict(storage_options) if storage_options else None
         self.session = Session(
             self.filename, self.exports_dir, timeout=timeout, foreign_keys=foreign_keys,
             embedder=embedder,

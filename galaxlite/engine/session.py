@@ -28,6 +28,7 @@ from galaxlite.engine.write_paths import WritePaths
 from galaxlite.engine.writes import WriteScope, claim_write_lock
 from galaxlite.semantic import SemanticEngine
 from galaxlite.storage import bulk_append, check, checkpoint, clock, current_version
+from galaxlite.storage.files import RemoteExports
 from galaxlite.storage.guards import catalog_writer, missing_guards
 from galaxlite.transpile import plan as P
 
@@ -43,7 +44,7 @@ class Session:
     """An open galaxlite connection and its statement state (see the module docstring)."""
 
     def __init__(
-        self, filename: str, exports_dir: Path | None, *, timeout: float, foreign_keys: bool,
+        self, filename: str, exports_dir: Path | RemoteExports | None, *, timeout: float, foreign_keys: bool,
         embedder: str | None,
     ):
         self.filename, self.exports_dir = filename, exports_dir
