@@ -25,9 +25,13 @@ test: $(STAMP)
 	$(PY) -m pytest
 
 # The long suites at full size (not run by CI, whose .ci/run is `make test`): GALAXLITE_LONG=1
-# scales up the tests that read it (hostile input, crash safety, process concurrency); torch
-# tests run when torch is importable (nothing is installed for them).
+# scales up the tests that read it (hostile input, crash safety, process concurrency, torch
+# readers with real worker processes in every rank x worker layout). It installs PyTorch's
+# CPU build (never the CUDA one: `torch==2.13.0+cpu` is only found where that wheel lies on
+# disk) and moto's S3 server (the s3 extra); without them their tests are skipped.
 test-long: $(STAMP)
+	-$(PY) -m pip install --quiet 'torch==2.13.0+cpu'
+	-$(PY) -m pip install --quiet -e '.[test,embed,s3]'
 	@$(PY) -c "import torch" 2>/dev/null && echo "torch importable: its tests run" \
 		|| echo "torch not importable: its tests are skipped"
 	GALAXLITE_LONG=1 $(PY) -m pytest --durations=15

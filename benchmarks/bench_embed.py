@@ -1,13 +1,19 @@
 """Embedding throughput and latency of galaxlite's built-in embedders.
 
 Usage:
-    python benchmarks/bench_embed.py [--n 2000] [--embedders hash,minilm]
+    python benchmarks/bench_embed.py [--n 2000] [--embedders hash,minilm] [--declared-n 1000]
 
 For each embedder: load time (first ``get_embedder``, i.e. reading the model), throughput in
 texts per second on ``--n`` generated sentences (about 13 words each), also per CPU-second of
 the process (less sensitive to other load on the machine), on the same number of short six-word
 texts, and single-text latency (median of repeated one-text calls).  The texts
 are generated from a fixed seed, so runs are comparable.  Not a test: it only prints.
+
+Then the declared-column path (``text TEXT EMBEDDING MODEL 'name'``), per embedder, on a
+table of ``--declared-n`` distinct sentences: texts/s of ``db.embed`` with an empty cache
+(every text embedded, in batches, and stored in the file) and again with every text cached,
+and of a float32 training export whose embeddings are all missing vs all cached (a fresh
+database each, same rows; the export's rate counts rows, whose texts are distinct).
 """
 
 from __future__ import annotations
@@ -16,11 +22,13 @@ import argparse
 import random
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import galaxlite  # noqa: E402
 from galaxlite.semantic.embedders import (  # noqa: E402
     EmbedderNotAvailableError,
     available_embedders,
@@ -120,6 +128,33 @@ def _loadavg() -> str:
         return "n/a"
 
 
+def declared_path(name: str, texts: list[str]) -> tuple[float, float, float, float]:
+    """(db.embed texts/s uncached, cached; export rows/s uncached, cached) of a declared column."""
+
+    def fresh(folder: Path) -> galaxlite.Database:
+        db = galaxlite.Database(folder)
+        db.execute(f"CREATE TABLE docs (id INTEGER PRIMARY KEY, text TEXT EMBEDDING MODEL '{name}')")
+        db.executemany("INSERT INTO docs (text) VALUES (?)", [(t,) for t in texts])
+        return db
+
+    def rate(fn) -> float:
+        t0 = time.perf_counter()
+        fn()
+        return len(texts) / (time.perf_counter() - t0)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        with galaxlite.Database(Path(tmp) / "w") as db:  # Lance's first write in the process
+            db.execute("CREATE TABLE w (id INTEGER PRIMARY KEY)")
+            db.create_training_snapshot("w")
+        with fresh(Path(tmp) / "a") as db:
+            embed_cold = rate(lambda: db.embed("docs", "text"))
+            embed_warm = rate(lambda: db.embed("docs", "text"))
+            export_warm = rate(lambda: db.create_training_snapshot("warm"))
+        with fresh(Path(tmp) / "b") as db:
+            export_cold = rate(lambda: db.create_training_snapshot("cold"))
+    return embed_cold, embed_warm, export_cold, export_warm
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=2000, help="texts per throughput run")
@@ -128,6 +163,7 @@ def main(argv: list[str] | None = None) -> int:
         default=",".join(available_embedders()),
         help="comma-separated embedder names",
     )
+    ap.add_argument("--declared-n", type=int, default=1000, help="rows of the declared-column runs")
     args = ap.parse_args(argv)
 
     long_texts = sentences(args.n)
@@ -157,6 +193,20 @@ def main(argv: list[str] | None = None) -> int:
             f"{name:<10} {emb.dim:>5} {load:>7.2f} {sent_s:>9,.0f} {sent_cpu:>11,.0f} "
             f"{short_s:>9,.0f} {single:>10.2f}"
         )
+    texts = sentences(args.declared_n, seed=2)
+    texts = [f"{t} ({i})" for i, t in enumerate(texts)]  # distinct: each one is embedded
+    print(f"\ndeclared column (text TEXT EMBEDDING MODEL ...), {len(texts)} distinct sentences")
+    header = (f"{'embedder':<10} {'embed/s cold':>13} {'embed/s cached':>15} "
+              f"{'export/s cold':>14} {'export/s cached':>16}")
+    print(header)
+    print("-" * len(header))
+    for name in [n.strip() for n in args.embedders.split(",") if n.strip()]:
+        try:
+            get_embedder(name)
+        except EmbedderNotAvailableError:
+            continue
+        a, b, c, d = declared_path(name, texts)
+        print(f"{name:<10} {a:>13,.0f} {b:>15,.0f} {c:>14,.0f} {d:>16,.0f}")
     return 0
 
 

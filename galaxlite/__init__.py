@@ -8,6 +8,7 @@
 
 from galaxlite import dbapi, errors
 from galaxlite.database import Database as Database
+from galaxlite.database import EmbeddingHealth as EmbeddingHealth
 from galaxlite.database import Result as Result
 from galaxlite.database import Tag as Tag
 from galaxlite.database import TrainingExport as TrainingExport
@@ -22,7 +23,7 @@ from galaxlite.storage.snapshot_catalog import Snapshot as Snapshot
 __version__ = "0.1.0"
 
 __all__ = sorted({
-    "Database", "Result", "Snapshot", "Tag", "TrainingExport",
+    "Database", "EmbeddingHealth", "Result", "Snapshot", "Tag", "TrainingExport",
     "content_hash", "read_metadata", "torch_dataset", "training_batches",
     *dbapi.__all__, *errors.__all__,
 })

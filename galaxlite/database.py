@@ -30,6 +30,7 @@ from galaxlite.exports.arrow import result_to_arrow, rows_of
 from galaxlite.params import Params
 from galaxlite.runners.statements import run_enable_versioning
 from galaxlite.runners.tags import run_create_tag
+from galaxlite.semantic.declared import EmbeddingHealth, health
 from galaxlite.storage import check, clock, current_version, files, snapshot_catalog
 from galaxlite.storage import tags as tag_catalog
 from galaxlite.storage.check import Finding
@@ -38,13 +39,15 @@ from galaxlite.storage.guards import catalog_writer
 from galaxlite.storage.tags import SEED_BITS, Tag, TrainingExport
 from galaxlite.transpile import quote_identifier as q
 
-__all__ = ["DATABASE_FILE", "Database", "Finding", "Result", "Tag", "TrainingExport"]
+__all__ = ["DATABASE_FILE", "Database", "EmbeddingHealth", "Finding", "Result", "Tag", "TrainingExport"]
 
 class Database:
     """A galaxlite database: one SQLite file whose ordinary tables are all versioned.
 
     ``path`` names a file (``shop.db``), a directory (``./data``, which then holds
-    ``galaxlite.db`` and the ``exports/`` folder), or ``":memory:"``.
+    ``galaxlite.db`` and the ``exports/`` folder), or ``":memory:"``. ``exports``: another
+    place for training exports, a folder or an object store URI (``"s3://bucket/prefix"``,
+    reached with Lance's ``storage_options``, kept as ``db.storage_options`` for readers).
 
     A short facade: each method is one call into the engine. ``session`` is the engine's
     internal API (``galaxlite.engine.session.Session``) for galaxlite's own layers (the
@@ -58,9 +61,13 @@ class Database:
         timeout: float = 5.0,
         foreign_keys: bool = True,
         embedder: str | None = None,
+        exports: str | Path | None = None,
+        storage_options: dict | None = None,
     ):
         self.path = str(path)
-        self.filename, self.exports_dir = files.locate(path)
+        self.filename, default_exports = files.locate(path)
+        self.exports_dir = files.exports_location(default_exports, exports, storage_options)
+        self.storage_options = dict(storage_options) if storage_options else None
         self.session = Session(
             self.filename, self.exports_dir, timeout=timeout, foreign_keys=foreign_keys,
             embedder=embedder,
@@ -329,16 +336,26 @@ class Database:
 
     # ------------------------------------------------------------------ semantic search
 
-    def embed(self, table: str, column: str, embedder: str | None = None) -> int:
+    def embed(
+        self, table: str, column: str, embedder: str | None = None,
+        progress: Callable[[int, int], object] | None = None,
+    ) -> int:
         """Compute and cache the embeddings of every distinct text of ``table.column``, as
         it is now and in its history (so AT VERSION queries find them too).
 
         Returns how many texts the embedder computed (0 when all were cached already).
         ``embedder``: use this embedder (by name); if the column was embedded with another,
-        it is re-embedded and switched to this one (embedders are never mixed).
-        SEMANTIC_MATCH embeds lazily anyway: this only moves the work ahead of time.
+        it is re-embedded and switched to this one (embedders are never mixed; a column
+        declared EMBEDDING MODEL keeps its model). ``progress(done, total)`` is called after
+        each batch the embedder computed. SEMANTIC_MATCH and exports embed lazily anyway:
+        this only moves the work ahead of time.
         """
-        return self.session.semantic.embed_column(table, column, embedder)
+        return self.session.semantic.embed_column(table, column, embedder, progress)
+
+    def embedding_health(self) -> list[EmbeddingHealth]:
+        """Per embedding column (declared ``EMBEDDING``, or recorded by a search): its model,
+        and how many of its non-NULL text values are embedded (``SHOW EMBEDDING HEALTH``)."""
+        return health(self.session.conn)
 
     # ------------------------------------------------------------------ transactions
 

@@ -61,11 +61,16 @@ CREATE TABLE IF NOT EXISTS galaxlite_embeddings (
 
 -- The embedder each column's embeddings come from (recorded on first use; Database.embed
 -- with another embedder re-embeds the column and switches it). Embedders are never mixed.
+-- `declared` 1: the column was declared `EMBEDDING [MODEL 'name'] [DIM n]` (CREATE / ALTER
+-- TABLE), and its embedder is the declared model whatever the session's default; 0: recorded
+-- on first use by SEMANTIC_MATCH or Database.embed. (Files of an older galaxlite get the
+-- column when a writer opens them: galaxlite.storage.check.bring_catalog_up_to_date.)
 CREATE TABLE IF NOT EXISTS galaxlite_embedding_columns (
     table_name  TEXT NOT NULL COLLATE NOCASE,
     column_name TEXT NOT NULL COLLATE NOCASE,
     embedder    TEXT NOT NULL,
     dim         INTEGER NOT NULL,
+    declared    INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (table_name, column_name)
 );
 

@@ -222,8 +222,8 @@ def test_what_cannot_be_enabled(odd: galaxlite.Database, name: str, error: type,
         ("ALTER TABLE plain_t AT VERSION 'v1' ENABLE VERSIONING", galaxlite.ReadOnlyVersionError,
          "the past cannot be changed", 12),
         ("ALTER TABLE plain_t ENABLE VERSIONING NOW", galaxlite.SqlSyntaxError, "unexpected text", 38),
-        ("ALTER TABLE plain_t ENABLE", galaxlite.SqlSyntaxError, "expected RENAME, ADD, DROP or ENABLE VERSIONING", 20),
-        ("ALTER TABLE ENABLE VERSIONING", galaxlite.SqlSyntaxError, "expected RENAME, ADD, DROP or ENABLE", 19),
+        ("ALTER TABLE plain_t ENABLE", galaxlite.SqlSyntaxError, "expected RENAME, ADD, DROP, ALTER COLUMN or ENABLE VERSIONING", 20),
+        ("ALTER TABLE ENABLE VERSIONING", galaxlite.SqlSyntaxError, "expected RENAME, ADD, DROP, ALTER COLUMN or ENABLE", 19),
     ],
 )
 def test_enable_syntax_errors(odd: galaxlite.Database, sql: str, error: type, message: str, position: int) -> None:

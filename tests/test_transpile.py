@@ -167,7 +167,7 @@ def test_reading_the_past_inside_a_write_is_allowed():
         ("CREATE VERSION TAG 'x' FOR TRAINING TRAINING SEED 18446744073709551616", "64 bits"),
         ("CREATE VERSION TAG 'x' FOR TRAINING TRAINING SEED 1 TRAINING SEED 2", "twice"),
         ("CREATE VERSION TAG 'x' extra", "unexpected text"),
-        ("ALTER TABLE t FROB", "expected RENAME, ADD, DROP or ENABLE VERSIONING"),
+        ("ALTER TABLE t FROB", "expected RENAME, ADD, DROP, ALTER COLUMN or ENABLE VERSIONING"),
         ("SELECT a AT VERSION 'v' FROM t", "FROM or JOIN clause"),
         ("SELECT * FROM t WHERE x AT VERSION 'v'", "FROM or JOIN clause"),
     ],

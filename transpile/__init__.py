@@ -5,7 +5,7 @@ It imports nothing from the engine. The modules, in the order they depend on eac
 ``plan`` (the plan records, PRECISIONS, MAX_SEED, MAX_VECTOR_DIM), ``cursor`` (the token cursor
 and shared token helpers, quote_identifier), then one module per statement family or rewrite
 pass (``statements``, ``versions``, ``snapshots`` with ``snapshot_refs`` and ``snapshot_using``,
-``semantic``, ``vectors``, ``parameters``), and ``analysis``, whose ``analyze`` ties them
+``semantic``, ``vectors``, ``embeddings``, ``parameters``), and ``analysis``, whose ``analyze`` ties them
 together. Plans are frozen, so ``parse_script`` and ``parse_statement`` cache them by text.
 
 >>> [p.kind for p in parse_script("CREATE VERSION TAG 'v1'; SELECT * FROM t AT VERSION 'v1'")]

@@ -4,8 +4,8 @@ Adding a statement (the snapshot statements, for instance) means adding a row to
 ``RULES``, not another branch in an if-chain. Every builder gets a ``Cursor`` over the
 statement's tokens and returns the plan kind and its detail record. ``analyze`` then runs the
 passes that rewrite the statement: ``AT VERSION`` refs (``versions``), ``name@version`` refs
-(``snapshot_refs``), ``SEMANTIC_*`` calls (``semantic``) and ``VECTOR(n)`` checks
-(``vectors``). Each records edits on the cursor; applying them gives ``Plan.sql`` and, when a
+(``snapshot_refs``), ``SEMANTIC_*`` calls (``semantic``), ``VECTOR(n)`` checks
+(``vectors``) and ``EMBEDDING`` clauses (``embeddings``). Each records edits on the cursor; applying them gives ``Plan.sql`` and, when a
 pass left holes for the engine to fill, ``Plan.template``. This is the only module that knows
 every builder and every pass.
 
@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import re
 
+from galaxlite.transpile import embeddings, semantic, snapshots, statements
 from galaxlite.transpile import plan as P
-from galaxlite.transpile import semantic, snapshots, statements
 from galaxlite.transpile.cursor import Builder, Cursor, Hole
 from galaxlite.transpile.errors import SqlSyntaxError
 from galaxlite.transpile.lexer import PARAM, Statement
@@ -65,6 +65,7 @@ RULES: list[tuple[tuple[str, ...], Builder]] = [
     (("SET",), snapshots.build_set),
     (("RESET",), snapshots.build_reset),
     (("SHOW",), snapshots.build_show),
+    (("SHOW", "EMBEDDING", "HEALTH"), embeddings.build_show_health),
     (("ALTER", "DATABASE"), snapshots.build_alter_database),
 ]
 _RULES_BY_WORD: dict[str, list[tuple[tuple[str, ...], Builder]]] = {}
@@ -131,6 +132,8 @@ def analyze(stmt: Statement) -> P.Plan:
     builder = find_rule(c)
     kind, detail = builder(c)
     c.i = 0
+    if kind in (P.CREATE_TABLE, P.ALTER_TABLE):
+        detail = embeddings.with_clauses(c, kind, detail)
     refs: list[P.VersionRef | P.SnapshotRef] = []
     if kind in (P.READ, P.WRITE, P.BULK_INSERT, P.OTHER, P.CREATE_TABLE):
         refs = find_version_refs(c)

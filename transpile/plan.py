@@ -33,6 +33,8 @@ SAMPLE_SNAPSHOT = "sample_snapshot"
 MANAGE_SNAPSHOT = "manage_snapshot"  # PUBLISH / ARCHIVE / PURGE SNAPSHOT name@version
 SET_PARAMETER = "set_parameter"  # SET p = v | RESET p | ALTER DATABASE SET p = v | ALTER DATABASE RESET p
 SHOW_PARAMETER = "show_parameter"  # SHOW p
+SET_EMBEDDING = "set_embedding"  # ALTER TABLE t ALTER [COLUMN] c SET EMBEDDING ... | DROP EMBEDDING
+SHOW_EMBEDDING_HEALTH = "show_embedding_health"  # SHOW EMBEDDING HEALTH
 
 # Limits and names the front end checks and the engine relies on (one copy each, re-exported
 # by galaxlite.transpile).
@@ -91,11 +93,37 @@ class TableName:
 
 
 @dataclass(frozen=True, slots=True)
+class EmbeddingClause:
+    """``EMBEDDING [MODEL 'name'] [DIM n]`` on column ``column`` (removed from the SQL SQLite
+    sees; the engine records it in the catalog). Positions (0: not given) place run-time
+    errors; ``declared``: the column's type in a CREATE TABLE / ADD COLUMN ('' otherwise)."""
+
+    column: str
+    model: str | None = None
+    dim: int | None = None
+    position: int = 0
+    model_position: int = 0
+    dim_position: int = 0
+    declared: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class EmbeddingChange:
+    """``ALTER TABLE t ALTER COLUMN c SET EMBEDDING ...`` (``clause``) / ``DROP EMBEDDING`` (None)."""
+
+    table: TableName
+    column: str
+    clause: EmbeddingClause | None
+    position: int
+
+
+@dataclass(frozen=True, slots=True)
 class CreateTable:
     table: TableName
     temp: bool
     if_not_exists: bool
     versioned: bool
+    embeddings: tuple[EmbeddingClause, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +132,7 @@ class AlterTable:
     action: str  # rename_table | rename_column | add_column | drop_column
     old: str | None = None
     new: str | None = None
+    embeddings: tuple[EmbeddingClause, ...] = ()  # add_column: the new column's EMBEDDING
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ from __future__ import annotations
 from galaxlite.transpile import plan as P
 from galaxlite.transpile.cursor import Builder, Cursor, is_op, matching_paren, top_level
 from galaxlite.transpile.dml import change_shape
+from galaxlite.transpile.embeddings import build_alter_column
 from galaxlite.transpile.errors import PastIsReadOnly
 from galaxlite.transpile.lexer import NUMBER, OP, PARAM, Statement
 
@@ -97,7 +98,9 @@ def build_alter_table(c: Cursor) -> tuple[str, object]:
     if c.accept("DROP"):
         c.accept("COLUMN")
         return P.ALTER_TABLE, P.AlterTable(name, "drop_column", old=c.identifier("column name"))
-    raise c.error("expected RENAME, ADD, DROP or ENABLE VERSIONING after ALTER TABLE name")
+    if c.accept("ALTER"):
+        return build_alter_column(c, name)
+    raise c.error("expected RENAME, ADD, DROP, ALTER COLUMN or ENABLE VERSIONING after ALTER TABLE name")
 
 
 def _drop(what: str, kind: str, detail: type) -> Builder:

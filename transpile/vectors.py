@@ -77,12 +77,10 @@ def _vector_type_at(c: Cursor, k: int) -> int | None:
     return int(num.text)
 
 
-def add_vector_checks(c: Cursor, kind: str) -> None:
-    """Record an edit adding the CHECK after each ``name VECTOR(n)`` column definition."""
-    toks = c.tokens
-    if not any(t.is_word("VECTOR") for t in toks):
-        return
-    starts: list[int] = []  # token index of each column definition's name
+def column_starts(toks: tuple, kind: str) -> list[int]:
+    """Token index of the name of each column definition of a CREATE TABLE (every item of
+    its parenthesised list, table constraints included) or of an ALTER TABLE ... ADD COLUMN."""
+    starts: list[int] = []
     if kind == P.CREATE_TABLE:
         depth = 0
         for k, tok in enumerate(toks):
@@ -101,11 +99,18 @@ def add_vector_checks(c: Cursor, kind: str) -> None:
             if toks[k].is_word("ADD"):
                 starts.append(k + 2 if toks[k + 1].is_word("COLUMN") else k + 1)
                 break
-    for k in starts:
+    return starts
+
+
+def add_vector_checks(c: Cursor, kind: str) -> None:
+    """Record an edit adding the CHECK after each ``name VECTOR(n)`` column definition."""
+    toks = c.tokens
+    if not any(t.is_word("VECTOR") for t in toks):
+        return
+    for k in column_starts(toks, kind):
         if k + 1 >= len(toks) or toks[k].kind not in (WORD, QIDENT, STRING):
             continue
         dim = _vector_type_at(c, k + 1)
         if dim is not None:
             end = toks[k + 4]
             c.edits.append((end.end, end.end, " " + vector_check(toks[k].value, dim)))
-

@@ -260,6 +260,11 @@ def semantic_search(demo: Demo) -> None:
         "WHERE SEMANTIC_MATCH(text, 'space and astronomy research', 0.4) ORDER BY id",
         note="the same on the raw data (its column was still called text); the cache is shared",
     )
+    demo.sql(
+        "ALTER TABLE docs ALTER COLUMN body SET EMBEDDING MODEL 'minilm'",
+        note="declared: exports, searches and db.embed use this model (the table stays plain SQLite)",
+    )
+    demo.sql("SHOW EMBEDDING HEALTH", note="per embedding column: its model, how many values are embedded")
 
 
 # A plain SQLite client in its own process: two SQLite libraries in one process (apsw's and

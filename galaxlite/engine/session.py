@@ -36,6 +36,7 @@ from galaxlite.storage import (
     current_version,
     set_writes,
 )
+from galaxlite.storage.files import RemoteExports
 from galaxlite.storage.guards import catalog_writer, missing_guards
 from galaxlite.transpile import plan as P
 
@@ -51,7 +52,7 @@ class Session:
     """An open galaxlite connection and its statement state (see the module docstring)."""
 
     def __init__(
-        self, filename: str, exports_dir: Path | None, *, timeout: float, foreign_keys: bool,
+        self, filename: str, exports_dir: Path | RemoteExports | None, *, timeout: float, foreign_keys: bool,
         embedder: str | None,
     ):
         self.filename, self.exports_dir = filename, exports_dir
@@ -116,8 +117,9 @@ class Session:
         conn = self.conn
         try:
             tables, old = check.columns_to_adopt(conn), check.outdated(conn)
-            if tables or old:
-                with self.writing(), catalog_writer(conn):
+            if tables or old or check.catalog_outdated(conn):
+                with self.writing(pin=bool(tables or old)), catalog_writer(conn):
+                    check.bring_catalog_up_to_date(conn)
                     check.bring_up_to_date(conn, old)
                     check.adopt_columns(conn, check.columns_to_adopt(conn), clock.current(conn))
         except apsw.BusyError:

@@ -30,6 +30,8 @@ The package, in the order the data flows:
 * :mod:`~galaxlite.exports.pipeline`: the threads (a prefetching reader, an in-order worker);
 * :mod:`~galaxlite.exports.write`: writing an export, all or nothing;
 * :mod:`~galaxlite.exports.read`: reading one (no apsw, no engine module);
+* :mod:`~galaxlite.exports.torch_reader`: a PyTorch dataset over one, sharded by rank and
+  DataLoader worker, reshuffled per epoch;
 * :mod:`~galaxlite.exports.arrow`: query results as Arrow tables, Arrow tables as rows.
 
 >>> import tempfile, galaxlite, numpy as np
@@ -46,7 +48,8 @@ True
 """
 
 from galaxlite.exports.hashing import ContentHash
-from galaxlite.exports.read import content_hash, read_metadata, torch_dataset, training_batches
+from galaxlite.exports.read import content_hash, read_metadata, training_batches
+from galaxlite.exports.torch_reader import shard_rows, torch_dataset
 from galaxlite.exports.write import (
     ExportResult,
     ProgressCallback,
@@ -63,6 +66,7 @@ __all__ = [
     "content_hash",
     "discard",
     "read_metadata",
+    "shard_rows",
     "torch_dataset",
     "training_batches",
     "write_exports",

@@ -1,4 +1,5 @@
-"""Reading training exports without the database: numpy batches, a torch dataset, the hash.
+"""Reading training exports without the database: numpy batches, the hash (the torch
+dataset is :mod:`galaxlite.exports.torch_reader`).
 
 The dataset's schema metadata ``galaxlite`` (JSON) says what an export holds — tag, table,
 version, precision, seed, order, and per vector column its kind, dimension, embedder and
@@ -7,12 +8,12 @@ database. :func:`content_hash` recomputes the hash recorded in the catalog from 
 
 A training job reads an export on a machine that may not have the database: this module
 imports neither apsw nor any module of the engine, only the export's layout, the
-quantizers (numpy) and the content hash; Lance and torch are imported when first used.
+quantizers (numpy) and the content hash; Lance is imported when first used. An export may
+live on an object store (``s3://...``): every reader takes Lance's ``storage_options``.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -27,17 +28,19 @@ from galaxlite.exports.hashing import ContentHash
 from galaxlite.exports.layout import FORMAT, FORMAT_VERSION, METADATA_KEY
 
 
-def read_metadata(path: str | Path) -> dict:
+def read_metadata(path: str | Path, *, storage_options: dict | None = None) -> dict:
     """The ``galaxlite`` metadata of a training export (TrainingExportError if ``path`` is
     not one)."""
-    return json.loads(_open(path)[1].schema.metadata[METADATA_KEY])
+    return json.loads(open_export(path, storage_options)[1].schema.metadata[METADATA_KEY])
 
 
-def _open(path: str | Path) -> tuple[dict, Any]:
+def open_export(path: str | Path, storage_options: dict | None = None) -> tuple[dict, Any]:
+    """(metadata, Lance dataset) of the training export at ``path`` (a folder or an object
+    store URI such as ``s3://bucket/prefix/...``, opened with Lance's ``storage_options``)."""
     import lance
 
     try:
-        dataset = lance.dataset(str(path))
+        dataset = lance.dataset(str(path), storage_options=storage_options)
     except (OSError, ValueError, RuntimeError) as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise errors.TrainingExportError(f"cannot open {str(path)!r} as a Lance dataset: {first}") from None
@@ -65,6 +68,7 @@ def training_batches(
     batch_size: int = 1024,
     columns: Sequence[str] | None = None,
     rabitq_mode: str = "norm",
+    storage_options: dict | None = None,
 ) -> Iterator[dict[str, np.ndarray]]:
     """The rows of a training export, ``batch_size`` at a time, as dicts of numpy arrays.
 
@@ -86,11 +90,21 @@ def training_batches(
     """
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise errors.ProgrammingError(f"batch_size must be a positive integer, not {batch_size!r}")
+    meta, dataset = open_export(path, storage_options)
+    read, decode = batch_decoder(path, meta, dataset, columns, rabitq_mode)
+    for batch in dataset.to_batches(columns=read, batch_size=batch_size):
+        yield decode(batch)
+
+
+def batch_decoder(
+    path: str | Path, meta: dict, dataset: Any, columns: Sequence[str] | None, rabitq_mode: str
+) -> tuple[list[str], Callable[[pa.RecordBatch], dict[str, np.ndarray]]]:
+    """(the stored columns to read, a function from a record batch of them to the dict
+    :func:`training_batches` yields) for an export opened with :func:`open_export`."""
     if rabitq_mode not in quantize.RABITQ_MODES:
         raise errors.QuantizationModeError(
             f"unknown RaBitQ decode mode {rabitq_mode!r}: use one of {', '.join(quantize.RABITQ_MODES)}"
         )
-    meta, dataset = _open(path)
     vectors = meta["columns"]
     hidden = {c[k] for c in vectors.values() for k in ("norm_column", "ip_column") if k in c}
     names = [n for n in dataset.schema.names if n not in hidden]
@@ -103,11 +117,14 @@ def training_batches(
         names = list(columns)
     decoders = {name: _decoder(name, vectors[name], rabitq_mode) for name in names if name in vectors}
     read = [*names, *(x for n in decoders for x in (vectors[n].get("norm_column"), vectors[n].get("ip_column")) if x)]
-    for batch in dataset.to_batches(columns=read, batch_size=batch_size):
-        yield {
+
+    def decode(batch: pa.RecordBatch) -> dict[str, np.ndarray]:
+        return {
             name: decoders[name](batch) if name in decoders else batch.column(name).to_numpy(zero_copy_only=False)
             for name in names
         }
+
+    return read, decode
 
 
 def _decoder(name: str, meta: dict, mode: str) -> Callable[[pa.RecordBatch], np.ndarray]:
@@ -150,86 +167,11 @@ def _nan_nulls(array: pa.Array, matrix: np.ndarray) -> np.ndarray:
     return out
 
 
-def content_hash(path: str | Path) -> str:
+def content_hash(path: str | Path, *, storage_options: dict | None = None) -> str:
     """Recompute the content hash of a training export from its files (the value the catalog
     records, ``Database.exports()[i].content_hash``): a check that the data is intact."""
-    _, dataset = _open(path)
+    _, dataset = open_export(path, storage_options)
     digest = ContentHash(dataset.schema)
     for batch in dataset.to_batches():
         digest.add(batch)
     return digest.hexdigest()
-
-
-def torch_dataset(
-    path: str | Path,
-    *,
-    batch_size: int | None = None,
-    columns: Sequence[str] | None = None,
-    rabitq_mode: str = "norm",
-) -> Any:
-    """A ``torch.utils.data.IterableDataset`` over a training export, vectors as float32
-    tensors whatever the stored precision (decoded as in :func:`training_batches`).
-
-    ``batch_size=None`` (default) yields one row at a time (a dict), for
-    ``DataLoader(dataset, batch_size=32)``; an integer yields dicts of batched tensors of
-    that many rows, for ``DataLoader(dataset, batch_size=None)``. Numeric columns become
-    tensors, strings stay Python strings. With several DataLoader workers each reads every
-    n-th batch; Lance is not fork-safe, so give the DataLoader
-    ``multiprocessing_context="spawn"`` (or ``"forkserver"``) then. Needs PyTorch
-    (``pip install torch``): OptionalDependencyError otherwise.
-    """
-    cls = _torch_class()
-    read = 1024 if batch_size is None else batch_size
-    next(training_batches(path, batch_size=read, columns=columns, rabitq_mode=rabitq_mode), None)
-    return cls(str(path), batch_size, None if columns is None else list(columns), rabitq_mode)
-
-
-def __getattr__(name: str) -> Any:
-    # ``TrainingDataset`` exists once torch is imported; pickle (DataLoader workers started
-    # with spawn) finds the class by this name.
-    if name == "TrainingDataset":
-        return _torch_class()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-@functools.cache
-def _torch_class() -> type:
-    """The IterableDataset subclass, made on first use: torch stays optional."""
-    try:
-        import torch
-    except ImportError:
-        raise errors.OptionalDependencyError(
-            "torch_dataset() needs PyTorch, which is not installed: pip install torch "
-            "(or read the export with galaxlite.training_batches, which needs only numpy)"
-        ) from None
-
-    def tensor(value: np.ndarray) -> Any:
-        if value.dtype.kind not in "biuf":
-            return value.tolist()
-        return torch.from_numpy(value if value.flags.writeable else value.copy())
-
-    class TrainingDataset(torch.utils.data.IterableDataset):
-        """Rows (or batches) of a galaxlite training export, vectors as float32 tensors."""
-
-        def __init__(self, path: str, batch_size: int | None, columns: list[str] | None, rabitq_mode: str):
-            super().__init__()
-            self.path, self.batch_size, self.columns, self.rabitq_mode = path, batch_size, columns, rabitq_mode
-
-        def __iter__(self) -> Iterator[dict]:
-            info = torch.utils.data.get_worker_info()
-            batches = training_batches(
-                self.path, batch_size=self.batch_size or 1024, columns=self.columns,
-                rabitq_mode=self.rabitq_mode,
-            )
-            for i, batch in enumerate(batches):
-                if info is not None and i % info.num_workers != info.id:
-                    continue
-                out = {name: tensor(value) for name, value in batch.items()}
-                if self.batch_size is not None:
-                    yield out
-                    continue
-                for r in range(len(next(iter(batch.values()))) if batch else 0):
-                    yield {name: value[r] for name, value in out.items()}
-
-    TrainingDataset.__module__, TrainingDataset.__qualname__ = __name__, "TrainingDataset"
-    return TrainingDataset

@@ -33,6 +33,7 @@ import apsw
 import pyarrow as pa
 
 from galaxlite import errors, semantic
+from galaxlite.exports import object_store
 from galaxlite.exports.encode import Encoder, describe, export_schema
 from galaxlite.exports.hashing import ContentHash
 from galaxlite.exports.layout import LANCE_OPTIONS, file_names, folder_name
@@ -40,6 +41,7 @@ from galaxlite.exports.pipeline import InOrder, Prefetch, wait_get
 from galaxlite.exports.plan import TablePlan, plan_table
 from galaxlite.exports.rows import Rows, mmap_reads, read_rows
 from galaxlite.exports.stage import fit_quantizers, row_order, stage_ahead
+from galaxlite.storage.files import RemoteExports
 from galaxlite.transpile import PRECISIONS
 
 ProgressCallback = Callable[[int, int], object]
@@ -62,15 +64,16 @@ class ExportResult:
     made for it."""
 
     folder: str
-    path: Path
+    path: Path | str  # a URI for an export on an object store
     tables: tuple[Written, ...]
     made_root: bool
+    storage_options: dict | None = None  # an object store's (None: a local folder)
 
 
 def write_exports(
     conn: apsw.Connection,
     engine: semantic.SemanticEngine,
-    exports_dir: Path,
+    exports_dir: Path | RemoteExports,
     tables: Sequence[str],
     *,
     tag: str,
@@ -83,12 +86,17 @@ def write_exports(
 
     Runs inside the caller's write transaction (which makes the reads consistent and keeps
     writers out). Returns the folder made; on any error nothing is left (the exports folder
-    itself is removed again if this call created it and it is empty).
+    itself is removed again if this call created it and it is empty). On an object store
+    (``RemoteExports``) the tables are written in place under the final folder, which is
+    removed again on any error (see :mod:`galaxlite.exports.object_store`).
     """
     if precision not in PRECISIONS:
         raise errors.QuantizationModeError(
             f"unknown training precision {precision!r}: use one of {', '.join(PRECISIONS)}"
         )
+    if isinstance(exports_dir, RemoteExports):
+        return _write_remote(conn, engine, exports_dir, tables, tag=tag, version=version,
+                             precision=precision, seed=seed, progress=progress)
     created_root = not exports_dir.exists()
     final = exports_dir / folder_name(tag, version)
     work: Path | None = None
@@ -99,16 +107,9 @@ def write_exports(
             raise errors.OperationalError(f"cannot export tag {tag!r}: {str(final)!r} exists already")
         work = Path(tempfile.mkdtemp(prefix=".galaxlite-export-", dir=exports_dir))
         (work / "export").mkdir()
-        with mmap_reads(conn):
-            files = file_names(tables)
-            plans = [plan_table(conn, t, version, files[t]) for t in tables]
-            counter = _Progress(progress, sum(next(conn.execute(p.count_sql))[0] for p in plans)
-                                if progress is not None else 0)
-            written = tuple(
-                _write_table(conn, engine, plan, work, tag=tag, version=version,
-                             precision=precision, seed=seed, progress=counter)
-                for plan in plans
-            )
+        written = _write_tables(conn, engine, tables, work, lambda file: work / "export" / file,
+                                None, tag=tag, version=version, precision=precision, seed=seed,
+                                progress=progress)
         os.rename(work / "export", final)
         renamed = True
         shutil.rmtree(work)
@@ -124,8 +125,55 @@ def write_exports(
         raise
 
 
+def _write_tables(
+    conn: apsw.Connection, engine: semantic.SemanticEngine, tables: Sequence[str], work: Path,
+    target: Callable[[str], Path | str], storage_options: dict | None, *, tag: str,
+    version: int, precision: str, seed: int | None, progress: ProgressCallback | None,
+) -> tuple[Written, ...]:
+    """Write each table to ``target(its file name)``, staging in ``work``."""
+    with mmap_reads(conn):
+        files = file_names(tables)
+        plans = [plan_table(conn, t, version, files[t]) for t in tables]
+        counter = _Progress(progress, sum(next(conn.execute(p.count_sql))[0] for p in plans)
+                            if progress is not None else 0)
+        return tuple(
+            _write_table(conn, engine, plan, work, tag=tag, version=version, precision=precision,
+                         seed=seed, progress=counter, target=target(plan.file),
+                         storage_options=storage_options)
+            for plan in plans
+        )
+
+
+def _write_remote(
+    conn: apsw.Connection, engine: semantic.SemanticEngine, remote: RemoteExports,
+    tables: Sequence[str], *, tag: str, version: int, precision: str, seed: int | None,
+    progress: ProgressCallback | None,
+) -> ExportResult:
+    """:func:`write_exports` to an object store: in place, removed again on any error."""
+    folder = folder_name(tag, version)
+    base, options = remote.join(folder), remote.storage_options
+    if object_store.exists(base, options):
+        raise errors.OperationalError(f"cannot export tag {tag!r}: {base!r} exists already")
+    work = Path(tempfile.mkdtemp(prefix=".galaxlite-export-"))  # local staging
+    try:
+        written = _write_tables(conn, engine, tables, work, lambda file: f"{base}/{file}", options,
+                                tag=tag, version=version, precision=precision, seed=seed,
+                                progress=progress)
+        return ExportResult(folder, base, written, False, options)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            object_store.remove(base, options)
+        raise
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def discard(result: ExportResult) -> None:
     """Remove a written export again (its transaction did not commit)."""
+    if result.storage_options is not None:
+        with contextlib.suppress(OSError):
+            object_store.remove(str(result.path), result.storage_options)
+        return
     shutil.rmtree(result.path, ignore_errors=True)
     if result.made_root:
         with contextlib.suppress(OSError):
@@ -149,6 +197,7 @@ class _Progress:
 def _write_table(
     conn: apsw.Connection, engine: semantic.SemanticEngine, plan: TablePlan, work: Path, *,
     tag: str, version: int, precision: str, seed: int | None, progress: _Progress,
+    target: Path | str, storage_options: dict | None = None,
 ) -> Written:
     staged = None
     if precision == "float32" and seed is None:  # straight from SQLite to Lance
@@ -178,9 +227,8 @@ def _write_table(
         hashing.submit(batch)
         progress.advance(batch.num_rows)
 
-    target = work / "export" / plan.file
     try:
-        rows = _write_lance(plan.table, encoder.schema, batches, target, handed)
+        rows = _write_lance(plan.table, encoder.schema, batches, target, handed, storage_options)
     except BaseException:
         hashing.close()
         raise
@@ -191,8 +239,8 @@ def _write_table(
 
 
 def _write_lance(
-    table: str, schema: pa.Schema, make: Callable[[], Iterator[pa.RecordBatch]], target: Path,
-    handed: Callable[[pa.RecordBatch], None],
+    table: str, schema: pa.Schema, make: Callable[[], Iterator[pa.RecordBatch]], target: Path | str,
+    handed: Callable[[pa.RecordBatch], None], storage_options: dict | None = None,
 ) -> int:
     """Write the batches of ``make()`` to ``target``; returns the row count.
 
@@ -211,7 +259,7 @@ def _write_lance(
         try:
             lance.write_dataset(
                 pa.RecordBatchReader.from_batches(schema, reader.consume(taken.put)),
-                str(target), mode="create", **LANCE_OPTIONS,
+                str(target), mode="create", storage_options=storage_options, **LANCE_OPTIONS,
             )
         except BaseException as exc:  # raised by the caller's thread below
             outcome.append(exc)

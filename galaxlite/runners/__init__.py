@@ -19,6 +19,7 @@ from galaxlite.engine.result import Result
 from galaxlite.engine.session import Session
 from galaxlite.engine.writes import ChangeCounter
 from galaxlite.params import Params
+from galaxlite.runners.embeddings import run_set_embedding, run_show_health
 from galaxlite.runners.snapshot_statements import (
     run_set_parameter,
     run_show_parameter,
@@ -72,6 +73,8 @@ RUNNERS: dict[str, Runner] = {
     P.MANAGE_SNAPSHOT: run_snapshot,
     P.SET_PARAMETER: run_set_parameter,
     P.SHOW_PARAMETER: run_show_parameter,
+    P.SET_EMBEDDING: run_set_embedding,
+    P.SHOW_EMBEDDING_HEALTH: run_show_health,
 }
 
 

@@ -16,6 +16,8 @@ from galaxlite.engine.render import render
 from galaxlite.engine.result import Result, describe
 from galaxlite.engine.session import Session
 from galaxlite.params import Params
+from galaxlite.runners import embeddings
+from galaxlite.semantic import declared
 from galaxlite.storage import clock, set_writes
 from galaxlite.storage.guards import catalog_writer
 from galaxlite.transpile import plan as P
@@ -156,8 +158,11 @@ def run_create_table(session: Session, plan: P.Plan, params: Params) -> Result:
             plan.source,
             plan.position,
         )
+    resolved = embeddings.resolve_all(session, plan, d.table.name, d.embeddings)
     if not d.versioned:
-        return run_other(session, plan, params)
+        if not resolved:
+            return run_other(session, plan, params)
+        return _with_declarations(session, plan, params, d.table.name, resolved, new_table=True)
     sql, params = render(session, plan, params)
 
     def work(conn: apsw.Connection, version: int) -> None:
@@ -165,8 +170,26 @@ def run_create_table(session: Session, plan: P.Plan, params: Params) -> Result:
         conn.execute(sql, params)
         if not existed:
             storage.make_versioned(conn, d.table.name, version)
+            embeddings.declare_all(conn, d.table.name, resolved)
 
     return run_ddl(session, plan, work)
+
+
+def _with_declarations(
+    session: Session, plan: P.Plan, params: Params, table: str, resolved: list, *, new_table: bool,
+) -> Result:
+    """A plain table's CREATE TABLE / ADD COLUMN with EMBEDDING clauses: the statement and
+    the declarations in one transaction (none when CREATE TABLE IF NOT EXISTS found one)."""
+    conn = session.conn
+    try:
+        with session.writing(pin=False), catalog_writer(conn):
+            existed = new_table and conn.table_exists("main", table)
+            run_other(session, plan, params).fetchall()
+            if not existed:
+                embeddings.declare_all(conn, embeddings.stored_name(conn, table), resolved)
+    except apsw.Error as exc:
+        raise statement_error(exc, plan, plan.sql) from None
+    return Result(iter(()))
 
 
 def _versioned_or_none(session: Session, plan: P.Plan, table: P.TableName) -> storage.TableVersion | None:
@@ -179,7 +202,11 @@ def _versioned_or_none(session: Session, plan: P.Plan, table: P.TableName) -> st
 def run_alter_table(session: Session, plan: P.Plan, params: Params) -> Result:
     d: P.AlterTable = plan.detail
     tv = _versioned_or_none(session, plan, d.table)
+    resolved = embeddings.resolve_all(session, plan, d.table.name, d.embeddings)
     if tv is None:
+        if not d.table.is_temp and (d.table.schema or "main").lower() == "main" and (
+                resolved or d.action != "add_column"):
+            return _plain_alter(session, plan, params, d, resolved)
         return run_other(session, plan, params)
     if d.action == "rename_table":
         session.check_not_internal(plan, d.new)
@@ -188,18 +215,45 @@ def run_alter_table(session: Session, plan: P.Plan, params: Params) -> Result:
         storage.alter_table(
             conn, tv, d.action, version, lambda: conn.execute(plan.sql), old=d.old, new=d.new
         )
+        declared.follow_schema_change(conn, d.action, tv.name, d.old, d.new)
+        embeddings.declare_all(conn, tv.name, resolved)
 
     return run_ddl(session, plan, work)
+
+
+def _plain_alter(
+    session: Session, plan: P.Plan, params: Params, d: P.AlterTable | P.DropTable, resolved: list
+) -> Result:
+    """ALTER / DROP TABLE of a plain table, with the catalog of its embedding columns kept in
+    step (in the same transaction)."""
+    conn = session.conn
+    if not resolved and not declared.records(conn, embeddings.stored_name(conn, d.table.name)):
+        return run_other(session, plan, params)
+    action, old, new = (
+        ("drop_table", None, None) if isinstance(d, P.DropTable) else (d.action, d.old, d.new)
+    )
+    try:
+        with session.writing(pin=False), catalog_writer(conn):
+            table = embeddings.stored_name(conn, d.table.name)
+            run_other(session, plan, params).fetchall()
+            declared.follow_schema_change(conn, action, table, old, new)
+            embeddings.declare_all(conn, table, resolved)
+    except apsw.Error as exc:
+        raise statement_error(exc, plan, plan.sql) from None
+    return Result(iter(()))
 
 
 def run_drop_table(session: Session, plan: P.Plan, params: Params) -> Result:
     d: P.DropTable = plan.detail
     tv = _versioned_or_none(session, plan, d.table)
     if tv is None:
-        return run_other(session, plan, params)
+        if d.table.is_temp or (d.table.schema or "main").lower() != "main":
+            return run_other(session, plan, params)
+        return _plain_alter(session, plan, params, d, [])
 
     def work(conn: apsw.Connection, version: int) -> None:
         storage.drop_table(conn, tv, version, lambda: conn.execute(plan.sql))
+        declared.follow_schema_change(conn, "drop_table", tv.name)
 
     return run_ddl(session, plan, work)
 

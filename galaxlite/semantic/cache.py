@@ -166,11 +166,15 @@ class SourceCache:
             self._query_vectors.move_to_end(key)
         return vec
 
-    def text_vectors(self, emb: Embedder, texts: list[str]) -> tuple[np.ndarray, int]:
+    def text_vectors(
+        self, emb: Embedder, texts: list[str], progress: Callable[[int, int], object] | None = None,
+    ) -> tuple[np.ndarray, int]:
         """Unit embeddings of ``texts`` (distinct) and how many the embedder computed.
 
         Each text is looked up in the in-memory sources of the same embedder, then in the
-        file's cache; only the rest is embedded (in batches) and stored.
+        file's cache; only the rest is embedded (in batches of :data:`EMBED_BATCH`) and
+        stored. ``progress(done, total)`` is called after each batch the embedder computed
+        (``total``: the texts it has to compute).
         """
         n = len(texts)
         out: np.ndarray | None = None
@@ -193,7 +197,7 @@ class SourceCache:
             return out, 0
         missing = todo.tolist()
         hashes = {i: text_hash(texts[i]) for i in missing}
-        found = self._cached(emb, [hashes[i] for i in missing])
+        found = cached_vectors(self.conn, emb.name, emb.dim, [hashes[i] for i in missing])
         rest, hit_rows, blobs = [], [], []
         for i in missing:
             blob = found.get(hashes[i])
@@ -214,22 +218,24 @@ class SourceCache:
                 "VALUES (?, ?, ?, ?)",
                 [(emb.name, hashes[i], emb.dim, vecs[r].tobytes()) for r, i in enumerate(batch)],
             )
+            if progress is not None:
+                progress(start + len(batch), len(rest))
         return out, len(rest)
 
-    def _cached(self, emb: Embedder, hashes: list[bytes]) -> dict[bytes, bytes]:
-        """Vectors (float32 BLOBs) of the file's embedding cache for these text hashes."""
-        found: dict[bytes, bytes] = {}
-        nbytes = 4 * emb.dim
-        for start in range(0, len(hashes), LOOKUP_CHUNK):
-            chunk = hashes[start : start + LOOKUP_CHUNK]
-            sql = (
-                "SELECT text_hash, vector FROM galaxlite_embeddings WHERE embedder = ? AND dim = ? "
-                f"AND text_hash IN ({', '.join('?' * len(chunk))})"
-            )
-            for h, blob in self.conn.execute(sql, (emb.name, emb.dim, *chunk)):
-                if isinstance(blob, bytes) and len(blob) == nbytes:
-                    found[h] = blob
-        return found
+def cached_vectors(conn: apsw.Connection, embedder: str, dim: int, hashes: list[bytes]) -> dict[bytes, bytes]:
+    """Vectors (float32 BLOBs) of the file's embedding cache for these text hashes."""
+    found: dict[bytes, bytes] = {}
+    nbytes = 4 * dim
+    for start in range(0, len(hashes), LOOKUP_CHUNK):
+        chunk = hashes[start : start + LOOKUP_CHUNK]
+        sql = (
+            "SELECT text_hash, vector FROM galaxlite_embeddings WHERE embedder = ? AND dim = ? "
+            f"AND text_hash IN ({', '.join('?' * len(chunk))})"
+        )
+        for h, blob in conn.execute(sql, (embedder, dim, *chunk)):
+            if isinstance(blob, bytes) and len(blob) == nbytes:
+                found[h] = blob
+    return found
 
 
 def bookkeeping_write(conn: apsw.Connection, sql: str, rows: list[tuple]) -> bool:

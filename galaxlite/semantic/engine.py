@@ -20,12 +20,15 @@ How ``SEMANTIC_MATCH(col, 'query', t)`` runs (``SEMANTIC_SCORE`` likewise):
 
 The column keeps the embedder it was first embedded with (``galaxlite_embedding_columns``);
 another embedder on the same column is an error until ``Database.embed(..., embedder=...)``
-re-embeds it. Vectors of different embedders are never mixed.
+re-embeds it. A column declared ``EMBEDDING MODEL 'name'`` (``galaxlite.semantic.declared``)
+always uses that model; ``ALTER TABLE ... ALTER COLUMN ... SET EMBEDDING MODEL`` changes it.
+Vectors of different embedders are never mixed.
 """
 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +39,7 @@ from galaxlite import errors as E
 from galaxlite import storage
 from galaxlite.params import Params
 from galaxlite.semantic import calls as C
+from galaxlite.semantic import declared
 from galaxlite.semantic import embedders as EMB
 from galaxlite.semantic import targets as T
 from galaxlite.semantic.bindings import VectorBindings
@@ -161,19 +165,26 @@ class SemanticEngine:
         ``requested``: a name asked for explicitly (``Database.embed(..., embedder=)``);
         ``switch``: make it the column's embedder (after re-embedding).
         """
-        record = self._record(target)
+        record = declared.record(self.conn, target.table, target.column)
         if requested is not None:
             name = requested.strip().lower()
-        elif self.explicit or record is None:
-            name = self.default
+        elif record is not None and (record.declared or not self.explicit):
+            name = record.embedder  # a declared model wins over the session's default
         else:
-            name = record[0]
-        if record is not None and record[0] != name and not switch:
+            name = self.default
+        if record is not None and record.declared and record.embedder != name:
+            raise site(
+                f"column {target.label} is declared EMBEDDING MODEL {record.embedder!r}, not "
+                f"{name!r}: ALTER TABLE {q(target.table)} ALTER COLUMN {q(target.column)} SET "
+                f"EMBEDDING MODEL {name!r} changes its model",
+                E.EmbedderMismatchError,
+            )
+        if record is not None and record.embedder != name and not switch:
             hint = (
                 f"db.embed({target.table!r}, {target.column!r}, embedder={name!r}) re-embeds it"
             )
             raise site(
-                f"column {target.label} is embedded with {record[0]!r} ({record[1]}-d), not "
+                f"column {target.label} is embedded with {record.embedder!r} ({record.dim}-d), not "
                 f"{name!r}: embeddings of different embedders are never mixed; {hint}",
                 E.EmbedderMismatchError,
             )
@@ -187,7 +198,7 @@ class SemanticEngine:
                 f"{emb.dim}-d vectors: query it with a vector (a list, array, BLOB or "
                 f"'[...]' string) or choose an embedder of dimension {target.dim}",
             )
-        if record is None or record[0] != name:
+        if record is None or record.embedder != name:
             bookkeeping_write(
                 self.conn,
                 "INSERT OR REPLACE INTO galaxlite_embedding_columns "
@@ -196,25 +207,23 @@ class SemanticEngine:
             )
         return emb
 
-    def _record(self, target: T.Target) -> tuple[str, int] | None:
-        for row in self.conn.execute(
-            "SELECT embedder, dim FROM galaxlite_embedding_columns "
-            "WHERE table_name = ? AND column_name = ?",
-            (target.table, target.column),
-        ):
-            return row[0], row[1]
-        return None
-
-    def text_vectors(self, emb: Embedder, texts: list[str]) -> tuple[np.ndarray, int]:
+    def text_vectors(
+        self, emb: Embedder, texts: list[str], progress: Callable[[int, int], object] | None = None,
+    ) -> tuple[np.ndarray, int]:
         """Unit embeddings of ``texts`` (distinct) and how many the embedder computed (the
-        in-memory sources, then the file's cache, then the embedder)."""
-        return self.cache.text_vectors(emb, texts)
+        in-memory sources, then the file's cache, then the embedder; ``progress`` as in
+        ``SourceCache.text_vectors``)."""
+        return self.cache.text_vectors(emb, texts, progress)
 
     # -------------------------------------------------------------- Database.embed
 
-    def embed_column(self, table: str, column: str, embedder: str | None) -> int:
+    def embed_column(
+        self, table: str, column: str, embedder: str | None,
+        progress: Callable[[int, int], object] | None = None,
+    ) -> int:
         """Embed every distinct text of ``table.column``, now and in its history; returns how
-        many texts the embedder had to compute (0 when all were cached)."""
+        many texts the embedder had to compute (0 when all were cached). ``progress(done,
+        total)`` after each batch the embedder computed."""
         self.cache.check_state()
         site = C.ErrorSite()  # no SQL: the errors say no place
         target = T.current_target(self.conn, None, table, column, site)
@@ -232,7 +241,7 @@ class SemanticEngine:
         texts = [v for (v,) in self.conn.execute(sql) if isinstance(v, str)]
         last_id = self.conn.last_insert_rowid()
         try:
-            _, computed = self.cache.text_vectors(emb, texts)
+            _, computed = self.cache.text_vectors(emb, texts, progress)
             # the in-memory matrix a query of the table will use (the file holds the rest)
             self.cache.build_source(T.by_rowid(self.conn, P.SourceItem(None, target.table), target), emb)
         finally:

@@ -230,6 +230,21 @@ def bring_up_to_date(conn: apsw.Connection, tables: list[TableVersion]) -> None:
         install_key_index(conn, tv)
 
 
+def catalog_outdated(conn: apsw.Connection) -> bool:
+    """Is the catalog one an older galaxlite made (``galaxlite_embedding_columns`` without
+    its ``declared`` column)?"""
+    if not conn.table_exists("main", "galaxlite_embedding_columns"):
+        return False
+    names = {r[1] for r in conn.execute("SELECT * FROM pragma_table_info('galaxlite_embedding_columns')")}
+    return "declared" not in names
+
+
+def bring_catalog_up_to_date(conn: apsw.Connection) -> None:
+    """Give an older catalog (see ``catalog_outdated``) what today's galaxlite makes."""
+    if catalog_outdated(conn):
+        conn.execute("ALTER TABLE galaxlite_embedding_columns ADD COLUMN declared INTEGER NOT NULL DEFAULT 0")
+
+
 def adopt_columns(conn: apsw.Connection, tables: list[TableVersion], version: int) -> None:
     """Record the added columns of ``tables`` (see ``columns_to_adopt``) from ``version`` on:
     they get history from then; the past keeps the schema it had."""

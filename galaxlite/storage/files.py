@@ -10,6 +10,7 @@ connections go on writing, plus the export datasets that copy's catalog names.
 from __future__ import annotations
 
 import shutil
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import apsw
@@ -17,6 +18,47 @@ import apsw
 from galaxlite import errors as E
 
 DATABASE_FILE = "galaxlite.db"  # the file inside a database directory
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteExports:
+    """An exports location on an object store (``Database(..., exports="s3://bucket/prefix")``):
+    its URI and the Lance ``storage_options`` that reach it (credentials, endpoint, region)."""
+
+    uri: str
+    storage_options: dict = field(default_factory=dict)
+
+    def join(self, relative: str) -> str:
+        """The URI of ``relative`` (``folder/table.lance``) under this location."""
+        return f"{self.uri.rstrip('/')}/{relative.lstrip('/')}"
+
+
+def is_uri(location: str | Path) -> bool:
+    """Does ``location`` name an object store (``s3://...``) rather than a local folder?
+
+    >>> is_uri("s3://bucket/prefix"), is_uri("/tmp/exports"), is_uri("C:/data")
+    (True, False, False)
+    """
+    text = str(location)
+    scheme, sep, _ = text.partition("://")
+    return bool(sep) and scheme.isalnum() and len(scheme) > 1
+
+
+def exports_location(
+    default: Path | None, exports: str | Path | None, storage_options: dict | None
+) -> Path | RemoteExports | None:
+    """Where training exports go: ``exports`` if given (a folder, or an object store URI with
+    Lance ``storage_options``), else ``default`` (the folder next to the database)."""
+    if exports is None:
+        if storage_options:
+            raise E.ProgrammingError("storage_options go with an object store exports location "
+                                     "(exports='s3://bucket/prefix')")
+        return default
+    if is_uri(exports):
+        return RemoteExports(str(exports), dict(storage_options or {}))
+    if storage_options:
+        raise E.ProgrammingError(f"storage_options are for an object store URI; exports={str(exports)!r} is a folder")
+    return Path(exports)
 
 
 def locate(path: str | Path, *, create: bool = True) -> tuple[str, Path | None]:
@@ -37,9 +79,10 @@ def locate(path: str | Path, *, create: bool = True) -> tuple[str, Path | None]:
     return str(p), p.parent / (p.name + ".exports")
 
 
-def backup(conn: apsw.Connection, exports_dir: Path | None, dest: str | Path) -> str:
+def backup(conn: apsw.Connection, exports_dir: Path | RemoteExports | None, dest: str | Path) -> str:
     """Copy the database behind ``conn`` to ``dest`` (a file or directory path, as for
-    ``Database``); returns the new file's name. Refuses to overwrite anything."""
+    ``Database``); returns the new file's name. Refuses to overwrite anything. Exports on an
+    object store stay where they are: open the copy with the same ``exports=``."""
     if conn.in_transaction:
         raise E.NotSupportedError("backup() cannot run inside a transaction: COMMIT or ROLLBACK first")
     target = Path(dest)
@@ -61,7 +104,7 @@ def backup(conn: apsw.Connection, exports_dir: Path | None, dest: str | Path) ->
     except apsw.Error as exc:
         Path(filename).unlink(missing_ok=True)
         raise E.from_apsw(exc) from None
-    if paths and exports_dir is not None and dest_exports is not None:
+    if paths and isinstance(exports_dir, Path) and dest_exports is not None:
         try:
             for relative in paths:
                 shutil.copytree(exports_dir / relative, dest_exports / relative)

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import apsw
 
+from galaxlite.storage.files import RemoteExports
+
 SEED_BITS = 2**64
 
 
@@ -79,12 +81,21 @@ def tag_exists(conn: apsw.Connection, name: str) -> bool:
     return tag_version(conn, name) is not None
 
 
-def all_exports(conn: apsw.Connection, root: Path | None, tag: str | None = None) -> list[TrainingExport]:
+def all_exports(
+    conn: apsw.Connection, root: Path | RemoteExports | None, tag: str | None = None
+) -> list[TrainingExport]:
     """The training exports (one record per exported table), oldest first; only those of
-    tag name ``tag`` if given. Paths are made absolute against ``root``, the exports folder."""
+    tag name ``tag`` if given. Paths are made absolute against ``root``, the exports folder
+    (URIs under an object store location)."""
     where, args = ("WHERE tag = ?", (tag,)) if tag is not None else ("", ())
+
+    def where_is(p: str) -> str:
+        if isinstance(root, RemoteExports):
+            return root.join(p)
+        return str((root / p).absolute()) if root else p
+
     return [
-        TrainingExport(t, v, n, str((root / p).absolute()) if root else p, pr,
+        TrainingExport(t, v, n, where_is(p), pr,
                        seed_from_sql(s), r, h, c)
         for t, v, n, p, pr, s, r, h, c in conn.execute(
             "SELECT tag, version, table_name, path, precision, seed, row_count, content_hash, "
