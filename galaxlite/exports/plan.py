@@ -29,9 +29,9 @@ import pyarrow as pa
 
 from galaxlite import errors, storage
 from galaxlite.exports.arrow import affinity_type
-from galaxlite.exports.layout import IP_SUFFIX, NORM_SUFFIX, TEXT_SUFFIX
+from galaxlite.exports.layout import TEXT_SUFFIX
 from galaxlite.semantic.vectors import parse_vector_type
-from galaxlite.transpile import quote_identifier
+from galaxlite.transpile import PRECISIONS, quote_identifier
 
 BATCH_BYTES = 8 << 20  # rows per record batch: about this many bytes
 MIN_BATCH_ROWS, MAX_BATCH_ROWS = 256, 65536
@@ -179,7 +179,8 @@ def _check_names(table: str, columns: Sequence[ExportColumn]) -> None:
     names = {c.name.lower() for c in columns}
     for c in columns:
         extra = [TEXT_SUFFIX] if c.kind == "text" else []
-        extra += [NORM_SUFFIX, IP_SUFFIX] if c.kind != "value" else []
+        if c.kind != "value":  # the code columns of every precision (quantize.codecs)
+            extra += [f"__{p}{part}" for p in PRECISIONS[1:] for part in ("", "_norm", "_ip")]
         for suffix in extra:
             if (c.name + suffix).lower() in names:
                 raise errors.ProgrammingError(

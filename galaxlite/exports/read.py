@@ -14,32 +14,40 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
 
 from galaxlite import errors
 from galaxlite.exports import quantize
+from galaxlite.exports.decode import Decoder, schema_metadata
 from galaxlite.exports.hashing import ContentHash
-from galaxlite.exports.layout import FORMAT, FORMAT_VERSION, METADATA_KEY
+from galaxlite.exports.layout import FORMAT, FORMAT_VERSION, LANCE_VERSION, METADATA_KEY
 
 
-def read_metadata(path: str | Path) -> dict:
+def read_metadata(path: str | Path, *, version: int | None = None) -> dict:
     """The ``galaxlite`` metadata of a training export (TrainingExportError if ``path`` is
     not one)."""
-    return json.loads(_open(path)[1].schema.metadata[METADATA_KEY])
+    return _open(path, version)[0]
 
 
-def _open(path: str | Path) -> tuple[dict, Any]:
+def _open(path: str | Path, version: int | None = None) -> tuple[dict, Any]:
+    """(metadata, dataset) of the export at ``path``, opened at Lance ``version`` (default:
+    the version galaxlite wrote, :data:`~galaxlite.exports.layout.LANCE_VERSION`)."""
     import lance
 
+    want = LANCE_VERSION if version is None else version
     try:
-        dataset = lance.dataset(str(path))
+        dataset = lance.dataset(str(path), version=want)
     except (OSError, ValueError, RuntimeError) as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        if Path(path).is_dir() and ("version" in first.lower() or "not found" in first.lower()):
+            raise errors.TrainingExportError(
+                f"{str(path)!r} has no Lance version {want} (the version the export was written "
+                f"as): the dataset was overwritten or its old versions removed ({first})"
+            ) from None
         raise errors.TrainingExportError(f"cannot open {str(path)!r} as a Lance dataset: {first}") from None
     raw = (dataset.schema.metadata or {}).get(METADATA_KEY)
     try:
@@ -59,21 +67,41 @@ def _open(path: str | Path) -> tuple[dict, Any]:
     return meta, dataset
 
 
+def decoder(source: Any, *, mode: str = "norm") -> Decoder:
+    """A picklable callable that decodes the batches of one export (``source``: its path, its
+    metadata, or an Arrow schema carrying it): ``ray.data.read_lance(path).map_batches(
+    galaxlite.decoder(path))``, or the ``to_tensor_fn`` step of ``lance.torch``. See
+    :mod:`galaxlite.exports.decode`."""
+    if isinstance(source, str | Path):
+        return Decoder(read_metadata(source), mode)
+    return Decoder(source if isinstance(source, dict) else schema_metadata(source), mode)
+
+
+def decode(batch: Any, metadata: Any = None, *, mode: str = "norm") -> Any:
+    """``batch`` (a RecordBatch, Table or dict of numpy arrays of an export) with every vector
+    column decoded to float32 under its own name, codes gone (see
+    :mod:`galaxlite.exports.decode`). ``metadata``: the export's path or metadata, needed for a
+    dict of numpy arrays (a batch read by Lance carries it)."""
+    return decoder(batch if metadata is None else metadata, mode=mode)(batch)
+
+
 def training_batches(
     path: str | Path,
     *,
     batch_size: int = 1024,
     columns: Sequence[str] | None = None,
     rabitq_mode: str = "norm",
+    version: int | None = None,
 ) -> Iterator[dict[str, np.ndarray]]:
     """The rows of a training export, ``batch_size`` at a time, as dicts of numpy arrays.
 
     Vector columns come back as float32 ``(rows, dim)`` whatever the stored precision (sq8
     and RaBitQ codes are decoded; ``rabitq_mode`` picks the RaBitQ decoder, see
-    ``galaxlite.exports.quantize``); a NULL vector is a row of NaN. The RaBitQ factor
-    columns are consumed by the decoder and not returned. Other columns are numpy arrays as
+    ``galaxlite.exports.quantize``) and returned under the column's name; a NULL vector is a
+    row of NaN. The code and factor columns are consumed by the decoder and not returned. Other columns are numpy arrays as
     ``pyarrow.Array.to_numpy`` gives them (strings as objects; an integer column with NULLs
-    as float64 with NaN). ``columns`` selects columns by name (default: all).
+    as float64 with NaN). ``columns`` selects columns by name (default: all). ``version``: the
+    Lance version to read (default: the one galaxlite wrote; later ones are not the tag's).
 
     >>> import tempfile, galaxlite
     >>> db = galaxlite.Database(tempfile.mkdtemp())
@@ -90,10 +118,9 @@ def training_batches(
         raise errors.QuantizationModeError(
             f"unknown RaBitQ decode mode {rabitq_mode!r}: use one of {', '.join(quantize.RABITQ_MODES)}"
         )
-    meta, dataset = _open(path)
-    vectors = meta["columns"]
-    hidden = {c[k] for c in vectors.values() for k in ("norm_column", "ip_column") if k in c}
-    names = [n for n in dataset.schema.names if n not in hidden]
+    meta, dataset = _open(path, version)
+    reader = Decoder(meta, rabitq_mode)
+    names = reader.visible(dataset.schema.names)
     if columns is not None:
         unknown = [c for c in columns if c not in names]
         if unknown:
@@ -101,59 +128,14 @@ def training_batches(
                 f"no column {unknown[0]!r} in training export {str(path)!r} (it has: {', '.join(names)})"
             )
         names = list(columns)
-    decoders = {name: _decoder(name, vectors[name], rabitq_mode) for name in names if name in vectors}
-    read = [*names, *(x for n in decoders for x in (vectors[n].get("norm_column"), vectors[n].get("ip_column")) if x)]
-    for batch in dataset.to_batches(columns=read, batch_size=batch_size):
-        yield {
-            name: decoders[name](batch) if name in decoders else batch.column(name).to_numpy(zero_copy_only=False)
-            for name in names
-        }
+    for batch in dataset.to_batches(columns=reader.stored(names), batch_size=batch_size):
+        yield reader.numpy(batch, names)
 
 
-def _decoder(name: str, meta: dict, mode: str) -> Callable[[pa.RecordBatch], np.ndarray]:
-    """A function from a record batch to the float32 ``(rows, dim)`` vectors of ``name``."""
-    dim, stored = meta["dim"], meta["stored"]
-    if stored == "float32":
-        return lambda batch: _nan_nulls(batch.column(name), _fixed_rows(batch.column(name), dim, np.float32))
-    if stored == "sq8":
-        params = quantize.Sq8Params.from_metadata(meta["quantizer"])
-        return lambda batch: _nan_nulls(
-            batch.column(name), quantize.sq8_decode(params, _fixed_rows(batch.column(name), dim, np.uint8))
-        )
-    if stored == "rabitq":
-        model = quantize.RabitqModel.from_metadata(meta["quantizer"])
-
-        def rabitq(batch: pa.RecordBatch) -> np.ndarray:
-            array = batch.column(name)
-            codes = np.frombuffer(array.buffers()[1], dtype=np.uint8, count=len(array) * model.code_bytes,
-                                  offset=array.offset * model.code_bytes).reshape(len(array), model.code_bytes)
-            norm = batch.column(meta["norm_column"]).fill_null(0.0).to_numpy()
-            ip = batch.column(meta["ip_column"]).fill_null(1.0).to_numpy()
-            return _nan_nulls(array, quantize.rabitq_decode(model, quantize.RabitqCodes(codes, norm, ip), mode))
-
-        return rabitq
-    raise errors.NotSupportedError(f"column {name!r} is stored as {stored!r}, which this galaxlite cannot decode")
-
-
-def _fixed_rows(array: pa.Array, dim: int, dtype: type) -> np.ndarray:
-    """The child values of a fixed-size-list array as ``(rows, dim)`` (null rows included)."""
-    flat = array.values.to_numpy(zero_copy_only=False)
-    start = array.offset * dim
-    return np.asarray(flat[start : start + len(array) * dim], dtype=dtype).reshape(len(array), dim)
-
-
-def _nan_nulls(array: pa.Array, matrix: np.ndarray) -> np.ndarray:
-    if not array.null_count:
-        return matrix
-    out = np.array(matrix, dtype=np.float32)
-    out[array.is_null().to_numpy(zero_copy_only=False)] = np.nan
-    return out
-
-
-def content_hash(path: str | Path) -> str:
+def content_hash(path: str | Path, *, version: int | None = None) -> str:
     """Recompute the content hash of a training export from its files (the value the catalog
     records, ``Database.exports()[i].content_hash``): a check that the data is intact."""
-    _, dataset = _open(path)
+    _, dataset = _open(path, version)
     digest = ContentHash(dataset.schema)
     for batch in dataset.to_batches():
         digest.add(batch)
