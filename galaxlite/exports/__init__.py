@@ -28,7 +28,9 @@ The package, in the order the data flows:
 * :mod:`~galaxlite.exports.encode`: record batches, the schema and its metadata;
 * :mod:`~galaxlite.exports.hashing`: the content hash;
 * :mod:`~galaxlite.exports.pipeline`: the threads (a prefetching reader, an in-order worker);
+* :mod:`~galaxlite.exports.leftovers`: locked work folders, and cleaning up after a killed export;
 * :mod:`~galaxlite.exports.write`: writing an export, all or nothing;
+* :mod:`~galaxlite.exports.decode`: float32 vectors from any reader's batches;
 * :mod:`~galaxlite.exports.read`: reading one (no apsw, no engine module);
 * :mod:`~galaxlite.exports.arrow`: query results as Arrow tables, Arrow tables as rows.
 
@@ -45,23 +47,38 @@ True
 >>> db.close()
 """
 
+from galaxlite.exports.decode import Decoder
 from galaxlite.exports.hashing import ContentHash
-from galaxlite.exports.read import content_hash, read_metadata, torch_dataset, training_batches
+from galaxlite.exports.leftovers import clean as clean_leftovers
+from galaxlite.exports.read import (
+    content_hash,
+    decode,
+    decoder,
+    read_metadata,
+    torch_dataset,
+    training_batches,
+)
 from galaxlite.exports.write import (
     ExportResult,
     ProgressCallback,
     Written,
     discard,
+    finish,
     write_exports,
 )
 
 __all__ = [
     "ContentHash",
+    "Decoder",
     "ExportResult",
     "ProgressCallback",
     "Written",
+    "clean_leftovers",
     "content_hash",
+    "decode",
+    "decoder",
     "discard",
+    "finish",
     "read_metadata",
     "torch_dataset",
     "training_batches",

@@ -4,9 +4,10 @@
 ``Database.create_training_snapshot``) creates the tag and, in the same write transaction,
 calls :func:`write_exports`: every versioned table, read ``AT VERSION`` the tag, becomes one
 Lance dataset (see :mod:`galaxlite.exports.layout`). The files go to a temporary folder
-inside the exports folder first, which is renamed when every table is complete; any failure
-removes it, and the caller rolls the tag back (:func:`discard` removes an export whose
-transaction did not commit).
+inside the exports folder first (locked, see :mod:`galaxlite.exports.leftovers`), which is
+renamed when every table is complete; any failure removes it, and the caller rolls the tag
+back (:func:`discard` removes an export whose transaction did not commit, :func:`finish`
+drops the work folder of one that did).
 
 Without a seed and at float32 the rows stream from SQLite into Lance: a reader thread fills
 record batches, Lance writes them in another, a third computes the content hash, and the
@@ -22,7 +23,6 @@ import contextlib
 import os
 import queue
 import shutil
-import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -33,9 +33,11 @@ import apsw
 import pyarrow as pa
 
 from galaxlite import errors, semantic
+from galaxlite.exports import leftovers
 from galaxlite.exports.encode import Encoder, describe, export_schema
 from galaxlite.exports.hashing import ContentHash
 from galaxlite.exports.layout import LANCE_OPTIONS, file_names, folder_name
+from galaxlite.exports.leftovers import Work
 from galaxlite.exports.pipeline import InOrder, Prefetch, wait_get
 from galaxlite.exports.plan import TablePlan, plan_table
 from galaxlite.exports.rows import Rows, mmap_reads, read_rows
@@ -53,18 +55,20 @@ class Written:
     file: str
     rows: int
     content_hash: str
+    lance_version: int
 
 
 @dataclass(frozen=True, slots=True)
 class ExportResult:
     """What :func:`write_exports` made: the export's folder (its name in the exports folder,
-    and its path), one :class:`Written` per table, and whether the exports folder itself was
-    made for it."""
+    and its path), one :class:`Written` per table, whether the exports folder itself was made
+    for it, and the locked work folder that stays until :func:`finish` or :func:`discard`."""
 
     folder: str
     path: Path
     tables: tuple[Written, ...]
     made_root: bool
+    work: Work
 
 
 def write_exports(
@@ -78,26 +82,30 @@ def write_exports(
     precision: str,
     seed: int | None,
     progress: ProgressCallback | None = None,
+    folder: str | None = None,
 ) -> ExportResult:
     """Write every table of ``tables`` as of ``version`` under ``exports_dir``; atomic.
 
     Runs inside the caller's write transaction (which makes the reads consistent and keeps
-    writers out). Returns the folder made; on any error nothing is left (the exports folder
-    itself is removed again if this call created it and it is empty).
+    writers out), who calls :func:`finish` once it committed the catalog rows, :func:`discard`
+    otherwise. ``folder``: the export folder's name (default ``<tag>-<version>``). On any
+    error nothing is left (the exports folder itself is removed again if this call created it
+    and it is empty).
     """
     if precision not in PRECISIONS:
         raise errors.QuantizationModeError(
             f"unknown training precision {precision!r}: use one of {', '.join(PRECISIONS)}"
         )
     created_root = not exports_dir.exists()
-    final = exports_dir / folder_name(tag, version)
-    work: Path | None = None
+    final = exports_dir / (folder or folder_name(tag, version))
+    claimed: Work | None = None
     renamed = False
     try:
         exports_dir.mkdir(parents=True, exist_ok=True)
         if final.exists():
             raise errors.OperationalError(f"cannot export tag {tag!r}: {str(final)!r} exists already")
-        work = Path(tempfile.mkdtemp(prefix=".galaxlite-export-", dir=exports_dir))
+        claimed = leftovers.claim(exports_dir)
+        work = claimed.path
         (work / "export").mkdir()
         with mmap_reads(conn):
             files = file_names(tables)
@@ -109,24 +117,30 @@ def write_exports(
                              precision=precision, seed=seed, progress=counter)
                 for plan in plans
             )
+        claimed.aim(final.name)
         os.rename(work / "export", final)
         renamed = True
-        shutil.rmtree(work)
-        return ExportResult(final.name, final, written, created_root)
+        return ExportResult(final.name, final, written, created_root, claimed)
     except BaseException:
         if renamed:
             shutil.rmtree(final, ignore_errors=True)
-        if work is not None:
-            shutil.rmtree(work, ignore_errors=True)
+        if claimed is not None:
+            claimed.release()
         if created_root:
             with contextlib.suppress(OSError):
                 exports_dir.rmdir()
         raise
 
 
+def finish(result: ExportResult) -> None:
+    """The export's catalog rows are committed: drop its work folder (and lock)."""
+    result.work.release()
+
+
 def discard(result: ExportResult) -> None:
     """Remove a written export again (its transaction did not commit)."""
     shutil.rmtree(result.path, ignore_errors=True)
+    result.work.release()
     if result.made_root:
         with contextlib.suppress(OSError):
             result.path.parent.rmdir()  # only if empty
@@ -180,21 +194,22 @@ def _write_table(
 
     target = work / "export" / plan.file
     try:
-        rows = _write_lance(plan.table, encoder.schema, batches, target, handed)
+        rows, lance_version = _write_lance(plan.table, encoder.schema, batches, target, handed)
     except BaseException:
         hashing.close()
         raise
     hashing.finish()
     if staged is not None:
         staged.close()
-    return Written(plan.table, plan.file, rows, digest.hexdigest())
+    return Written(plan.table, plan.file, rows, digest.hexdigest(), lance_version)
 
 
 def _write_lance(
     table: str, schema: pa.Schema, make: Callable[[], Iterator[pa.RecordBatch]], target: Path,
     handed: Callable[[pa.RecordBatch], None],
-) -> int:
-    """Write the batches of ``make()`` to ``target``; returns the row count.
+) -> tuple[int, int]:
+    """Write the batches of ``make()`` to ``target``; returns the row count and the dataset's
+    Lance version.
 
     Three threads: the reader makes the batches (``make`` runs there, with the database
     connection), Lance writes them in another, and this (the caller's) thread runs
@@ -206,13 +221,14 @@ def _write_lance(
     reader = Prefetch(make)
     taken: queue.Queue = queue.Queue()
     outcome: list[BaseException] = []
+    made: list[int] = []
 
     def write() -> None:
         try:
-            lance.write_dataset(
+            made.append(lance.write_dataset(
                 pa.RecordBatchReader.from_batches(schema, reader.consume(taken.put)),
                 str(target), mode="create", **LANCE_OPTIONS,
-            )
+            ).version)
         except BaseException as exc:  # raised by the caller's thread below
             outcome.append(exc)
         finally:
@@ -238,4 +254,4 @@ def _write_lance(
         raise errors.OperationalError(
             f"writing the training export of table {table!r} to {str(target)!r} failed: {first}"
         ) from None
-    return reader.rows
+    return reader.rows, made[0]
