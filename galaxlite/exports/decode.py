@@ -108,6 +108,19 @@ class Decoder:
             for name in names
         }
 
+    def to_tensor(self, batch: pa.RecordBatch, **_options: Any) -> dict[str, Any]:
+        """A record batch as a dict of torch tensors, vectors decoded (strings stay lists):
+        the ``to_tensor_fn`` of ``lance.torch.data.LanceDataset``. Needs PyTorch."""
+        try:
+            import torch
+        except ImportError:
+            raise errors.OptionalDependencyError("Decoder.to_tensor needs PyTorch: pip install torch") from None
+        arrays = self.numpy(batch, self.visible(batch.schema.names))
+        return {
+            name: torch.from_numpy(np.array(value)) if value.dtype.kind in "biuf" else value.tolist()
+            for name, value in arrays.items()
+        }
+
     def __call__(self, batch: Any) -> Any:
         if isinstance(batch, pa.RecordBatch | pa.Table):
             return self._arrow(batch)

@@ -82,7 +82,7 @@ def decode(batch: Any, metadata: Any = None, *, mode: str = "norm") -> Any:
     column decoded to float32 under its own name, codes gone (see
     :mod:`galaxlite.exports.decode`). ``metadata``: the export's path or metadata, needed for a
     dict of numpy arrays (a batch read by Lance carries it)."""
-    return decoder(batch if metadata is None else metadata, mode=mode)(batch)
+    return decoder(schema_metadata(batch) if metadata is None else metadata, mode=mode)(batch)
 
 
 def training_batches(
