@@ -23,9 +23,10 @@ length of ``r`` (direction off by acos(ip): ≈ 37° at 1 bit, ≈ 6° at 4 bits
 ``r̂ = norm/ip·ĝ`` makes ``<x̂, q>`` an unbiased estimate of ``<x, q>`` for a fixed ``q`` (it
 equals :func:`rabitq_estimate_ip`), inflating the length by 1/ip; ``"mse"`` ``r̂ = norm·ip·ĝ``
 is the least-squares reconstruction. Measured on 10,000 MiniLM embeddings (384-d,
-``benchmarks/bench_quantize.py``), recall@10 of the estimates without re-ranking: 0.78 at
-1 bit (a candidate filter: 0.987 after re-ranking the top 40), and see the benchmark for the
-wider codes. :func:`rabitq_error_bound` is the per-row bound
+``benchmarks/bench_quantize.py --rows 10000 --queries 200``), recall@10 of the estimates
+without re-ranking: 0.777 at 1 bit (a candidate filter: 0.987 after re-ranking the top 40),
+0.876 at 2, 0.929 at 3, 0.959 at 4, 0.998 at 8 bits; mean cos(ĝ, o) 0.799 / 0.939 / 0.981 /
+0.994 / 1.000. :func:`rabitq_error_bound` is the per-row bound
 ``norm·||q||·sqrt((1-ip²)/ip²)·ε0/√(d-1)``: measured coverage 94.4 % at ε0 = 1.9, 99.75 % at 3.
 
 **Determinism.** The stored values (codes, ``norm``, ``ip``) and the metadata's
