@@ -12,8 +12,9 @@ every table is complete; any failure removes it, and the caller rolls the tag ba
 
 A ``VECTOR(n)`` column becomes a fixed-size vector, a text column with embeddings the vector
 of its embedder (its text moves to ``<col>__text``), every other column keeps an Arrow type.
-Vectors are stored at the tag's precision: ``float32``, ``sq8`` (¼ the bytes) or 1-bit
-``rabitq`` (≤ 1/25 the bytes). Rows are in primary-key order, or shuffled by
+Vectors are stored at the tag's precision: ``float32``, ``sq8`` (¼ the bytes), 1-bit
+``rabitq`` (≤ 1/25 the bytes) or ``rabitq2`` … ``rabitq8``, codes under names of their own
+(see :mod:`galaxlite.exports.quantize.codecs`). Rows are in primary-key order, or shuffled by
 ``TRAINING SEED``. The dataset's schema metadata ``galaxlite`` says all that, so
 :func:`training_batches` decodes any export to float32 without the database, and
 :func:`content_hash` recomputes the hash recorded in the catalog from the files.
