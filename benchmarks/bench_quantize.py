@@ -1,4 +1,4 @@
-"""P8 and the size part of P7: sq8 and 1-bit RaBitQ (galaxlite.exports.quantize) on real embeddings.
+"""P8 and the size part of P7: sq8 and RaBitQ of 1 to 8 bits (galaxlite.exports.quantize) on real embeddings.
 
 Usage:
     python benchmarks/bench_quantize.py [--rows 1000] [--queries 100] [--quick]
@@ -22,6 +22,9 @@ Printed (float32 is the baseline, measured in the same run):
 * coverage of the paper's error bound at ε0 = 1.9 and 3.0 (share of pairs inside it);
 * recall@10 of the top 10 by estimate, and after re-ranking the top 40 / 100 candidates with
   the exact vectors (P8 goal ≥ 0.95); sq8 recall@10 and cos(x̂, x);
+* a table of the RaBitQ widths ('rabitq', 'rabitq2' ... 'rabitq8'): bytes per vector, encode
+  speed, recall@10 without re-ranking (goal ≥ 0.90 at 4 bits) and after re-ranking 40, mean
+  |IP error|, cos between code and vector;
 * a second table per decoder (sq8, rabitq norm / unbiased / mse): cos(x̂, x), relative L2
   error, |Δ<x̂, q>|, bias, and |Δcos| of random pairs with both sides decoded.
 
@@ -176,6 +179,35 @@ def verdict(ok: bool) -> str:
     return "yes" if ok else "**no**"
 
 
+def extended_rabitq(x: np.ndarray, queries: np.ndarray, truth: np.ndarray, true_top: np.ndarray,
+                    repeat: int) -> None:
+    """P8 with the extended codes: 'rabitq' (1 bit) and 'rabitq2' ... 'rabitq8' side by side."""
+    rows, d = x.shape
+    table = []
+    for bits in Q.RABITQ_BITS:
+        precision = "rabitq" if bits == 1 else f"rabitq{bits}"
+        C.progress(precision)
+        model = Q.rabitq_fit(x, SEED, bits)
+        codes = Q.rabitq_encode(model, x)
+        size = Q.bytes_per_vector(precision, d)
+        assert codes.codes.nbytes + codes.norm.nbytes + codes.ip.nbytes == rows * size
+        est = Q.rabitq_estimate_ip(model, codes, queries).astype(np.float64)
+        found = recall(true_top, top(est, K))
+        mean_err, _, _ = error_stats(est - truth)
+        cos = cosine_rows(Q.rabitq_decode(model, codes, "mse") - model.centroid, x - model.centroid)
+        goal = "≥ 0.90" if bits == 4 else ""
+        table.append([
+            precision, str(size), f"1/{4 * d / size:.1f}",
+            f"{per_second(lambda m=model: Q.rabitq_encode(m, x), rows, repeat):,.0f}/s",
+            f"{found:.3f}", f"{recall(true_top, reranked(top(est, RERANK[0]), x, queries, K)):.3f}",
+            f"{mean_err:.4f}", f"{cos.mean():.4f}", goal, verdict(found >= 0.90) if goal else "",
+        ])
+    print("\n### Extended RaBitQ: bits per dimension (estimates against float queries)\n")
+    markdown(["precision", "B/vector", "size", "encode", "recall@10, no re-rank",
+              f"recall@10, re-rank {RERANK[0]}", "mean abs IP error", "cos(ĝ, o)", "goal", "met?"], table)
+    print("\ncos(ĝ, o): the cosine between each residual and its code's direction (the ip factor).")
+
+
 # ---------------------------------------------------------------------------- main
 
 
@@ -277,6 +309,8 @@ def main(argv: list[str] | None = None) -> int:
           "a few numbers (rabitq centroid; the rotation is regenerated from the seed). "
           f"Recall: the true top {K} by exact inner product among {rows:,} rows; re-ranking the "
           f"top {RERANK[-1]} reads {RERANK[-1] / rows:.1%} of the table's vectors.")
+
+    extended_rabitq(x, queries, truth, true_top, args.repeat)
 
     pair_rng = np.random.default_rng(7)
     pairs = (pair_rng.integers(0, rows, 20_000), pair_rng.integers(0, rows, 20_000))

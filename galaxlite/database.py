@@ -23,11 +23,19 @@ from pathlib import Path
 from typing import Any
 
 from galaxlite import errors as E
-from galaxlite import runners, transpile
+from galaxlite import runners
 from galaxlite.engine.result import Result
 from galaxlite.engine.session import Session
 from galaxlite.exports.arrow import result_to_arrow, rows_of
 from galaxlite.params import Params
+from galaxlite.runners.exports import (
+    ANY,
+    Verification,
+    check_options,
+    find_dataset,
+    run_export_tag,
+    verify,
+)
 from galaxlite.runners.statements import run_enable_versioning
 from galaxlite.runners.tags import run_create_tag
 from galaxlite.semantic.declared import EmbeddingHealth, health
@@ -36,10 +44,11 @@ from galaxlite.storage import tags as tag_catalog
 from galaxlite.storage.check import Finding
 from galaxlite.storage.files import DATABASE_FILE
 from galaxlite.storage.guards import catalog_writer
-from galaxlite.storage.tags import SEED_BITS, Tag, TrainingExport
+from galaxlite.storage.tags import Tag, TrainingExport
 from galaxlite.transpile import quote_identifier as q
 
-__all__ = ["DATABASE_FILE", "Database", "EmbeddingHealth", "Finding", "Result", "Tag", "TrainingExport"]
+__all__ = ["DATABASE_FILE", "Database", "EmbeddingHealth", "Finding", "Result", "Tag", "TrainingExport",
+           "Verification"]
 
 class Database:
     """A galaxlite database: one SQLite file whose ordinary tables are all versioned.
@@ -248,51 +257,49 @@ class Database:
         error, Ctrl-C included, there is no tag, no catalog row and no folder. Not inside an
         open transaction.
         """
-        key = precision.strip().lower() if isinstance(precision, str) else precision
-        if key not in transpile.PRECISIONS:
-            raise E.QuantizationModeError(
-                f"unknown training precision {precision!r}: use one of "
-                + ", ".join(repr(p) for p in transpile.PRECISIONS)
-            )
+        key = check_options(precision, seed)
         sql = f"CREATE VERSION TAG ? FOR TRAINING WITH TRAINING PRECISION '{key}'"
         if seed is not None:
-            if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < SEED_BITS:
-                raise E.ProgrammingError(f"seed must be an integer from 0 to 2**64 - 1, not {seed!r}")
             sql += f" TRAINING SEED {seed}"
         plan = self.session.plan(sql)
         # errors name the call, not a place in SQL the caller never wrote
         return run_create_tag(self.session, replace(plan, source=""), (tag,), progress).fetchone()[0]
 
-    def training_dataset(self, tag: str, table: str | None = None) -> str:
+    def training_dataset(self, tag: str, table: str | None = None, *, precision: Any = ANY,
+                         seed: Any = ANY) -> str:
         """The path of the Lance dataset of ``table`` in the training export of ``tag``
-        (``table`` may be left out when the export has one table).
+        (``table`` may be left out when the export has one table): the first export of the
+        tag, or the first with ``precision`` and ``seed`` (None: primary-key order) if given.
 
-        UnknownTagError for an unknown tag; TrainingExportError when the tag was not made
-        FOR TRAINING or did not export that table.
+        UnknownTagError for an unknown tag; TrainingExportError when the tag has no such
+        export or it did not export that table.
         """
-        version = self.tag_version(tag)
-        found = [e for e in self.exports(tag) if e.version == version]
-        if not found:
-            raise E.TrainingExportError(
-                f"version tag {tag!r} has no training export: it was created without FOR "
-                "TRAINING (or when there was no versioned table to export)"
-                if not any(t.for_training for t in self.tags() if t.name == tag)
-                else f"version tag {tag!r} has no training export: there was no versioned table"
-            )
-        names = ", ".join(repr(e.table) for e in found)
-        if table is None:
-            if len(found) > 1:
-                raise E.TrainingExportError(
-                    f"the training export of {tag!r} has {len(found)} tables ({names}): name "
-                    f"one, e.g. db.training_dataset({tag!r}, {found[0].table!r})"
-                )
-            return found[0].path
-        for e in found:
-            if e.table.lower() == table.lower():
-                return e.path
-        raise E.TrainingExportError(
-            f"table {table!r} is not in the training export of {tag!r} (it has {names})"
-        )
+        return find_dataset(self.session, tag, table, precision, seed)
+
+    def export_training(
+        self, tag: str, precision: str = "float32", seed: int | None = None,
+        progress: Callable[[int, int], object] | None = None,
+    ) -> list[TrainingExport]:
+        """Export existing tag ``tag`` now, with exactly the data an export at tag time would
+        have had (same content hash), as a new export beside the tag's others; returns its
+        records (one per table). Options as for ``create_training_snapshot``.
+
+        >>> import tempfile
+        >>> db = Database(tempfile.mkdtemp())
+        >>> _ = db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v VECTOR(2))")
+        >>> _ = db.execute("INSERT INTO t (v) VALUES (vector('[1, 2]'))")
+        >>> v1 = db.create_tag("v1")
+        >>> _ = db.execute("DELETE FROM t")
+        >>> [(e.table, e.rows, e.precision) for e in db.export_training("v1", precision="rabitq4")]
+        [('t', 1, 'rabitq4')]
+        """
+        return run_export_tag(self.session, tag, precision, seed, progress)
+
+    def verify_export(self, tag: str | None = None) -> list[Verification]:
+        """Recompute the content hash of every recorded export dataset (of tag name ``tag``)
+        at its recorded Lance version: one Verification each, ``status`` ``"ok"``,
+        ``"changed"`` or ``"missing"``."""
+        return verify(self.session, tag)
 
     def exports(self, tag: str | None = None) -> list[TrainingExport]:
         """The training exports (one record per exported table), oldest first; only those of

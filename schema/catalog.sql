@@ -74,23 +74,27 @@ CREATE TABLE IF NOT EXISTS galaxlite_embedding_columns (
     PRIMARY KEY (table_name, column_name)
 );
 
--- Training exports (CREATE VERSION TAG ... FOR TRAINING): one row per table exported as a Lance
--- dataset. `path` is relative to the database's exports folder. `tag` is the tag's name when
--- it was exported (DROP VERSION TAG keeps its exports; `version` tells the generations of a
--- reused name apart). `seed` NULL: primary-key order; a seed of 2^63 or more is stored as
--- seed - 2^64 (the same 64 bits). `content_hash` ("sha256:<hex>") covers the data, not the
--- tag, version or table name (galaxlite.exports.ContentHash).
+-- Training exports (CREATE VERSION TAG ... FOR TRAINING, Database.export_training): one row per
+-- table exported as a Lance dataset. `path` is relative to the database's exports folder and
+-- tells the exports of one tag apart (several precisions or seeds coexist). `tag` is the tag's
+-- name when it was exported (DROP VERSION TAG keeps its exports; `version` tells the
+-- generations of a reused name apart). `seed` NULL: primary-key order; a seed of 2^63 or more
+-- is stored as seed - 2^64 (the same 64 bits). `content_hash` ("sha256:<hex>") covers the
+-- data, not the tag, version or table name (galaxlite.exports.ContentHash). `lance_version`:
+-- the dataset's Lance version galaxlite wrote, the one its readers open. (Files made before
+-- had PRIMARY KEY (version, table_name) and no lance_version: galaxlite.storage.check
+-- brings them up to date when a writer opens them.)
 CREATE TABLE IF NOT EXISTS galaxlite_exports (
-    tag          TEXT NOT NULL,
-    version      INTEGER NOT NULL,
-    table_name   TEXT NOT NULL,
-    path         TEXT NOT NULL,
-    precision    TEXT NOT NULL,
-    seed         INTEGER,
-    row_count    INTEGER NOT NULL,
-    content_hash TEXT NOT NULL,
-    created_us   INTEGER NOT NULL,
-    PRIMARY KEY (version, table_name)
+    tag           TEXT NOT NULL,
+    version       INTEGER NOT NULL,
+    table_name    TEXT NOT NULL,
+    path          TEXT NOT NULL PRIMARY KEY,
+    precision     TEXT NOT NULL,
+    seed          INTEGER,
+    row_count     INTEGER NOT NULL,
+    content_hash  TEXT NOT NULL,
+    created_us    INTEGER NOT NULL,
+    lance_version INTEGER NOT NULL DEFAULT 1
 );
 CREATE TRIGGER IF NOT EXISTS galaxlite_exports_immutable BEFORE UPDATE ON galaxlite_exports
 BEGIN

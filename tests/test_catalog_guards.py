@@ -32,7 +32,7 @@ TAMPERING = [
     "INSERT INTO galaxlite_tables SELECT table_id + 1, name, valid_from + 1, valid_to, history, "
     "companion, key_columns, columns FROM galaxlite_tables",
     "DELETE FROM galaxlite_exports",
-    "INSERT INTO galaxlite_exports VALUES ('t', 1, 'x', 'p', 'float32', NULL, 0, 'h', 1)",
+    "INSERT INTO galaxlite_exports VALUES ('t', 1, 'x', 'p', 'float32', NULL, 0, 'h', 1, 1)",
     "UPDATE galaxlite_clock SET version = 0",
     "UPDATE galaxlite_clock SET pinned = 1",
     "UPDATE galaxlite_clock SET pinned = 7, version = version + 1",

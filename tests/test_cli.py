@@ -17,7 +17,7 @@ from helpers import gl, ok, one_line_error
 
 import galaxlite
 
-COMMANDS = ["query", "shell", "tags", "snapshots", "lineage", "export", "exports", "info", "demo"]
+COMMANDS = ["query", "shell", "tags", "snapshots", "lineage", "export", "exports", "verify", "info", "demo"]
 
 
 @pytest.fixture
@@ -262,9 +262,12 @@ def test_demo_builds_a_database_and_narrates(tmp_path):
         assert expected in out, expected
     with galaxlite.Database(target) as db:
         assert [t.name for t in db.tags()] == ["raw", "clean", "split", "train-v1"]
+        tables = ["docs", "labels", "reviews"]  # exported at tag time, again, and at rabitq4
         assert [(e.table, e.precision, e.seed) for e in db.exports("train-v1")] == [
-            ("docs", "sq8", 42), ("labels", "sq8", 42), ("reviews", "sq8", 42)
+            *((t, "sq8", 42) for t in tables), *((t, "sq8", 42) for t in tables),
+            *((t, "rabitq4", None) for t in tables),
         ]
+        assert all(v.ok for v in db.verify_export("train-v1"))
         # the plain client's table, versioned by ENABLE VERSIONING, and its UPDATE after it
         assert db.unversioned_tables() == []
         ((first,),) = db.query("SELECT valid_from FROM galaxlite_tables WHERE name = 'reviews'")

@@ -122,13 +122,13 @@ def test_schema_and_metadata_describe_the_export(items):
     path = items.training_dataset("m")
     schema = lance.dataset(path).schema
     assert [(f.name, str(f.type)) for f in schema] == [
-        ("id", "int64"), ("emb", f"fixed_size_list<item: uint8>[{DIM}]"), ("label", "int64"),
+        ("id", "int64"), ("emb__sq8", f"fixed_size_binary[{DIM}]"), ("label", "int64"),
         ("name", "string"),
     ]
     meta = json.loads(schema.metadata[b"galaxlite"])
     assert meta == exports.read_metadata(path)
     assert {k: meta[k] for k in ("format", "format_version", "tag", "table", "version", "precision", "seed")} == {
-        "format": "galaxlite-training-export", "format_version": 1, "tag": "m", "table": "items",
+        "format": "galaxlite-training-export", "format_version": 2, "tag": "m", "table": "items",
         "version": items.tag_version("m"), "precision": "sq8", "seed": 7,
     }
     assert meta["primary_key"] == ["id"] and "default_rng([seed, 2])" in meta["order"]
@@ -202,7 +202,8 @@ def test_float32_is_exact_and_in_primary_key_order(items):
 def test_sq8_decodes_within_half_a_step_of_the_source(items):
     items.create_training_snapshot("q", precision="sq8")
     path = items.training_dataset("q")
-    assert lance.dataset(path).schema.field("emb").type == pa.list_(pa.uint8(), DIM)
+    field = lance.dataset(path).schema.field("emb__sq8")  # codes under a name of their own
+    assert field.type == pa.binary(DIM) and field.metadata == {b"galaxlite:encoding": b"sq8", b"galaxlite:vector": b"emb"}
     params = Q.Sq8Params.from_metadata(exports.read_metadata(path)["columns"]["emb"]["quantizer"])
     src = source_vectors(items)
     x = np.stack([src[i] for i in range(1, 51)])
@@ -220,7 +221,7 @@ def test_rabitq_stores_codes_and_factors_and_decodes(items):
     schema = lance.dataset(path).schema
     code_bytes = math.ceil(DIM / 8)
     assert [(f.name, f.type) for f in schema][1:4] == [
-        ("emb", pa.binary(code_bytes)), ("emb__rabitq_norm", pa.float32()), ("emb__rabitq_ip", pa.float32())
+        ("emb__rabitq", pa.binary(code_bytes)), ("emb__rabitq_norm", pa.float32()), ("emb__rabitq_ip", pa.float32())
     ]
     meta = exports.read_metadata(path)["columns"]["emb"]
     model = Q.RabitqModel.from_metadata(meta["quantizer"])
@@ -230,7 +231,7 @@ def test_rabitq_stores_codes_and_factors_and_decodes(items):
     ids = data.column("id").to_numpy()
     x = np.stack([src[i] for i in ids])
     expected = Q.rabitq_encode(Q.rabitq_fit(np.stack([src[i] for i in range(1, 51)]), 11), x)
-    codes = np.frombuffer(data.column("emb").combine_chunks().buffers()[1], np.uint8).reshape(50, code_bytes)
+    codes = np.frombuffer(data.column("emb__rabitq").combine_chunks().buffers()[1], np.uint8).reshape(50, code_bytes)
     assert np.array_equal(codes, expected.codes)
     assert np.allclose(data.column("emb__rabitq_norm").to_numpy(), expected.norm)
     got = one_batch(path)  # "norm" decoding: |x̂ - c| = |x - c|, direction off by acos(ip)
@@ -259,7 +260,9 @@ def test_vector_bytes_per_precision(tmp_path):
         db.create_training_snapshot(precision, precision=precision)
         names = [n for n in lance.dataset(db.training_dataset(precision)).schema.names if n.startswith("emb")]
         sizes[precision] = table(db.training_dataset(precision)).select(names).nbytes / 200
-    assert sizes == {"float32": 4 * dim, "sq8": dim, "rabitq": math.ceil(dim / 8) + 8}
+    assert sizes == {p: Q.bytes_per_vector(p, dim) for p in PRECISIONS}
+    assert (sizes["float32"], sizes["sq8"], sizes["rabitq"]) == (4 * dim, dim, math.ceil(dim / 8) + 8)
+    assert (sizes["rabitq4"], sizes["rabitq8"]) == (math.ceil(4 * dim / 8) + 8, dim + 8)
     assert Q.bytes_per_vector("rabitq", 384) / Q.bytes_per_vector("float32", 384) <= 1 / 25
     db.close()
 
@@ -472,14 +475,14 @@ def test_batching_does_not_change_the_export(tmp_path, monkeypatch, precision, s
     db.create_training_snapshot("whole", precision=precision, seed=seed)
     monkeypatch.setattr(exports.plan, "BATCH_BYTES", 1)
     monkeypatch.setattr(exports.plan, "MIN_BATCH_ROWS", 9)
-    monkeypatch.setattr(exports.stage, "FIT_ROWS", 8)  # sq8 bounds fitted in blocks around the NULLs
+    monkeypatch.setattr(Q.codecs, "FIT_ROWS", 8)  # sq8 bounds fitted in blocks around the NULLs
     done: list[int] = []
     db.create_training_snapshot("pieces", precision=precision, seed=seed,
                                 progress=lambda rows, total: done.append(rows))
     assert done == [0, *range(9, 100, 9), 100]  # handed to Lance 9 rows at a time
     whole, pieces = (table(db.training_dataset(tag)) for tag in ("whole", "pieces"))
     assert pieces.replace_schema_metadata(None).equals(whole.replace_schema_metadata(None))
-    assert whole.column("v").null_count == 14
+    assert whole.column(Q.codec(precision).code_column("v")).null_count == 14
     assert [e.content_hash for e in db.exports("pieces")] == [e.content_hash for e in db.exports("whole")]
     db.close()
 
@@ -491,7 +494,7 @@ def test_empty_table(tmp_path):
         db.create_training_snapshot(precision, precision=precision, seed=1)
         path = db.training_dataset(precision)
         assert lance.dataset(path).count_rows() == 0 and db.exports(precision)[0].rows == 0
-        assert lance.dataset(path).schema.names[:2] == ["id", "v"]
+        assert lance.dataset(path).schema.names[:2] == ["id", Q.codec(precision).code_column("v")]
         assert lance.dataset(path).schema.field("x").type == pa.null()  # no type, no values
         assert list(exports.training_batches(path)) == []
         assert exports.content_hash(path) == db.exports(precision)[0].content_hash
@@ -806,9 +809,14 @@ def test_the_reader_needs_no_database():
     # a training job reads an export on a machine without the database: the reader and what
     # it imports stay off apsw and the engine (galaxlite.errors, the error hierarchy, is shared)
     allowed = {"galaxlite.errors", "galaxlite.exports.quantize", "galaxlite.exports.hashing",
-               "galaxlite.exports.layout", "galaxlite.exports.read", "galaxlite.transpile"}
-    for module in ("read", "torch_reader", "quantize", "hashing", "layout"):
-        tree = ast.parse(Path(exports.__file__).with_name(f"{module}.py").read_text(encoding="utf-8"))
+                "galaxlite.exports.layout", "galaxlite.exports.decode", "galaxlite.transpile"}
+    folder = Path(exports.__file__).parent
+    modules = ["read", "decode", "torch_reader", "hashing", "layout",
+               *(f"quantize/{p.stem}" for p in (folder / "quantize").glob("*.py"))]
+    allowed |= {f"galaxlite.exports.quantize.{p.stem}" for p in (folder / "quantize").glob("*.py")}
+    allowed |= {"galaxlite.exports.read"}
+    for module in modules:
+        tree = ast.parse((folder / f"{module}.py").read_text(encoding="utf-8"))
         names = set()
         for node in tree.body:
             if isinstance(node, ast.Import):

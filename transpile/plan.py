@@ -38,7 +38,9 @@ SHOW_EMBEDDING_HEALTH = "show_embedding_health"  # SHOW EMBEDDING HEALTH
 
 # Limits and names the front end checks and the engine relies on (one copy each, re-exported
 # by galaxlite.transpile).
-PRECISIONS = ("float32", "sq8", "rabitq")  # WITH TRAINING PRECISION: how a training tag stores vectors
+# WITH TRAINING PRECISION: how a training tag stores vectors ('rabitq' is 1 bit per dimension,
+# 'rabitq2' ... 'rabitq8' the extended codes of that many bits)
+PRECISIONS = ("float32", "sq8", "rabitq", *(f"rabitq{b}" for b in range(2, 9)))
 MAX_SEED = 2**64 - 1  # TRAINING SEED: a 64-bit unsigned integer
 MAX_VECTOR_DIM = 65536  # the largest n of a VECTOR(n) column
 

@@ -3,7 +3,7 @@
     galaxlite DB "SQL"                      run SQL (the default command: ``query``)
     galaxlite query DB "SQL" --format csv   ... as table, csv, json or jsonl
     galaxlite shell DB                      interactive shell
-    galaxlite tags | info | snapshots | lineage | export | demo
+    galaxlite tags | info | snapshots | lineage | export | verify | demo
 
 Errors print one line, ``galaxlite: error: <message>``, on stderr and exit non-zero
 (1; 2 for a usage error); ``--debug`` adds the traceback. This module is that promise: ``main``
@@ -30,7 +30,7 @@ from collections.abc import Sequence
 import click
 
 from galaxlite import errors
-from galaxlite.cli import maintenance  # noqa: F401 - adds check and backup to the group
+from galaxlite.cli import maintenance  # noqa: F401 - adds check, verify and backup to the group
 from galaxlite.cli.commands import STATE, cli
 
 __all__ = ["cli", "main", "run"]

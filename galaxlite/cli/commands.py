@@ -258,42 +258,52 @@ def lineage(db: str, snapshot: str, fmt: str) -> None:
 
 @cli.command()
 @click.argument("db", type=EXISTING_DB)
-@click.argument("tag")
+@click.argument("tag", required=False)
+@click.option("--tag", "existing", metavar="NAME",
+              help="Export existing version tag NAME, with the data it had, instead of creating TAG.")
 @click.option("--precision", type=click.Choice(transpile.PRECISIONS), default="float32",
               show_default=True,
               help="How vectors are stored in the exported datasets.")
 @click.option("--seed", type=click.IntRange(0, MAX_SEED),
               help="Shuffle the rows with this seed (default: primary-key order).")
 @debug_option
-def export(db: str, tag: str, precision: str, seed: int | None) -> None:
-    """Create training tag TAG and export every versioned table as a Lance dataset.
+def export(db: str, tag: str | None, existing: str | None, precision: str, seed: int | None) -> None:
+    """Create training tag TAG and export every versioned table as a Lance dataset, or with
+    --tag NAME export existing tag NAME (exactly the data an export at tag time would have
+    had, beside the tag's other exports).
 
-    Same as `CREATE VERSION TAG 'TAG' FOR TRAINING WITH TRAINING PRECISION 'P' TRAINING
-    SEED n`. The datasets go to the database's exports folder (DB/exports for a directory
-    database, DB.exports for a file), one folder per tag; a progress bar shows on standard
-    error and the datasets are listed on standard output. All or nothing: after an error
-    there is no tag and no folder.
+    TAG is the same as `CREATE VERSION TAG 'TAG' FOR TRAINING WITH TRAINING PRECISION 'P'
+    TRAINING SEED n`. The datasets go to the database's exports folder (DB/exports for a
+    directory database, DB.exports for a file), one folder per export; a progress bar shows on
+    standard error and the datasets are listed on standard output. All or nothing: after an
+    error there is no new tag and no folder.
 
     \b
     Examples:
       galaxlite export ./data train-v1
       galaxlite export ./data train-v1-sq8 --precision sq8 --seed 42
+      galaxlite export ./data --tag train-v1 --precision rabitq4
     """
-    if not tag:
+    if (tag is None) == (existing is None):
+        raise click.UsageError("give TAG (a new training tag) or --tag NAME (an existing tag), one of the two")
+    name = tag if existing is None else existing
+    if not name:
         raise click.BadParameter("a tag name must not be empty", param_hint="TAG")
-    bar = ExportProgress(f"exporting tag {tag!r} ({precision})")
+    bar = ExportProgress(f"exporting tag {name!r} ({precision})")
     with Database(db) as database:
         try:
-            version = database.create_training_snapshot(
-                tag, seed=seed, precision=precision, progress=bar.update
-            )
+            if existing is None:
+                version = database.create_training_snapshot(name, seed=seed, precision=precision, progress=bar.update)
+                done = [e for e in database.exports(name) if e.version == version]
+            else:
+                done = database.export_training(name, precision=precision, seed=seed, progress=bar.update)
+                version = database.tag_version(name)
         finally:
             bar.close()
-        done = [e for e in database.exports(tag) if e.version == version]
         order = "primary-key order" if seed is None else f"shuffled with seed {seed}"
         folder = f" to {Path(done[0].path).parent}" if done else ""
         click.echo(
-            f"tag {tag!r} = version {version}: {len(done)} table{'' if len(done) == 1 else 's'} "
+            f"tag {name!r} = version {version}: {len(done)} table{'' if len(done) == 1 else 's'} "
             f"exported ({precision}, {order}){folder}"
         )
         if done:

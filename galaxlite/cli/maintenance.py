@@ -1,4 +1,5 @@
-"""Commands that look after a database file: ``galaxlite check`` and ``galaxlite backup``.
+"""Commands that look after a database file: ``galaxlite check``, ``galaxlite verify`` and
+``galaxlite backup``.
 
 They add themselves to the click group of ``galaxlite.cli.commands`` (imported for it by
 ``galaxlite.cli``), as any command module would.
@@ -60,3 +61,29 @@ def backup(db: str, dest: str) -> None:
     """
     with Database(db) as database:
         click.echo(database.backup(dest))
+
+
+@cli.command()
+@click.argument("db", type=EXISTING_DB)
+@click.argument("tag", required=False)
+@debug_option
+def verify(db: str, tag: str | None) -> None:
+    """Recompute the content hash of every training export of DB (of tag TAG) from its files,
+    at the Lance version it was written as, and compare it with the catalog's. One line per
+    dataset; exit status 1 if any changed or is missing.
+
+    \b
+    Example:
+      galaxlite verify shop.db
+      galaxlite verify shop.db train-v1
+    """
+    with Database(db) as database:
+        results = database.verify_export(tag)
+    for r in results:
+        click.echo(f"{r.status}: {r.export.tag}/{r.export.table} ({r.export.precision}) "
+                   f"{r.export.path}: {r.detail}")
+    bad = [r for r in results if not r.ok]
+    if bad:
+        click.echo(f"{len(bad)} of {len(results)} export dataset(s) changed or missing", err=True)
+        sys.exit(1)
+    click.echo(f"ok: {len(results)} export dataset(s) intact")

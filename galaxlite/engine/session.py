@@ -23,7 +23,7 @@ from pathlib import Path
 import apsw
 
 from galaxlite import errors as E
-from galaxlite import schema, transpile
+from galaxlite import exports, schema, transpile
 from galaxlite.engine.write_paths import WritePaths
 from galaxlite.engine.writes import WriteScope, claim_write_lock
 from galaxlite.semantic import SemanticEngine
@@ -38,6 +38,7 @@ from galaxlite.storage import (
 )
 from galaxlite.storage.files import RemoteExports
 from galaxlite.storage.guards import catalog_writer, missing_guards
+from galaxlite.storage.tags import export_folders
 from galaxlite.transpile import plan as P
 
 RESERVED_PREFIXES = ("_gl_", "galaxlite_")
@@ -110,6 +111,7 @@ class Session:
             raise
         checkpoint.close_at_exit(self)
         self._adopt_foreign_columns()
+        self.clean_exports()
 
     def _adopt_foreign_columns(self) -> None:
         """Columns another tool added to a versioned table get history from now on; tables
@@ -117,9 +119,12 @@ class Session:
         conn = self.conn
         try:
             tables, old = check.columns_to_adopt(conn), check.outdated(conn)
-            if tables or old or check.catalog_outdated(conn):
+            stale = check.catalog_outdated(conn) or check.outdated_catalogs(conn)
+            if tables or old or stale:
                 with self.writing(pin=bool(tables or old)), catalog_writer(conn):
                     check.bring_catalog_up_to_date(conn)
+                    if check.outdated_catalogs(conn):
+                        check.bring_catalogs_up_to_date(conn)
                     check.bring_up_to_date(conn, old)
                     check.adopt_columns(conn, check.columns_to_adopt(conn), clock.current(conn))
         except apsw.BusyError:
@@ -127,6 +132,16 @@ class Session:
         except apsw.Error as exc:
             self.close()
             raise E.from_apsw(exc) from None
+
+    def clean_exports(self) -> list[str]:
+        """Remove what killed exports left in the exports folder, never a live export of
+        another process (see ``galaxlite.exports.leftovers``); returns the names removed."""
+        if self.exports_dir is None:
+            return []
+        try:
+            return exports.clean_leftovers(self.exports_dir, lambda: export_folders(self.conn))
+        except (OSError, apsw.Error):
+            return []  # the next writer tries again
 
     # ------------------------------------------------------------------ connection
 

@@ -12,8 +12,9 @@ every table is complete; any failure removes it, and the caller rolls the tag ba
 
 A ``VECTOR(n)`` column becomes a fixed-size vector, a text column with embeddings the vector
 of its embedder (its text moves to ``<col>__text``), every other column keeps an Arrow type.
-Vectors are stored at the tag's precision: ``float32``, ``sq8`` (¼ the bytes) or 1-bit
-``rabitq`` (≤ 1/25 the bytes). Rows are in primary-key order, or shuffled by
+Vectors are stored at the tag's precision: ``float32``, ``sq8`` (¼ the bytes), 1-bit
+``rabitq`` (≤ 1/25 the bytes) or ``rabitq2`` … ``rabitq8``, codes under names of their own
+(see :mod:`galaxlite.exports.quantize.codecs`). Rows are in primary-key order, or shuffled by
 ``TRAINING SEED``. The dataset's schema metadata ``galaxlite`` says all that, so
 :func:`training_batches` decodes any export to float32 without the database, and
 :func:`content_hash` recomputes the hash recorded in the catalog from the files.
@@ -28,7 +29,9 @@ The package, in the order the data flows:
 * :mod:`~galaxlite.exports.encode`: record batches, the schema and its metadata;
 * :mod:`~galaxlite.exports.hashing`: the content hash;
 * :mod:`~galaxlite.exports.pipeline`: the threads (a prefetching reader, an in-order worker);
+* :mod:`~galaxlite.exports.leftovers`: locked work folders, and cleaning up after a killed export;
 * :mod:`~galaxlite.exports.write`: writing an export, all or nothing;
+* :mod:`~galaxlite.exports.decode`: float32 vectors from any reader's batches;
 * :mod:`~galaxlite.exports.read`: reading one (no apsw, no engine module);
 * :mod:`~galaxlite.exports.torch_reader`: a PyTorch dataset over one, sharded by rank and
   DataLoader worker, reshuffled per epoch;
@@ -47,24 +50,32 @@ True
 >>> db.close()
 """
 
+from galaxlite.exports.decode import Decoder
 from galaxlite.exports.hashing import ContentHash
-from galaxlite.exports.read import content_hash, read_metadata, training_batches
+from galaxlite.exports.leftovers import clean as clean_leftovers
+from galaxlite.exports.read import content_hash, decode, decoder, read_metadata, training_batches
 from galaxlite.exports.torch_reader import shard_rows, torch_dataset
 from galaxlite.exports.write import (
     ExportResult,
     ProgressCallback,
     Written,
     discard,
+    finish,
     write_exports,
 )
 
 __all__ = [
     "ContentHash",
+    "Decoder",
     "ExportResult",
     "ProgressCallback",
     "Written",
+    "clean_leftovers",
     "content_hash",
+    "decode",
+    "decoder",
     "discard",
+    "finish",
     "read_metadata",
     "shard_rows",
     "torch_dataset",

@@ -9,8 +9,9 @@ file; names are made file-system safe, see :func:`folder_name`).
 
 Columns: a ``VECTOR(n)`` column becomes a fixed-size vector under its own name; a text column
 that carries embeddings becomes the vector of its embedder under its own name, and its text
-moves to the companion column ``<col>__text`` (:data:`TEXT_SUFFIX`). At ``rabitq`` precision a
-vector column has two float32 companions, ``<col>__rabitq_norm`` and ``<col>__rabitq_ip``.
+moves to the companion column ``<col>__text`` (:data:`TEXT_SUFFIX`). Quantized vectors are stored
+as codes named for their precision (``<col>__sq8``, ``<col>__rabitq`` with float32
+``<col>__rabitq_norm`` and ``<col>__rabitq_ip``; see :mod:`galaxlite.exports.quantize.codecs`).
 
 The dataset's schema metadata ``galaxlite`` (JSON, :data:`METADATA_KEY`) says what the
 dataset is — tag, table, version, precision, seed, order, and per vector column its kind,
@@ -29,14 +30,18 @@ from collections.abc import Sequence
 from typing import Any
 
 FORMAT = "galaxlite-training-export"
-FORMAT_VERSION = 1
+# 2: quantized codes under their own names (``<col>__sq8``, ``<col>__rabitq4``, ...), never as
+# a float vector's name and type; 1 kept them under the column's name (still read)
+FORMAT_VERSION = 2
+# An export is written as a new Lance dataset: its first version, which the catalog records and
+# which every galaxlite reader opens (later versions, say an append by another tool, are not
+# the tag's data)
+LANCE_VERSION = 1
 METADATA_KEY = b"galaxlite"
 # Both sides of benchmarks/bench_export.py use these: Lance's 2.0 file format writes float
 # vectors 2–3× faster than the newer default here, and every Lance reader opens it.
 LANCE_OPTIONS: dict[str, Any] = {"data_storage_version": "2.0"}
 TEXT_SUFFIX = "__text"
-NORM_SUFFIX = "__rabitq_norm"
-IP_SUFFIX = "__rabitq_ip"
 SHUFFLE_STREAM = 2  # rows are shuffled by default_rng([seed, 2]); the RaBitQ rotation uses 1
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")

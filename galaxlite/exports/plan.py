@@ -12,8 +12,8 @@ Columns:
   null, vectors included.
 
 Row order: the primary key (declared PRIMARY KEY columns, else the rowid). The table is read
-as of the tag's version with its schema now: an export is made in the transaction that
-creates its tag, so the two are the same.
+as of the tag's version with its schema then (see :func:`plan_table`), so an export of an old
+tag holds what an export at tag time held.
 
 The plan also sizes the work: rows per record batch (about :data:`BATCH_BYTES`) and rows
 taken from SQLite at a time (about :data:`READ_BLOCK_BYTES`).
@@ -29,9 +29,9 @@ import pyarrow as pa
 
 from galaxlite import errors, storage
 from galaxlite.exports.arrow import affinity_type
-from galaxlite.exports.layout import IP_SUFFIX, NORM_SUFFIX, TEXT_SUFFIX
+from galaxlite.exports.layout import TEXT_SUFFIX
 from galaxlite.semantic.vectors import parse_vector_type
-from galaxlite.transpile import quote_identifier
+from galaxlite.transpile import PRECISIONS, quote_identifier
 
 BATCH_BYTES = 8 << 20  # rows per record batch: about this many bytes
 MIN_BATCH_ROWS, MAX_BATCH_ROWS = 256, 65536
@@ -83,18 +83,33 @@ class TablePlan:
 
 
 def plan_table(conn: apsw.Connection, table: str, version: int, file: str) -> TablePlan:
-    """How to export ``table`` as of ``version`` (its schema then is its schema now: an export
-    is made in the transaction that creates its tag)."""
+    """How to export ``table`` (its name then) as of ``version``, with its schema then.
+
+    Column types and the declared key come from the table as it is now, which for the columns
+    of the past are the same (SQLite never changes a column's declared type): a column renamed
+    since is found by its history column. A table dropped since, or a column dropped since,
+    has no declaration left: NotSupportedError.
+    """
     past = storage.version_at(conn, table, version)
     now = storage.current_of(conn, past.table_id) if past is not None else None
-    if past is None or now is None:  # pragma: no cover - the caller lists tables that exist
+    if past is None:  # pragma: no cover - the caller lists the tables of the version
         raise errors.TableNotAtVersionError(f"table {table!r} did not exist at version {version}")
+    then = {n.lower(): now and next((m for m, h2 in now.columns if h2 == h), None) for n, h in past.columns}
+    gone = [n for n, _ in past.columns if then[n.lower()] is None]
+    if gone:
+        raise errors.NotSupportedError(
+            f"cannot export table {table!r} as of version {version}: "
+            + (f"its column {gone[0]!r} was dropped since" if now is not None else "it was dropped since")
+            + ", and galaxlite does not record the declared types of dropped columns"
+        )
     info = {
         row[1].lower(): row
         for row in conn.execute("SELECT * FROM pragma_table_xinfo(?)", (now.name,))
     }
+    back = {m.lower(): n for n, m in ((n, then[n.lower()]) for n, _ in past.columns)}
     declared_key = tuple(
-        row[1] for row in sorted((r for r in info.values() if r[5]), key=lambda r: r[5])
+        back.get(row[1].lower(), row[1])
+        for row in sorted((r for r in info.values() if r[5]), key=lambda r: r[5])
     )
     embedded = {
         column.lower(): (embedder, dim)
@@ -105,8 +120,9 @@ def plan_table(conn: apsw.Connection, table: str, version: int, file: str) -> Ta
     }
     columns = []
     for name, _ in past.columns:
-        decl = info[name.lower()][2] or ""
-        columns.append(_column(now.name, name, decl, embedded.get(name.lower())))
+        current = then[name.lower()].lower()
+        decl = info[current][2] or ""
+        columns.append(_column(past.name, name, decl, embedded.get(current)))
     if declared_key:
         key, order = declared_key, ", ".join(quote_identifier(k) for k in declared_key)
     else:  # a rowid table without a declared key: select its rowid too, and order by it
@@ -117,11 +133,11 @@ def plan_table(conn: apsw.Connection, table: str, version: int, file: str) -> Ta
         past, now, version, storage.closed_since(conn, past, version),
         storage.ranges_after(conn, now, version),
     )
-    columns = _settle_types(conn, now.name, sub, columns)
-    _check_names(now.name, columns)
+    columns = _settle_types(conn, past.name, sub, columns)
+    _check_names(past.name, columns)
     select = ", ".join(quote_identifier(c.name) for c in columns)
     return TablePlan(
-        table=now.name,
+        table=past.name,
         file=file,
         sql=f"SELECT {select} FROM {sub} AS _gl_export ORDER BY {order}",
         count_sql=f"SELECT count(*) FROM {sub}",
@@ -179,7 +195,8 @@ def _check_names(table: str, columns: Sequence[ExportColumn]) -> None:
     names = {c.name.lower() for c in columns}
     for c in columns:
         extra = [TEXT_SUFFIX] if c.kind == "text" else []
-        extra += [NORM_SUFFIX, IP_SUFFIX] if c.kind != "value" else []
+        if c.kind != "value":  # the code columns of every precision (quantize.codecs)
+            extra += [f"__{p}{part}" for p in PRECISIONS[1:] for part in ("", "_norm", "_ip")]
         for suffix in extra:
             if (c.name + suffix).lower() in names:
                 raise errors.ProgrammingError(

@@ -6,8 +6,8 @@ vectors as float32 files in the temporary folder (memory-mapped), the other colu
 memory; the batches then gather the shuffled rows, or are views of the staged ones in key
 order.
 
-Quantizers are fitted on all the (non-NULL) vectors of a column: sq8 bounds ``FIT_ROWS``
-staged rows at a time, RaBitQ with the rotation of the seed (0 without one). The shuffle is
+Quantizers are fitted on all the (non-NULL) vectors of a column (``quantize.Codec.fit``): sq8
+bounds, RaBitQ with the rotation of the seed (0 without one). The shuffle is
 ``np.random.default_rng([seed, 2]).permutation(rows)`` of the primary-key order.
 """
 
@@ -26,8 +26,6 @@ from galaxlite.exports.layout import SHUFFLE_STREAM
 from galaxlite.exports.pipeline import Prefetch
 from galaxlite.exports.plan import TablePlan
 from galaxlite.exports.rows import Rows
-
-FIT_ROWS = 1 << 16  # staged rows per block when fitting sq8 bounds around NULL vectors
 
 
 class Staged:
@@ -116,29 +114,10 @@ def stage_ahead(make: Callable[[], Iterator[Rows]], plan: TablePlan, folder: Pat
 
 def fit_quantizers(plan: TablePlan, staged: Staged, precision: str, seed: int | None) -> dict[str, Any]:
     """The quantizer of each vector column, fitted on all its (non-NULL) vectors."""
-    if precision == "float32":
+    store = quantize.codec(precision)
+    if not store.quantized:
         return {}
-    out = {}
-    for name, (matrix, valid) in staged.vectors.items():
-        if precision == "sq8":
-            out[name] = _sq8_fit(matrix, valid)
-        else:
-            out[name] = quantize.rabitq_fit(matrix if valid is None else matrix[valid], seed or 0)
-    return out
-
-
-def _sq8_fit(matrix: np.ndarray, valid: np.ndarray | None) -> quantize.Sq8Params:
-    """``sq8_fit`` of the valid rows of ``matrix``, ``FIT_ROWS`` at a time: the bounds are the
-    same (min and max do not depend on grouping), without a copy of every valid row."""
-    if valid is None:
-        return quantize.sq8_fit(matrix)
-    parts = [
-        quantize.sq8_fit(matrix[i : i + FIT_ROWS][valid[i : i + FIT_ROWS]])
-        for i in range(0, len(matrix), FIT_ROWS) if valid[i : i + FIT_ROWS].any()
-    ]
-    if not parts:
-        return quantize.sq8_fit(matrix[:0])
-    return quantize.Sq8Params(np.min([p.lo for p in parts], axis=0), np.max([p.hi for p in parts], axis=0))
+    return {name: store.fit(matrix, valid, seed) for name, (matrix, valid) in staged.vectors.items()}
 
 
 def row_order(n: int, seed: int | None) -> np.ndarray | None:

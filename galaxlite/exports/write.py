@@ -4,9 +4,10 @@
 ``Database.create_training_snapshot``) creates the tag and, in the same write transaction,
 calls :func:`write_exports`: every versioned table, read ``AT VERSION`` the tag, becomes one
 Lance dataset (see :mod:`galaxlite.exports.layout`). The files go to a temporary folder
-inside the exports folder first, which is renamed when every table is complete; any failure
-removes it, and the caller rolls the tag back (:func:`discard` removes an export whose
-transaction did not commit).
+inside the exports folder first (locked, see :mod:`galaxlite.exports.leftovers`), which is
+renamed when every table is complete; any failure removes it, and the caller rolls the tag
+back (:func:`discard` removes an export whose transaction did not commit, :func:`finish`
+drops the work folder of one that did).
 
 Without a seed and at float32 the rows stream from SQLite into Lance: a reader thread fills
 record batches, Lance writes them in another, a third computes the content hash, and the
@@ -33,10 +34,11 @@ import apsw
 import pyarrow as pa
 
 from galaxlite import errors, semantic
-from galaxlite.exports import object_store
+from galaxlite.exports import leftovers, object_store
 from galaxlite.exports.encode import Encoder, describe, export_schema
 from galaxlite.exports.hashing import ContentHash
 from galaxlite.exports.layout import LANCE_OPTIONS, file_names, folder_name
+from galaxlite.exports.leftovers import Work
 from galaxlite.exports.pipeline import InOrder, Prefetch, wait_get
 from galaxlite.exports.plan import TablePlan, plan_table
 from galaxlite.exports.rows import Rows, mmap_reads, read_rows
@@ -55,18 +57,21 @@ class Written:
     file: str
     rows: int
     content_hash: str
+    lance_version: int
 
 
 @dataclass(frozen=True, slots=True)
 class ExportResult:
     """What :func:`write_exports` made: the export's folder (its name in the exports folder,
-    and its path), one :class:`Written` per table, and whether the exports folder itself was
-    made for it."""
+    and its path), one :class:`Written` per table, whether the exports folder itself was made
+    for it, and the locked work folder that stays until :func:`finish` or :func:`discard`
+    (None on an object store, whose export is written in place)."""
 
     folder: str
     path: Path | str  # a URI for an export on an object store
     tables: tuple[Written, ...]
     made_root: bool
+    work: Work | None
     storage_options: dict | None = None  # an object store's (None: a local folder)
 
 
@@ -81,14 +86,17 @@ def write_exports(
     precision: str,
     seed: int | None,
     progress: ProgressCallback | None = None,
+    folder: str | None = None,
 ) -> ExportResult:
     """Write every table of ``tables`` as of ``version`` under ``exports_dir``; atomic.
 
     Runs inside the caller's write transaction (which makes the reads consistent and keeps
-    writers out). Returns the folder made; on any error nothing is left (the exports folder
-    itself is removed again if this call created it and it is empty). On an object store
-    (``RemoteExports``) the tables are written in place under the final folder, which is
-    removed again on any error (see :mod:`galaxlite.exports.object_store`).
+    writers out), who calls :func:`finish` once it committed the catalog rows, :func:`discard`
+    otherwise. ``folder``: the export folder's name (default ``<tag>-<version>``). On any
+    error nothing is left (the exports folder itself is removed again if this call created it
+    and it is empty). On an object store (``RemoteExports``) the tables are written in place
+    under the final folder, which is removed again on any error (see
+    :mod:`galaxlite.exports.object_store`).
     """
     if precision not in PRECISIONS:
         raise errors.QuantizationModeError(
@@ -96,29 +104,30 @@ def write_exports(
         )
     if isinstance(exports_dir, RemoteExports):
         return _write_remote(conn, engine, exports_dir, tables, tag=tag, version=version,
-                             precision=precision, seed=seed, progress=progress)
+                             precision=precision, seed=seed, progress=progress, folder=folder)
     created_root = not exports_dir.exists()
-    final = exports_dir / folder_name(tag, version)
-    work: Path | None = None
+    final = exports_dir / (folder or folder_name(tag, version))
+    claimed: Work | None = None
     renamed = False
     try:
         exports_dir.mkdir(parents=True, exist_ok=True)
         if final.exists():
             raise errors.OperationalError(f"cannot export tag {tag!r}: {str(final)!r} exists already")
-        work = Path(tempfile.mkdtemp(prefix=".galaxlite-export-", dir=exports_dir))
+        claimed = leftovers.claim(exports_dir)
+        work = claimed.path
         (work / "export").mkdir()
         written = _write_tables(conn, engine, tables, work, lambda file: work / "export" / file,
                                 None, tag=tag, version=version, precision=precision, seed=seed,
                                 progress=progress)
+        claimed.aim(final.name)
         os.rename(work / "export", final)
         renamed = True
-        shutil.rmtree(work)
-        return ExportResult(final.name, final, written, created_root)
+        return ExportResult(final.name, final, written, created_root, claimed)
     except BaseException:
         if renamed:
             shutil.rmtree(final, ignore_errors=True)
-        if work is not None:
-            shutil.rmtree(work, ignore_errors=True)
+        if claimed is not None:
+            claimed.release()
         if created_root:
             with contextlib.suppress(OSError):
                 exports_dir.rmdir()
@@ -147,10 +156,10 @@ def _write_tables(
 def _write_remote(
     conn: apsw.Connection, engine: semantic.SemanticEngine, remote: RemoteExports,
     tables: Sequence[str], *, tag: str, version: int, precision: str, seed: int | None,
-    progress: ProgressCallback | None,
+    progress: ProgressCallback | None, folder: str | None,
 ) -> ExportResult:
     """:func:`write_exports` to an object store: in place, removed again on any error."""
-    folder = folder_name(tag, version)
+    folder = folder or folder_name(tag, version)
     base, options = remote.join(folder), remote.storage_options
     if object_store.exists(base, options):
         raise errors.OperationalError(f"cannot export tag {tag!r}: {base!r} exists already")
@@ -159,13 +168,19 @@ def _write_remote(
         written = _write_tables(conn, engine, tables, work, lambda file: f"{base}/{file}", options,
                                 tag=tag, version=version, precision=precision, seed=seed,
                                 progress=progress)
-        return ExportResult(folder, base, written, False, options)
+        return ExportResult(folder, base, written, False, None, options)
     except BaseException:
         with contextlib.suppress(OSError):
             object_store.remove(base, options)
         raise
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def finish(result: ExportResult) -> None:
+    """The export's catalog rows are committed: drop its work folder (and lock)."""
+    if result.work is not None:
+        result.work.release()
 
 
 def discard(result: ExportResult) -> None:
@@ -175,6 +190,8 @@ def discard(result: ExportResult) -> None:
             object_store.remove(str(result.path), result.storage_options)
         return
     shutil.rmtree(result.path, ignore_errors=True)
+    if result.work is not None:
+        result.work.release()
     if result.made_root:
         with contextlib.suppress(OSError):
             result.path.parent.rmdir()  # only if empty
@@ -228,21 +245,23 @@ def _write_table(
         progress.advance(batch.num_rows)
 
     try:
-        rows = _write_lance(plan.table, encoder.schema, batches, target, handed, storage_options)
+        rows, lance_version = _write_lance(plan.table, encoder.schema, batches, target, handed,
+                                           storage_options)
     except BaseException:
         hashing.close()
         raise
     hashing.finish()
     if staged is not None:
         staged.close()
-    return Written(plan.table, plan.file, rows, digest.hexdigest())
+    return Written(plan.table, plan.file, rows, digest.hexdigest(), lance_version)
 
 
 def _write_lance(
     table: str, schema: pa.Schema, make: Callable[[], Iterator[pa.RecordBatch]], target: Path | str,
     handed: Callable[[pa.RecordBatch], None], storage_options: dict | None = None,
-) -> int:
-    """Write the batches of ``make()`` to ``target``; returns the row count.
+) -> tuple[int, int]:
+    """Write the batches of ``make()`` to ``target``; returns the row count and the dataset's
+    Lance version.
 
     Three threads: the reader makes the batches (``make`` runs there, with the database
     connection), Lance writes them in another, and this (the caller's) thread runs
@@ -254,13 +273,14 @@ def _write_lance(
     reader = Prefetch(make)
     taken: queue.Queue = queue.Queue()
     outcome: list[BaseException] = []
+    made: list[int] = []
 
     def write() -> None:
         try:
-            lance.write_dataset(
+            made.append(lance.write_dataset(
                 pa.RecordBatchReader.from_batches(schema, reader.consume(taken.put)),
                 str(target), mode="create", storage_options=storage_options, **LANCE_OPTIONS,
-            )
+            ).version)
         except BaseException as exc:  # raised by the caller's thread below
             outcome.append(exc)
         finally:
@@ -286,4 +306,4 @@ def _write_lance(
         raise errors.OperationalError(
             f"writing the training export of table {table!r} to {str(target)!r} failed: {first}"
         ) from None
-    return reader.rows
+    return reader.rows, made[0]

@@ -19,7 +19,8 @@ from galaxlite.engine.render import param_value
 from galaxlite.engine.result import Result
 from galaxlite.engine.session import Session
 from galaxlite.params import Params
-from galaxlite.storage import clock
+from galaxlite.runners.exports import record
+from galaxlite.storage import check, clock
 from galaxlite.storage.check import unversioned_tables
 from galaxlite.storage.guards import catalog_writer
 from galaxlite.storage.tags import seed_to_sql, tag_exists, versioned_tables
@@ -49,6 +50,7 @@ def run_create_tag(session: Session, plan: P.Plan, params: Params, progress: Pro
     training = d.training
     if training is not None:
         _check_can_export(session, plan)
+        session.clean_exports()
     conn = session.conn
     lastrowid = conn.last_insert_rowid()
     written = None
@@ -72,18 +74,15 @@ def run_create_tag(session: Session, plan: P.Plan, params: Params, progress: Pro
                  None if training is None else seed_to_sql(training.seed)),
             )
             if training is not None:
+                if check.outdated_catalogs(conn):
+                    check.bring_catalogs_up_to_date(conn)
                 written = exports.write_exports(
                     conn, session.semantic, session.exports_dir, tables, tag=name,
                     version=version, precision=training.precision, seed=training.seed,
                     progress=progress,
                 )
-                conn.executemany(
-                    "INSERT INTO galaxlite_exports (tag, version, table_name, path, precision, seed, "
-                    "row_count, content_hash, created_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [(name, version, w.table, f"{written.folder}/{w.file}", training.precision,
-                      seed_to_sql(training.seed), w.rows, w.content_hash, created)
-                     for w in written.tables],
-                )
+                record(conn, written, tag=name, version=version, precision=training.precision,
+                       seed=training.seed, created=created)
     except BaseException as exc:
         if written is not None:
             exports.discard(written)
@@ -92,6 +91,8 @@ def run_create_tag(session: Session, plan: P.Plan, params: Params, progress: Pro
         raise
     finally:
         conn.set_last_insert_rowid(lastrowid)
+    if written is not None:
+        exports.finish(written)
     return Result(iter([(version,)]), (("version", "INTEGER"),), rowcount=-1)
 
 

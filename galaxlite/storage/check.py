@@ -245,6 +245,27 @@ def bring_catalog_up_to_date(conn: apsw.Connection) -> None:
         conn.execute("ALTER TABLE galaxlite_embedding_columns ADD COLUMN declared INTEGER NOT NULL DEFAULT 0")
 
 
+def outdated_catalogs(conn: apsw.Connection) -> bool:
+    """Does ``galaxlite_exports`` have an older galaxlite's shape (one export per tag and
+    table, no Lance version)?"""
+    columns = {row[1] for row in conn.execute("SELECT * FROM pragma_table_info('galaxlite_exports')")}
+    return bool(columns) and "lance_version" not in columns
+
+
+def bring_catalogs_up_to_date(conn: apsw.Connection) -> None:
+    """Rebuild ``galaxlite_exports`` as ``schema/catalog.sql`` makes it today, keeping its rows
+    (an older export was always its dataset's first Lance version, 1); inside the caller's
+    write transaction, with the catalog guards open."""
+    create = re.search(r"CREATE TABLE IF NOT EXISTS galaxlite_exports \(.*?\n\);", schema.catalog_sql(), re.S)
+    kept = ("tag, version, table_name, path, precision, seed, row_count, content_hash, created_us")
+    conn.execute("ALTER TABLE galaxlite_exports RENAME TO _gl_old_exports")
+    conn.execute(create.group(0))
+    conn.execute(f"INSERT INTO galaxlite_exports ({kept}, lance_version) SELECT {kept}, 1 FROM _gl_old_exports "
+                 "ORDER BY version, table_name")
+    conn.execute("DROP TABLE _gl_old_exports")  # and its triggers: catalog.sql makes them again
+    conn.execute(schema.catalog_sql())
+
+
 def adopt_columns(conn: apsw.Connection, tables: list[TableVersion], version: int) -> None:
     """Record the added columns of ``tables`` (see ``columns_to_adopt``) from ``version`` on:
     they get history from then; the past keeps the schema it had."""

@@ -47,6 +47,7 @@ class TrainingExport:
     rows: int
     content_hash: str  # "sha256:<hex>", see galaxlite.content_hash
     created_us: int
+    lance_version: int = 1  # the dataset's Lance version galaxlite wrote (its readers open it)
 
 
 def seed_to_sql(seed: int | None) -> int | None:
@@ -88,6 +89,8 @@ def all_exports(
     tag name ``tag`` if given. Paths are made absolute against ``root``, the exports folder
     (URIs under an object store location)."""
     where, args = ("WHERE tag = ?", (tag,)) if tag is not None else ("", ())
+    columns = {row[1] for row in conn.execute("SELECT * FROM pragma_table_info('galaxlite_exports')")}
+    lance = "lance_version" if "lance_version" in columns else "1"  # a file not brought up to date yet
 
     def where_is(p: str) -> str:
         if isinstance(root, RemoteExports):
@@ -96,11 +99,27 @@ def all_exports(
 
     return [
         TrainingExport(t, v, n, where_is(p), pr,
-                       seed_from_sql(s), r, h, c)
-        for t, v, n, p, pr, s, r, h, c in conn.execute(
+                       seed_from_sql(s), r, h, c, lv)
+        for t, v, n, p, pr, s, r, h, c, lv in conn.execute(
             "SELECT tag, version, table_name, path, precision, seed, row_count, content_hash, "
-            f"created_us FROM galaxlite_exports {where} ORDER BY version, table_name",
+            f"created_us, {lance} FROM galaxlite_exports {where} ORDER BY rowid",  # as made
             args,
+        )
+    ]
+
+
+def export_folders(conn: apsw.Connection) -> set[str]:
+    """The folders (in the exports folder) that the catalog's exports are in."""
+    return {p.split("/", 1)[0] for (p,) in conn.execute("SELECT path FROM galaxlite_exports")}
+
+
+def tables_at(conn: apsw.Connection, version: int) -> list[str]:
+    """Names (then) of the versioned tables that existed at ``version``: what an export of a
+    tag of that version holds."""
+    return [
+        n for (n,) in conn.execute(
+            "SELECT name FROM galaxlite_tables WHERE valid_from <= ? AND (valid_to IS NULL OR "
+            "valid_to > ?) ORDER BY name", (version, version),
         )
     ]
 
