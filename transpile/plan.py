@@ -10,6 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from galaxlite.transpile.embedding_clauses import (
+    EmbeddingChange as EmbeddingChange,  # (re-exported)
+)
+from galaxlite.transpile.embedding_clauses import EmbeddingClause
+
 # Plan kinds. The engine keeps a table from kind to runner function.
 READ = "read"  # SELECT, VALUES, EXPLAIN ...: runs as is
 WRITE = "write"  # INSERT/UPDATE/DELETE/REPLACE (also WITH ... INSERT): versioned write
@@ -92,31 +97,6 @@ class TableName:
     @property
     def is_temp(self) -> bool:
         return (self.schema or "").lower() in ("temp", "temporary")
-
-
-@dataclass(frozen=True, slots=True)
-class EmbeddingClause:
-    """``EMBEDDING [MODEL 'name'] [DIM n]`` on column ``column`` (removed from the SQL SQLite
-    sees; the engine records it in the catalog). Positions (0: not given) place run-time
-    errors; ``declared``: the column's type in a CREATE TABLE / ADD COLUMN ('' otherwise)."""
-
-    column: str
-    model: str | None = None
-    dim: int | None = None
-    position: int = 0
-    model_position: int = 0
-    dim_position: int = 0
-    declared: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class EmbeddingChange:
-    """``ALTER TABLE t ALTER COLUMN c SET EMBEDDING ...`` (``clause``) / ``DROP EMBEDDING`` (None)."""
-
-    table: TableName
-    column: str
-    clause: EmbeddingClause | None
-    position: int
 
 
 @dataclass(frozen=True, slots=True)
