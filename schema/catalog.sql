@@ -201,7 +201,9 @@ CREATE TRIGGER IF NOT EXISTS galaxlite_clock_no_delete BEFORE DELETE ON galaxlit
 BEGIN
     SELECT RAISE(ABORT, 'galaxlite: the version clock cannot be deleted');
 END;
+-- (galaxlite puts the row back, at a version past every one in the file, if it is gone)
 CREATE TRIGGER IF NOT EXISTS galaxlite_clock_no_insert BEFORE INSERT ON galaxlite_clock
+WHEN NOT galaxlite_catalog_writer()
 BEGIN
     SELECT RAISE(ABORT, 'galaxlite: the version clock has one row');
 END;

@@ -105,6 +105,14 @@ def table_problems(conn: apsw.Connection, tv: TableVersion, triggers: dict[str, 
             out.append(Finding(name, f"its {part} table {table} is missing"))
     if out:
         return out
+    for part, table, wanted in _internal_columns(tv):
+        have = {r[1].lower() for r in conn.execute("SELECT * FROM pragma_table_info(?)", (table,))}
+        gone = [c for c in wanted if c.lower() not in have]
+        if gone:
+            out.append(Finding(name, f"its {part} table {table} lost column(s) {', '.join(gone)} "
+                                     "(changed outside galaxlite): its past cannot be read"))
+    if out:
+        return out
     actual = [c for c, _ in table_columns(conn, name)]
     recorded = [n for n, _ in tv.columns]
     if actual[: len(recorded)] != recorded:
@@ -143,6 +151,16 @@ def table_problems(conn: apsw.Connection, tv: TableVersion, triggers: dict[str, 
     return out
 
 
+def _internal_columns(tv: TableVersion) -> list[tuple[str, str, list[str]]]:
+    """(part, table, the columns galaxlite reads) of ``tv``'s history, companion, ranges."""
+    keys, _ = companion_keys(tv)
+    out = [("history", tv.history, [h for _, h in tv.columns] + ["_gl_rowid", "valid_from", "valid_to"]),
+           ("companion", tv.companion, [*keys, "valid_from"])]
+    if tv.rowid_table:
+        out.append(("ranges", tv.ranges, ["lo", "hi", "valid_from"]))
+    return out
+
+
 def find_problems(conn: apsw.Connection) -> list[Finding]:
     """Every problem of the file's versioning (an empty list: all is well)."""
     out = []
@@ -160,9 +178,20 @@ def find_problems(conn: apsw.Connection) -> list[Finding]:
                            "make them again"))
     triggers = guards.triggers(conn)
     for tv in current_versions(conn):
-        out.extend(table_problems(conn, tv, triggers))
-    out.extend(Finding(None, problem, fix) for problem, fix in check_data.snapshot_problems(conn))
+        out.extend(_checked(f"table {tv.name}", tv.name, lambda tv=tv: table_problems(conn, tv, triggers)))
+    out.extend(_checked("the snapshots (catalog db4ai_snapshot)", None, lambda: [
+        Finding(None, problem, fix) for problem, fix in check_data.snapshot_problems(conn)]))
     return out
+
+
+def _checked(what: str, table: str | None, find) -> list[Finding]:
+    """``find()``, or the finding that it cannot be checked (data written outside galaxlite
+    that galaxlite cannot read)."""
+    try:
+        return find()
+    except (apsw.Error, ValueError, TypeError, KeyError) as exc:
+        return [Finding(table, f"{what} cannot be checked: {type(exc).__name__}: {exc} (written "
+                               "outside galaxlite?)")]
 
 
 def unversioned_tables(conn: apsw.Connection) -> list[str]:

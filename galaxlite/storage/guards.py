@@ -35,6 +35,7 @@ import apsw
 
 from galaxlite import errors as E
 from galaxlite import schema
+from galaxlite.storage import table_versions
 from galaxlite.transpile import quote_identifier as q
 
 WRITER_FUNCTION = "galaxlite_catalog_writer"
@@ -147,7 +148,60 @@ def catalog_damage(conn: apsw.Connection) -> list[str]:
         if gone:
             out.append(f"catalog {table} lost column(s) {', '.join(gone)} (dropped or renamed "
                        "outside galaxlite)")
+        elif table == "galaxlite_tables":
+            out.extend(_unreadable_table_versions(conn))
     return out
+
+
+def _unreadable_table_versions(conn: apsw.Connection) -> list[str]:
+    bad = []
+    for row in conn.execute(f"{table_versions.SELECT_VERSION} ORDER BY table_id, valid_from"):
+        try:
+            tv = table_versions.version_of_row(row)
+            ok = (isinstance(tv.table_id, int) and isinstance(tv.name, str) and isinstance(tv.valid_from, int)
+                  and (tv.valid_to is None or isinstance(tv.valid_to, int)) and tv.key_columns
+                  and all(isinstance(k, str) for k in tv.key_columns)
+                  and all(len(c) == 2 and all(isinstance(x, str) for x in c) for c in tv.columns)
+                  and tv.history == f"_gl_h{tv.table_id}" and tv.companion == f"_gl_c{tv.table_id}")
+        except (ValueError, TypeError):
+            ok = False
+        if not ok:
+            bad.append(repr(row[:2]))
+    if not bad:
+        return []
+    return [f"catalog galaxlite_tables has row(s) galaxlite did not write and cannot read "
+            f"(table_id, name: {', '.join(bad[:5])}{', ...' if len(bad) > 5 else ''})"]
+
+
+def clock_row_missing(conn: apsw.Connection) -> bool:
+    (n,) = next(conn.execute("SELECT count(*) FROM galaxlite_clock WHERE id = 1"))
+    return n == 0
+
+
+def restore_clock(conn: apsw.Connection) -> None:
+    """Put the clock's row back (inside ``catalog_writer``) at ``_latest_version``, so that
+    versions never go back; the next one is at least the wall clock's."""
+    conn.execute("INSERT INTO galaxlite_clock (id, version, pinned) VALUES (1, ?, 0)", (_latest_version(conn),))
+
+
+def _latest_version(conn: apsw.Connection) -> int:
+    """The latest version the file records anywhere (tags, table versions, history,
+    companions, ranges, exports)."""
+    parts = ["SELECT max(version) FROM galaxlite_tags", "SELECT max(valid_from) FROM galaxlite_tables",
+             "SELECT max(valid_to) FROM galaxlite_tables", "SELECT max(version) FROM galaxlite_exports"]
+    for (tid,) in conn.execute("SELECT DISTINCT table_id FROM galaxlite_tables"):
+        for table, column in ((f"_gl_h{tid}", "valid_to"), (f"_gl_c{tid}", "valid_from"), (f"_gl_r{tid}", "valid_from")):
+            if isinstance(tid, int) and conn.table_exists("main", table):
+                parts.append(f"SELECT max({column}) FROM {table}")
+    latest = 0
+    for sql in parts:
+        try:
+            (value,) = next(conn.execute(sql))
+        except apsw.Error:
+            continue
+        if isinstance(value, int):
+            latest = max(latest, value)
+    return latest
 
 
 def catalogs_to_make(conn: apsw.Connection) -> list[str]:
@@ -162,8 +216,10 @@ def catalogs_to_make(conn: apsw.Connection) -> list[str]:
     if damage:
         raise E.DatabaseError(
             f"{conn.filename or 'the database'}: " + "; ".join(damage)
-            + ". galaxlite will not make it again empty: restore the file from a backup"
+            + ". galaxlite does not make it again: restore the file from a backup"
         )
+    if "galaxlite_clock" not in missing and clock_row_missing(conn):
+        missing.append("galaxlite_clock")
     return missing
 
 
@@ -171,10 +227,16 @@ def make_catalogs(conn: apsw.Connection, tables: list[str]) -> None:
     """Create catalog ``tables`` with their indexes, guards and first rows (inside
     ``catalog_writer``); a new file is at today's ``GUARDS_LEVEL``."""
     wanted = {t.lower() for t in tables}
+    new = len(wanted) == len(CATALOGS)
+    if "galaxlite_clock" in wanted and "galaxlite_clock" in _tables(conn):
+        wanted.discard("galaxlite_clock")  # (only its row is gone)
+        restore_clock(conn)
     for _, _, table, sql in catalog_statements():
         if table.lower() in wanted:
             conn.execute(sql)
-    if "galaxlite_meta" in wanted:
+    if "galaxlite_clock" in wanted and not new:
+        conn.execute("UPDATE galaxlite_clock SET version = ?", (_latest_version(conn),))
+    if new:
         set_level(conn)
 
 
