@@ -17,8 +17,9 @@ _gl_h1 WHERE ...")``). Nested scopes are fine; it holds no lock and writes nothi
 
 Opening a file (``catalogs_to_make``) makes the catalogs of a new file. A catalog another
 program dropped, renamed or changed is not silently made again empty: the file does not
-open, with an error naming the catalog (only the embedding cache and the clock, whose loss
-loses nothing, are made again). Guards dropped or changed by another program are not made
+open, with an error naming the catalog (made again: the embedding cache, the clock, put back
+at the latest version the file records, and a catalog nothing in the file refers to, which
+files of an early galaxlite lack). Guards dropped or changed by another program are not made
 again at open either: ``galaxlite check`` names them, ``--repair`` makes them again. Files
 whose guards an older galaxlite made (``GUARDS_LEVEL``) get today's at open.
 """
@@ -133,13 +134,14 @@ def catalog_columns() -> dict[str, tuple[str, ...]]:
 
 
 def catalog_damage(conn: apsw.Connection) -> list[str]:
-    """What is wrong with the catalogs' tables (missing, or without a column galaxlite
-    uses), each naming the catalog; the embedding cache and the clock missing is not."""
+    """What is wrong with the catalogs' tables (missing while the file holds what they
+    described, without a column galaxlite uses, rows galaxlite cannot read), each naming the
+    catalog; the embedding cache and the clock missing is not."""
     out = []
     present = _tables(conn)
     for table in CATALOGS:
         if table not in present:
-            if table not in _REMADE_WHEN_MISSING:
+            if table not in _REMADE_WHEN_MISSING and _referred_to(conn, table, present):
                 out.append(f"catalog {table} is missing (dropped or renamed outside galaxlite): "
                            f"{_WHAT_IS_LOST[table]} can no longer be known")
             continue
@@ -204,9 +206,29 @@ def _latest_version(conn: apsw.Connection) -> int:
     return latest
 
 
+def _referred_to(conn: apsw.Connection, catalog: str, present: set[str]) -> bool:
+    """Does the file hold what missing ``catalog`` described (so that making it again empty
+    would lose something)? (Files of an early galaxlite lack some catalogs: those are made.)"""
+    def rows(table: str, where: str = "1") -> bool:
+        return table in present and bool(list(conn.execute(f"SELECT 1 FROM {table} WHERE {where} LIMIT 1")))
+
+    if catalog == "db4ai_snapshot":
+        return any(re.fullmatch(r"_gl_[sm]\d+", t) for t in present)
+    if catalog == "galaxlite_exports":
+        return rows("galaxlite_tags", "for_training")
+    if catalog == "galaxlite_embedding_columns":
+        return rows("galaxlite_embeddings")
+    if catalog == "galaxlite_tables":
+        return any(re.fullmatch(r"_gl_[hc]\d+", t) for t in present)
+    if catalog == "galaxlite_tags":
+        return rows("galaxlite_tables") or rows("galaxlite_exports")
+    return True
+
+
 def catalogs_to_make(conn: apsw.Connection) -> list[str]:
     """The catalog tables to make as the file is opened: all of them for a new file, else
-    the embedding cache or the clock if missing. Raises ``DatabaseError`` when another
+    else those missing that nothing in the file refers to (the embedding cache and the
+    clock always). Raises ``DatabaseError`` when another
     program dropped, renamed or changed a catalog (see the module docstring)."""
     present = _tables(conn)
     missing = [t for t in CATALOGS if t not in present]
