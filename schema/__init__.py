@@ -51,20 +51,10 @@ def render(section: str, **values: str) -> str:
     """
     sections = _sections("versioned.sql")
     body = sections[section]
-    for part in ("close_old_version", "flush_stash"):  # sections used inside others
+    for part in _NESTED:  # sections used inside others
         if "{" + part + "}" in body:
             values = dict(values, **{part: render(part, **values)})
-    for table, guard, stamp, what in _APPEND_ONLY:
-        if "{append_only_" + table + "}" in body:
-            values = dict(values, **{"append_only_" + table: render(
-                "append_only", guarded=values[table], guard=values["prefix"] + guard,
-                stamp=stamp, what=what,
-            )})
     return body.format(now=NOW_US_SQL, **values)
 
 
-# (placeholder of the table, trigger name suffix, version stamp column, what the message calls it)
-_APPEND_ONLY = (
-    ("history", "_h", "valid_to", "closed row versions (history)"),
-    ("ranges", "_r", "valid_from", "bulk row ranges"),
-)
+_NESTED = ("close_old_version", "flush_stash", "history_guards", "companion_guards", "ranges_guards")

@@ -102,61 +102,117 @@ BEGIN
 END;
 
 -- Guards: every catalog is read-only for other clients (Python's sqlite3, the sqlite3 shell,
--- sqlite-utils, Datasette, ...). Only galaxlite's own statements change galaxlite_tags,
--- galaxlite_exports and galaxlite_tables, announcing themselves with the galaxlite_meta row
--- 'galaxlite_catalog_writer' that they add and remove inside their own transaction (so no
--- other connection ever sees it). The guards stop mistakes and tools that do not know
--- galaxlite; a client set on tampering can still drop them (galaxlite check finds that).
+-- sqlite-utils, Datasette, ...). Only galaxlite's own statements change them: their guards
+-- call galaxlite_catalog_writer(), an SQL function that only galaxlite connections define
+-- (1 inside galaxlite's own catalog writes, galaxlite.storage.guards.catalog_writer; 0
+-- otherwise). Another client's write to a catalog fails when SQLite prepares it ("no such
+-- function: galaxlite_catalog_writer"), before it changes anything. None of these guards
+-- fires on a plain client's ordinary writes to the user's tables. They stop mistakes and
+-- tools that do not know galaxlite; a client set on tampering can still drop them
+-- (galaxlite check names every missing or changed guard; --repair makes them again).
+CREATE TRIGGER IF NOT EXISTS galaxlite_meta_no_insert BEFORE INSERT ON galaxlite_meta
+WHEN NOT galaxlite_catalog_writer()
+BEGIN
+    SELECT RAISE(ABORT, 'galaxlite: galaxlite_meta changes only with galaxlite''s statements (ALTER DATABASE SET)');
+END;
+CREATE TRIGGER IF NOT EXISTS galaxlite_meta_no_update BEFORE UPDATE ON galaxlite_meta
+WHEN NOT galaxlite_catalog_writer()
+BEGIN
+    SELECT RAISE(ABORT, 'galaxlite: galaxlite_meta changes only with galaxlite''s statements (ALTER DATABASE SET)');
+END;
+CREATE TRIGGER IF NOT EXISTS galaxlite_meta_no_delete BEFORE DELETE ON galaxlite_meta
+WHEN NOT galaxlite_catalog_writer()
+BEGIN
+    SELECT RAISE(ABORT, 'galaxlite: galaxlite_meta changes only with galaxlite''s statements (ALTER DATABASE RESET)');
+END;
 CREATE TRIGGER IF NOT EXISTS galaxlite_tags_no_insert BEFORE INSERT ON galaxlite_tags
-WHEN NOT EXISTS (SELECT 1 FROM galaxlite_meta WHERE key = 'galaxlite_catalog_writer')
+WHEN NOT galaxlite_catalog_writer()
 BEGIN
     SELECT RAISE(ABORT, 'galaxlite: version tags are made only by CREATE VERSION TAG (the catalog is read-only for other clients)');
 END;
 CREATE TRIGGER IF NOT EXISTS galaxlite_tags_no_delete BEFORE DELETE ON galaxlite_tags
-WHEN NOT EXISTS (SELECT 1 FROM galaxlite_meta WHERE key = 'galaxlite_catalog_writer')
+WHEN NOT galaxlite_catalog_writer()
 BEGIN
     SELECT RAISE(ABORT, 'galaxlite: version tags are removed only by DROP VERSION TAG (the catalog is read-only for other clients)');
 END;
 CREATE TRIGGER IF NOT EXISTS galaxlite_exports_no_insert BEFORE INSERT ON galaxlite_exports
-WHEN NOT EXISTS (SELECT 1 FROM galaxlite_meta WHERE key = 'galaxlite_catalog_writer')
+WHEN NOT galaxlite_catalog_writer()
 BEGIN
     SELECT RAISE(ABORT, 'galaxlite: training export records are made only by CREATE VERSION TAG ... FOR TRAINING (the catalog is read-only for other clients)');
 END;
 CREATE TRIGGER IF NOT EXISTS galaxlite_exports_no_delete BEFORE DELETE ON galaxlite_exports
-WHEN NOT EXISTS (SELECT 1 FROM galaxlite_meta WHERE key = 'galaxlite_catalog_writer')
+WHEN NOT galaxlite_catalog_writer()
 BEGIN
     SELECT RAISE(ABORT, 'galaxlite: training export records are immutable (the catalog is read-only for other clients)');
 END;
 CREATE TRIGGER IF NOT EXISTS galaxlite_tables_no_insert BEFORE INSERT ON galaxlite_tables
-WHEN NOT EXISTS (SELECT 1 FROM galaxlite_meta WHERE key = 'galaxlite_catalog_writer')
+WHEN NOT galaxlite_catalog_writer()
 BEGIN
     SELECT RAISE(ABORT, 'galaxlite: the catalog of versioned tables changes only with galaxlite''s schema statements (it is read-only for other clients)');
 END;
 CREATE TRIGGER IF NOT EXISTS galaxlite_tables_no_update BEFORE UPDATE ON galaxlite_tables
-WHEN NOT EXISTS (SELECT 1 FROM galaxlite_meta WHERE key = 'galaxlite_catalog_writer')
+WHEN NOT galaxlite_catalog_writer()
 BEGIN
     SELECT RAISE(ABORT, 'galaxlite: the catalog of versioned tables changes only with galaxlite''s schema statements (it is read-only for other clients)');
 END;
 CREATE TRIGGER IF NOT EXISTS galaxlite_tables_no_delete BEFORE DELETE ON galaxlite_tables
-WHEN NOT EXISTS (SELECT 1 FROM galaxlite_meta WHERE key = 'galaxlite_catalog_writer')
+WHEN NOT galaxlite_catalog_writer()
 BEGIN
     SELECT RAISE(ABORT, 'galaxlite: the catalog of versioned tables changes only with galaxlite''s schema statements (it is read-only for other clients)');
+END;
+-- The embedding cache is written by galaxlite's semantic search only. Deleting cache rows is
+-- allowed to everyone (it costs recomputation, never correctness); rewriting them is not,
+-- nor the record of which embedder each column uses.
+CREATE TRIGGER IF NOT EXISTS galaxlite_embeddings_no_insert BEFORE INSERT ON galaxlite_embeddings
+WHEN NOT galaxlite_catalog_writer()
+BEGIN
+    SELECT RAISE(ABORT, 'galaxlite: the embedding cache is written only by galaxlite''s semantic search');
+END;
+CREATE TRIGGER IF NOT EXISTS galaxlite_embeddings_no_update BEFORE UPDATE ON galaxlite_embeddings
+WHEN NOT galaxlite_catalog_writer()
+BEGIN
+    SELECT RAISE(ABORT, 'galaxlite: the embedding cache is written only by galaxlite''s semantic search');
+END;
+CREATE TRIGGER IF NOT EXISTS galaxlite_embedding_columns_no_insert BEFORE INSERT ON galaxlite_embedding_columns
+WHEN NOT galaxlite_catalog_writer()
+BEGIN
+    SELECT RAISE(ABORT, 'galaxlite: the embedder of a column is recorded only by galaxlite''s semantic search');
+END;
+CREATE TRIGGER IF NOT EXISTS galaxlite_embedding_columns_no_update BEFORE UPDATE ON galaxlite_embedding_columns
+WHEN NOT galaxlite_catalog_writer()
+BEGIN
+    SELECT RAISE(ABORT, 'galaxlite: the embedder of a column is recorded only by galaxlite''s semantic search');
+END;
+CREATE TRIGGER IF NOT EXISTS galaxlite_embedding_columns_no_delete BEFORE DELETE ON galaxlite_embedding_columns
+WHEN NOT galaxlite_catalog_writer()
+BEGIN
+    SELECT RAISE(ABORT, 'galaxlite: the embedder of a column is recorded only by galaxlite''s semantic search');
 END;
 -- The clock only moves forward, for everyone. Pinning (pinned 0 -> 1) always draws a new
 -- version: a client that set pinned without it would make its writes share an old version,
 -- perhaps a tag's, and so change what the tag reads.
+-- (typeof: a TEXT or REAL version would compare above or between integers.)
 CREATE TRIGGER IF NOT EXISTS galaxlite_clock_forward BEFORE UPDATE ON galaxlite_clock
-WHEN NEW.id IS NOT OLD.id OR NEW.version < OLD.version
+WHEN NEW.id IS NOT OLD.id OR typeof(NEW.version) <> 'integer' OR NEW.version < OLD.version
     OR (NEW.pinned IS NOT OLD.pinned AND NEW.pinned NOT IN (0, 1))
     OR (OLD.pinned = 0 AND NEW.pinned = 1 AND NEW.version <= OLD.version)
 BEGIN
     SELECT RAISE(ABORT, 'galaxlite: the version clock only moves forward');
 END;
+-- Only galaxlite pins the clock (its transactions' writes then share one version, and the
+-- companions' guards trust a pinned clock). A plain client's triggers never write pinned.
+CREATE TRIGGER IF NOT EXISTS galaxlite_clock_pin BEFORE UPDATE OF pinned ON galaxlite_clock
+WHEN OLD.pinned = 0 AND NEW.pinned IS NOT 0 AND NOT galaxlite_catalog_writer()
+BEGIN
+    SELECT RAISE(ABORT, 'galaxlite: only galaxlite pins the version clock');
+END;
 CREATE TRIGGER IF NOT EXISTS galaxlite_clock_no_delete BEFORE DELETE ON galaxlite_clock
 BEGIN
     SELECT RAISE(ABORT, 'galaxlite: the version clock cannot be deleted');
 END;
+-- (galaxlite puts the row back, at a version past every one in the file, if it is gone)
 CREATE TRIGGER IF NOT EXISTS galaxlite_clock_no_insert BEFORE INSERT ON galaxlite_clock
+WHEN NOT galaxlite_catalog_writer()
 BEGIN
     SELECT RAISE(ABORT, 'galaxlite: the version clock has one row');
 END;

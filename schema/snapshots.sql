@@ -42,20 +42,19 @@ CREATE TABLE IF NOT EXISTS db4ai_snapshot (
 CREATE INDEX IF NOT EXISTS db4ai_snapshot_by_parent ON db4ai_snapshot (parent_id);
 
 -- Like openGauss's catalog, it is read-only for users: only galaxlite's snapshot statements
--- change it, announcing themselves with the galaxlite_meta row 'db4ai_snapshot_writer'
--- that they add and remove inside their own transaction (so no other connection sees it).
+-- change it (inside galaxlite_catalog_writer(), as the other catalogs: see catalog.sql).
 CREATE TRIGGER IF NOT EXISTS db4ai_snapshot_no_insert BEFORE INSERT ON db4ai_snapshot
-WHEN NOT EXISTS (SELECT 1 FROM galaxlite_meta WHERE key = 'db4ai_snapshot_writer')
+WHEN NOT galaxlite_catalog_writer()
 BEGIN
     SELECT RAISE(ABORT, 'permission denied for relation snapshot');
 END;
 CREATE TRIGGER IF NOT EXISTS db4ai_snapshot_no_update BEFORE UPDATE ON db4ai_snapshot
-WHEN NOT EXISTS (SELECT 1 FROM galaxlite_meta WHERE key = 'db4ai_snapshot_writer')
+WHEN NOT galaxlite_catalog_writer()
 BEGIN
     SELECT RAISE(ABORT, 'permission denied for relation snapshot');
 END;
 CREATE TRIGGER IF NOT EXISTS db4ai_snapshot_no_delete BEFORE DELETE ON db4ai_snapshot
-WHEN NOT EXISTS (SELECT 1 FROM galaxlite_meta WHERE key = 'db4ai_snapshot_writer')
+WHEN NOT galaxlite_catalog_writer()
 BEGIN
     SELECT RAISE(ABORT, 'permission denied for relation snapshot');
 END;

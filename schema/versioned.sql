@@ -18,23 +18,6 @@ UPDATE galaxlite_clock SET version = max(version + 1, {now}) WHERE pinned = 0;
         FROM (SELECT {old_valid_from} AS valid_from) AS o, galaxlite_clock AS k
         WHERE o.valid_from < k.version;
 
--- name: append_only
--- Guards of an append-only bookkeeping table ({guarded}): rows are only ever added, stamped
--- ({stamp}) with the version of the transaction that adds them; never updated or deleted.
-CREATE TRIGGER {guard}_no_forgery BEFORE INSERT ON {guarded}
-WHEN NEW.{stamp} IS NOT (SELECT version FROM galaxlite_clock)
-BEGIN
-    SELECT RAISE(ABORT, 'galaxlite: {what} are immutable (rows are added only by writes to the table)');
-END;
-CREATE TRIGGER {guard}_no_update BEFORE UPDATE ON {guarded}
-BEGIN
-    SELECT RAISE(ABORT, 'galaxlite: {what} are immutable (they cannot be updated)');
-END;
-CREATE TRIGGER {guard}_no_delete BEFORE DELETE ON {guarded}
-BEGIN
-    SELECT RAISE(ABORT, 'galaxlite: {what} are immutable (they cannot be deleted)');
-END;
-
 -- name: history
 CREATE TABLE {history} (
     {history_columns},
@@ -43,23 +26,14 @@ CREATE TABLE {history} (
     valid_to   INTEGER NOT NULL
 );
 CREATE INDEX {history_index} ON {history} (valid_to);
-{append_only_history}
+{history_guards}
 
 -- name: companion
 CREATE TABLE {companion} (
     {companion_key_defs},
     valid_from INTEGER NOT NULL{companion_pk}
 ){companion_options};
-CREATE TRIGGER {prefix}_c_no_update BEFORE UPDATE ON {companion}
-WHEN NEW.valid_from IS NOT (SELECT version FROM galaxlite_clock)
-BEGIN
-    SELECT RAISE(ABORT, 'galaxlite: row versions are immutable (valid_from cannot be rewritten)');
-END;
-CREATE TRIGGER {prefix}_c_no_delete BEFORE DELETE ON {companion}
-WHEN EXISTS (SELECT 1 FROM {table} WHERE {key_is_old_c})
-BEGIN
-    SELECT RAISE(ABORT, 'galaxlite: row versions are immutable (a current row keeps its valid_from)');
-END;
+{companion_guards}
 
 -- name: ranges
 CREATE TABLE {ranges} (
@@ -68,7 +42,7 @@ CREATE TABLE {ranges} (
     valid_from INTEGER NOT NULL
 );
 CREATE INDEX {ranges_index} ON {ranges} (lo);
-{append_only_ranges}
+{ranges_guards}
 
 -- name: stash
 -- {stash} (pending): the versions of the rows a plain client's INSERT is about to replace.
@@ -167,4 +141,75 @@ BEGIN
     INSERT INTO {companion} VALUES ({new_key}, (SELECT version FROM galaxlite_clock))
         ON CONFLICT ({companion_keys}) DO UPDATE SET valid_from = excluded.valid_from;
     {flush_stash}
+END;
+
+-- name: history_guards
+-- Guards of history ({history}): closed row versions are only ever added, by the versioning
+-- triggers, stamped (valid_to) with the version of the write that closes them; never
+-- updated; deleted only by galaxlite itself (inside galaxlite_catalog_writer(), a function
+-- only galaxlite connections define: see catalog.sql), never by another client. (A row
+-- forged with the clock's current version cannot be told from a trigger's by a trigger:
+-- galaxlite check finds one that overlaps another version of its key.)
+CREATE TRIGGER {prefix}_h_no_forgery BEFORE INSERT ON {history}
+WHEN NEW.valid_to IS NOT (SELECT version FROM galaxlite_clock)
+BEGIN
+    SELECT RAISE(ABORT, 'galaxlite: closed row versions (history) are immutable (rows are added only by writes to the table)');
+END;
+CREATE TRIGGER {prefix}_h_no_update BEFORE UPDATE ON {history}
+WHEN NOT galaxlite_catalog_writer()
+BEGIN
+    SELECT RAISE(ABORT, 'galaxlite: closed row versions (history) are immutable (they cannot be updated)');
+END;
+CREATE TRIGGER {prefix}_h_no_delete BEFORE DELETE ON {history}
+WHEN NOT galaxlite_catalog_writer()
+BEGIN
+    SELECT RAISE(ABORT, 'galaxlite: closed row versions (history) are immutable (they cannot be deleted)');
+END;
+
+-- name: ranges_guards
+-- Guards of the bulk ranges ({ranges}): rows are added only by galaxlite's own bulk writes
+-- (a plain client's triggers never write here), stamped with their version; changed or
+-- deleted only by galaxlite itself.
+CREATE TRIGGER {prefix}_r_no_forgery BEFORE INSERT ON {ranges}
+WHEN NOT galaxlite_catalog_writer() OR NEW.valid_from IS NOT (SELECT version FROM galaxlite_clock)
+BEGIN
+    SELECT RAISE(ABORT, 'galaxlite: bulk row ranges are immutable (rows are added only by galaxlite''s bulk writes)');
+END;
+CREATE TRIGGER {prefix}_r_no_update BEFORE UPDATE ON {ranges}
+WHEN NOT galaxlite_catalog_writer()
+BEGIN
+    SELECT RAISE(ABORT, 'galaxlite: bulk row ranges are immutable (they cannot be updated)');
+END;
+CREATE TRIGGER {prefix}_r_no_delete BEFORE DELETE ON {ranges}
+WHEN NOT galaxlite_catalog_writer()
+BEGIN
+    SELECT RAISE(ABORT, 'galaxlite: bulk row ranges are immutable (they cannot be deleted)');
+END;
+
+-- name: companion_guards
+-- Guards of the companion ({companion}), which the versioning triggers of every client
+-- write. A current row's valid_from changes only to the clock's version, and (clock not
+-- pinned: a plain client's write) only once its old version is closed: in history (an
+-- UPDATE's close_old_version) or noted in the stash (a REPLACE, on its way to history). A
+-- pinned clock is galaxlite's own transaction (only galaxlite pins it: catalog.sql). A
+-- companion row's key never changes; it goes only when no current row has its key.
+CREATE TRIGGER {prefix}_c_no_forgery BEFORE INSERT ON {companion}
+WHEN NEW.valid_from IS NOT (SELECT version FROM galaxlite_clock)
+    OR ((SELECT pinned FROM galaxlite_clock) = 0 AND EXISTS (
+        SELECT 1 FROM {companion} AS c WHERE {c_is_new} AND c.valid_from IS NOT NEW.valid_from
+            AND NOT ({c_closed})))
+BEGIN
+    SELECT RAISE(ABORT, 'galaxlite: row versions are immutable (valid_from cannot be rewritten)');
+END;
+CREATE TRIGGER {prefix}_c_no_update BEFORE UPDATE ON {companion}
+WHEN NOT ({c_key_unchanged}) OR (NEW.valid_from IS NOT OLD.valid_from AND (
+    NEW.valid_from IS NOT (SELECT version FROM galaxlite_clock)
+    OR ((SELECT pinned FROM galaxlite_clock) = 0 AND NOT ({old_closed}))))
+BEGIN
+    SELECT RAISE(ABORT, 'galaxlite: row versions are immutable (valid_from cannot be rewritten)');
+END;
+CREATE TRIGGER {prefix}_c_no_delete BEFORE DELETE ON {companion}
+WHEN EXISTS (SELECT 1 FROM {table} WHERE {key_is_old_c})
+BEGIN
+    SELECT RAISE(ABORT, 'galaxlite: row versions are immutable (a current row keeps its valid_from)');
 END;

@@ -112,9 +112,87 @@ def test_changed_columns_are_reported(path: Path, plain) -> None:
         assert "label gone" in finding.problem
 
 
-def test_missing_catalog_guards_are_made_again_when_the_file_is_opened(path: Path, plain) -> None:
+def test_a_dropped_catalog_guard_is_found_and_made_again_by_repair(path: Path, plain) -> None:
+    """Opening the file does not make it again unseen: check names it until --repair."""
     plain(path).execute("DROP TRIGGER galaxlite_tags_no_delete")
     out = gl("check", str(path))
-    assert out.returncode == 0, out.stdout
-    with pytest.raises(Exception, match="galaxlite: version tags are removed only by DROP VERSION TAG"):
+    assert out.returncode == 1
+    assert "catalog guards missing: galaxlite_tags_no_delete" in out.stdout and "repairable" in out.stdout
+    assert gl("check", str(path), "--repair").returncode == 0
+    with pytest.raises(Exception, match="no such function: galaxlite_catalog_writer"):
         plain(path).execute("DELETE FROM galaxlite_tags")
+
+
+@pytest.mark.parametrize("trigger", ["galaxlite_tags_immutable", "_gl_t1_h_no_delete", "_gl_t1_c_no_update"])
+def test_a_neutered_guard_is_found(path: Path, plain, trigger: str) -> None:
+    """A guard replaced by a trigger of the same name that does nothing."""
+    client = plain(path)
+    (table,) = client.execute("SELECT tbl_name FROM sqlite_master WHERE name = ?", (trigger,)).fetchone()
+    client.execute(f"DROP TRIGGER {trigger}")
+    client.execute(f"CREATE TRIGGER {trigger} BEFORE DELETE ON {table} WHEN 0 BEGIN SELECT 1; END")
+    with galaxlite.Database(path) as db:
+        [finding] = db.check()
+        assert trigger in finding.problem and "changed" in finding.problem and finding.repair
+        assert db.check(repair=True) == []
+
+
+def test_a_table_dropped_and_made_again_outside_galaxlite_is_not_repairable(path: Path, plain) -> None:
+    client = plain(path)
+    client.execute("DROP TABLE docs")
+    client.execute("CREATE TABLE docs (id INTEGER PRIMARY KEY, body TEXT, label INTEGER)")
+    client.execute("INSERT INTO docs VALUES (1, 'new', 0)")
+    out = gl("check", str(path), "--repair")
+    assert out.returncode == 1
+    assert "table docs: " in out.stdout and "never reached history (not repairable)" in out.stdout
+    with galaxlite.Database(path) as db:  # nothing was "repaired" away
+        [finding] = [f for f in db.check() if f.table == "docs"]
+        assert finding.repair is None
+
+
+def test_a_forged_history_row_is_found(path: Path, plain) -> None:
+    """A history row stamped with the clock's current version passes the history guard (a
+    trigger cannot tell it from the versioning triggers' own): check finds the overlap."""
+    plain(path).execute(
+        "INSERT INTO _gl_h1 (h0, h1, h2, _gl_rowid, valid_from, valid_to) SELECT h0, 'forged', h2, "
+        "_gl_rowid, valid_from, (SELECT version FROM galaxlite_clock) FROM _gl_h1 LIMIT 1"
+    )
+    with galaxlite.Database(path) as db:
+        [finding] = db.check()
+        assert finding.table == "docs" and "_gl_h1 overlap" in finding.problem and finding.repair is None
+
+
+def test_a_dropped_catalog_is_an_error_at_open_not_made_again_empty(path: Path, plain) -> None:
+    plain(path).execute("DROP TABLE galaxlite_tags")
+    with pytest.raises(galaxlite.DatabaseError, match="catalog galaxlite_tags is missing .*every version tag"):
+        galaxlite.Database(path)
+    out = gl("check", str(path))
+    assert out.returncode != 0 and "galaxlite_tags" in out.stdout + out.stderr
+
+
+def test_a_changed_catalog_column_is_an_error_at_open(path: Path, plain) -> None:
+    plain(path).execute("ALTER TABLE galaxlite_tables RENAME COLUMN columns TO cols")
+    with pytest.raises(galaxlite.DatabaseError, match="catalog galaxlite_tables lost column.s. columns"):
+        galaxlite.Database(path)
+
+
+def test_the_embedding_cache_is_made_again_when_dropped(path: Path, plain) -> None:
+    plain(path).execute("DROP TABLE galaxlite_embeddings")  # a cache: recomputed when needed
+    with galaxlite.Database(path) as db:
+        assert db.check() == []
+
+
+def test_snapshot_storage_is_checked(path: Path, plain) -> None:
+    with galaxlite.Database(path) as db:
+        db.execute("CREATE SNAPSHOT s AS SELECT * FROM docs")
+        [(storage,)] = db.query("SELECT storage FROM db4ai_snapshot")
+    client = plain(path)
+    client.execute(f"DROP TRIGGER {storage}_read_only_update")
+    with galaxlite.Database(path) as db:
+        [finding] = db.check()
+        assert f"{storage}_read_only_update" in finding.problem and finding.repair
+        assert db.check(repair=True) == []
+    client.execute(f"ALTER TABLE {storage} RENAME TO elsewhere")
+    with galaxlite.Database(path) as db:
+        [finding] = db.check()
+        assert f"snapshot s@1.0.0 (storage {storage}): its storage table is missing" in finding.problem
+        assert finding.repair is None

@@ -285,12 +285,8 @@ SNEAKY = {
     "VALUES (99, 'ghost', 99, 99, 1, " + str(FAR_FUTURE) + ")",
     "clock-backwards": "UPDATE galaxlite_clock SET version = 5",
 }
-# Not guarded, on purpose (README "Limits"): a plain client that rewrites galaxlite's own
-# bookkeeping with values a legitimate write would also use cannot be told apart from one:
-#   UPDATE <companion> SET valid_from = (SELECT version FROM galaxlite_clock)
-#   UPDATE galaxlite_clock SET pinned = 1
-# and INSERT OR REPLACE INTO <companion> needs an INSERT guard on the companion, which would
-# cost every INSERT into the table a second trigger.
+# (Rewrites of the companion and the clock's pin are refused too: tests/test_tampering.py;
+# what a client set on tampering can still do is in docs/guarantees.md, "Limits of detection".)
 
 
 @pytest.mark.parametrize("statement", list(SNEAKY.values()), ids=list(SNEAKY))

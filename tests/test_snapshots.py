@@ -15,6 +15,7 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
+import apsw
 import pytest
 from helpers import SEED_SCRIPT, gl, ok, one_line_error
 from hypothesis import HealthCheck, given, settings
@@ -29,6 +30,7 @@ from galaxlite import (
     UnknownSnapshotError,
 )
 from galaxlite.semantic.vectors import encode_vector
+from galaxlite.storage import guards
 
 MODES = ("MSS", "CSS")
 ROWS = [(i, f"name{i}", i % 3, float(i) / 2) for i in range(1, 21)]
@@ -768,10 +770,15 @@ def test_delimiter_and_separator_name_the_views(cars, plain):
         cars.execute('CREATE SNAPSHOT "a#b" AS SELECT 1')
 
 
-def test_a_bad_persisted_mode_fails_when_used(db, plain):
+def test_a_bad_persisted_mode_fails_when_used(db, db_path):
     db.execute("CREATE SNAPSHOT r AS SELECT 1 AS x")
-    plain().execute("INSERT INTO galaxlite_meta (key, value) VALUES ('db4ai_snapshot_mode', 'XSS')")
-    plain().execute("INSERT INTO galaxlite_meta (key, value) VALUES ('db4ai_sample_seed', 'abc')")
+    # (galaxlite_meta is read-only for plain clients: bad values written as a buggy program
+    # holding galaxlite's guard function could)
+    raw = apsw.Connection(str(db_path))
+    with guards.catalog_writer(raw):
+        raw.execute("INSERT INTO galaxlite_meta (key, value) VALUES ('db4ai_snapshot_mode', 'XSS')")
+        raw.execute("INSERT INTO galaxlite_meta (key, value) VALUES ('db4ai_sample_seed', 'abc')")
+    raw.close()
     assert db.query("SELECT * FROM r@1.0.0") == [(1,)]  # reading needs no mode (nor seed)
     db.execute("PUBLISH SNAPSHOT r@1.0.0")
     with pytest.raises(SnapshotParameterError, match='invalid value for parameter "db4ai_sample_seed"'):
@@ -804,7 +811,9 @@ def test_plain_clients_read_views_and_catalog_but_cannot_write_it(cars, plain, m
                   "INSERT INTO db4ai_snapshot (schema, name, owner, commands, row_count, prefix, "
                   "version, mode, storage, columns) VALUES ('main', 'x', 'o', '[]', 0, 'x', '1', "
                   "'MSS', 'x', '[]')"):
-        with pytest.raises(sqlite3.IntegrityError, match="permission denied for relation snapshot"):
+        # (a plain client's write fails as SQLite prepares it: the guard calls a function only
+        # galaxlite connections define, see schema/catalog.sql)
+        with pytest.raises(sqlite3.OperationalError, match="no such function: galaxlite_catalog_writer"):
             client.execute(write)
     with pytest.raises(galaxlite.IntegrityError, match="permission denied for relation snapshot"):
         cars.execute("UPDATE db4ai_snapshot SET published = 0")

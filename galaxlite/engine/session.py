@@ -23,7 +23,7 @@ from pathlib import Path
 import apsw
 
 from galaxlite import errors as E
-from galaxlite import exports, schema, transpile
+from galaxlite import exports, transpile
 from galaxlite.engine.write_paths import WritePaths
 from galaxlite.engine.writes import WriteScope, claim_write_lock
 from galaxlite.semantic import SemanticEngine
@@ -34,19 +34,16 @@ from galaxlite.storage import (
     checkpoint,
     clock,
     current_version,
+    guards,
     set_writes,
 )
 from galaxlite.storage.files import RemoteExports
-from galaxlite.storage.guards import catalog_writer, missing_guards
+from galaxlite.storage.guards import catalog_writer
 from galaxlite.storage.tags import export_folders
 from galaxlite.transpile import plan as P
 
 RESERVED_PREFIXES = ("_gl_", "galaxlite_")
 PLAN_CACHE_SIZE = 2048
-_CATALOG_TABLES = (
-    "galaxlite_clock", "galaxlite_embeddings", "galaxlite_embedding_columns", "db4ai_snapshot",
-    "galaxlite_exports",
-)
 
 
 class Session:
@@ -69,13 +66,18 @@ class Session:
             )
             # changes() must count the user's statement, not the clock bookkeeping after it.
             conn.create_scalar_function("changes", lambda: self.changes, 0)
-            if not all(conn.table_exists("main", t) for t in _CATALOG_TABLES) or missing_guards(conn):
-                with conn:  # no write lock when the catalog is complete
-                    conn.execute(schema.catalog_sql())
+            guards.install(conn)  # galaxlite_catalog_writer(), which the guards call
+            make = guards.catalogs_to_make(conn)  # (a damaged catalog: DatabaseError)
+            if make:
+                with conn, catalog_writer(conn):  # no write lock when the catalog is complete
+                    guards.make_catalogs(conn, make)
                 conn.set_last_insert_rowid(0)
         except apsw.Error as exc:
             self._close_quietly()
             raise E.from_apsw(exc) from None
+        except E.Error:
+            self._close_quietly()
+            raise
         self._plans: dict[str, P.Plan | None] = {}
         self.plain_reads: set[str] = set()  # SQL texts that run as written (no rewrite)
         self.outer_savepoint: str | None = None
@@ -114,13 +116,13 @@ class Session:
         self.clean_exports()
 
     def _adopt_foreign_columns(self) -> None:
-        """Columns another tool added to a versioned table get history from now on; tables
-        made by an older galaxlite get today's triggers."""
+        """Columns another tool added to a versioned table get history from now on; files
+        and tables made by an older galaxlite get today's guards and triggers."""
         conn = self.conn
         try:
             tables, old = check.columns_to_adopt(conn), check.outdated(conn)
             stale = check.catalog_outdated(conn) or check.outdated_catalogs(conn)
-            if tables or old or stale:
+            if tables or old or stale or check.guards_outdated(conn):
                 with self.writing(pin=bool(tables or old)), catalog_writer(conn):
                     check.bring_catalog_up_to_date(conn)
                     if check.outdated_catalogs(conn):

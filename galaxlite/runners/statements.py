@@ -166,7 +166,11 @@ def run_create_table(session: Session, plan: P.Plan, params: Params) -> Result:
     sql, params = render(session, plan, params)
 
     def work(conn: apsw.Connection, version: int) -> None:
-        existed = conn.table_exists("main", d.table.name)
+        # (a query, not Connection.table_exists, which refuses a name with a NUL in it: SQLite
+        # then refuses the statement itself, as it does every other one with a NUL in a name)
+        existed = bool(list(conn.execute(
+            "SELECT 1 FROM pragma_table_list WHERE schema = 'main' AND name = ? COLLATE NOCASE",
+            (d.table.name,))))
         conn.execute(sql, params)
         if not existed:
             storage.make_versioned(conn, d.table.name, version)

@@ -26,6 +26,7 @@ from galaxlite import errors as E
 from galaxlite.semantic import vectors as V
 from galaxlite.semantic.protocol import Embedder
 from galaxlite.semantic.targets import Target, in_write_txn
+from galaxlite.storage.guards import catalog_writer
 
 EMBED_BATCH = 256  # texts per embedder call (and per cache commit)
 LOOKUP_CHUNK = 500  # hashes per cache lookup query
@@ -243,7 +244,7 @@ def bookkeeping_write(conn: apsw.Connection, sql: str, rows: list[tuple]) -> boo
     read-only: the cache is an optimisation, the query goes on."""
     last_id = conn.last_insert_rowid()
     try:
-        with conn:
+        with conn, catalog_writer(conn):  # (the cache is read-only for other clients)
             conn.executemany(sql, rows)
         return True
     except (apsw.BusyError, apsw.ReadOnlyError, apsw.LockedError, apsw.CantOpenError):

@@ -22,7 +22,7 @@ from galaxlite.engine.session import Session
 from galaxlite.params import Params
 from galaxlite.snapshots.names import bumped, check_free, full_name, version_text
 from galaxlite.snapshots.parameters import in_force
-from galaxlite.snapshots.registry import catalog_writer, finish, register
+from galaxlite.snapshots.registry import finish, register
 from galaxlite.snapshots.work import (
     StatementParams,
     apply,
@@ -31,6 +31,7 @@ from galaxlite.snapshots.work import (
     new_work,
     work_from,
 )
+from galaxlite.storage.guards import catalog_writer
 from galaxlite.storage.snapshot_catalog import Snapshot, lookup
 from galaxlite.storage.snapshot_names import MODE, NAMING, Settings, error_at, schema_of
 from galaxlite.transpile import plan as P

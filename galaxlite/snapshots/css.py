@@ -27,6 +27,7 @@ import apsw
 
 from galaxlite import errors as E
 from galaxlite.snapshots.work import Work, scalar
+from galaxlite.storage.guards import read_only_triggers
 from galaxlite.storage.snapshot_catalog import (
     Snapshot,
     SnapshotColumn,
@@ -38,7 +39,6 @@ from galaxlite.transpile import quote_identifier as q
 
 _KEEP = "_gl_keep"  # rowids of W rows equal to their matrix row (TEMP)
 _BITS = 63  # exclusion bits per _gl_x<j> column (the sign bit stays clear: short varints)
-_EVENTS = ("INSERT", "UPDATE", "DELETE")
 
 
 def balanced(op: str, conditions: Sequence[str]) -> str:
@@ -284,19 +284,14 @@ def remove_from_matrix(conn: apsw.Connection, snap: Snapshot, others: Sequence[S
 def guard(conn: apsw.Connection, table: str) -> None:
     """Make snapshot storage read-only for every client (snapshots are immutable); galaxlite
     lifts the guard (``unguard``) inside its own transaction while it writes a matrix."""
-    for event in _EVENTS:
-        conn.execute(
-            f"CREATE TRIGGER IF NOT EXISTS main.{q(f'{table}_read_only_{event.lower()}')} "
-            f"BEFORE {event} ON {q(table)} "
-            f"BEGIN SELECT RAISE(ABORT, 'galaxlite: snapshot storage {table} is "
-            "read-only (snapshots are immutable: CREATE SNAPSHOT ... FROM makes a new "
-            "version)'); END"
-        )
+    for name, sql in read_only_triggers(table).items():
+        conn.execute(f"DROP TRIGGER IF EXISTS main.{q(name)}")
+        conn.execute(sql)
 
 
 def unguard(conn: apsw.Connection, table: str) -> None:
-    for event in _EVENTS:
-        conn.execute(f"DROP TRIGGER IF EXISTS main.{q(f'{table}_read_only_{event.lower()}')}")
+    for name in read_only_triggers(table):
+        conn.execute(f"DROP TRIGGER IF EXISTS main.{q(name)}")
 
 
 def add_column(conn: apsw.Connection, matrix: str, definition: str) -> None:

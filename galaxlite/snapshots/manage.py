@@ -19,7 +19,7 @@ from galaxlite.engine.session import Session
 from galaxlite.params import Params
 from galaxlite.snapshots.css import remove_from_matrix
 from galaxlite.snapshots.parameters import in_force
-from galaxlite.snapshots.registry import catalog_writer
+from galaxlite.storage.guards import catalog_writer
 from galaxlite.storage.snapshot_catalog import Snapshot, by_id, find, lookup
 from galaxlite.storage.snapshot_names import NAMING, SCHEMA, error_at, qualified
 from galaxlite.transpile import plan as P

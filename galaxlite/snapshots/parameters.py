@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 from galaxlite import errors as E
 from galaxlite.engine.session import Session
+from galaxlite.storage.guards import catalog_writer
 from galaxlite.storage.snapshot_names import (
     DEFAULTS,
     MODE,
@@ -68,7 +69,7 @@ def set_parameter(session: Session, plan: P.Plan) -> None:
         else:
             local[name] = value
         return
-    with session.writing(pin=False):
+    with session.writing(pin=False), catalog_writer(conn):
         if value is None:
             conn.execute("DELETE FROM galaxlite_meta WHERE key = ?", (name,))
         else:

@@ -8,9 +8,7 @@ inside one savepoint of the caller's write scope: a failure leaves no snapshot, 
 and no catalog change.
 
 Like openGauss's catalog, ``db4ai_snapshot`` is read-only for users: its triggers let a
-write through only while the ``galaxlite_meta`` row ``db4ai_snapshot_writer`` exists, which
-``catalog_writer`` adds and removes inside galaxlite's own transaction (so no other
-connection sees it).
+write through only inside ``galaxlite.storage.guards.catalog_writer``, as for every catalog.
 """
 
 from __future__ import annotations
@@ -18,8 +16,7 @@ from __future__ import annotations
 import datetime
 import getpass
 import json
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 
 import apsw
 
@@ -33,16 +30,6 @@ from galaxlite.storage.snapshot_catalog import (
     source_sql,
 )
 from galaxlite.transpile import quote_identifier as q
-
-_WRITER = "db4ai_snapshot_writer"  # galaxlite_meta key that opens the catalog's guards
-
-
-@contextmanager
-def catalog_writer(conn: apsw.Connection) -> Iterator[None]:
-    """Open the catalog's guards for this transaction only (see schema/snapshots.sql)."""
-    conn.execute("INSERT OR REPLACE INTO galaxlite_meta (key, value) VALUES (?, 1)", (_WRITER,))
-    yield
-    conn.execute("DELETE FROM galaxlite_meta WHERE key = ?", (_WRITER,))
 
 
 def _now() -> str:

@@ -22,8 +22,9 @@ from galaxlite.engine.session import Session
 from galaxlite.params import Params
 from galaxlite.snapshots.names import check_free, full_name
 from galaxlite.snapshots.parameters import in_force
-from galaxlite.snapshots.registry import catalog_writer, finish, register
+from galaxlite.snapshots.registry import finish, register
 from galaxlite.snapshots.work import PICK, scalar, work_from
+from galaxlite.storage.guards import catalog_writer
 from galaxlite.storage.snapshot_catalog import Snapshot, SnapshotColumn, lookup, source_sql
 from galaxlite.storage.snapshot_names import SCHEMA, Settings, error_at
 from galaxlite.transpile import plan as P

@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 import apsw
 
+from galaxlite.storage.guards import catalog_writer
 from galaxlite.storage.table_versions import MAX_VERSION, TableVersion
 from galaxlite.storage.triggers import exec_section
 from galaxlite.transpile import quote_identifier as q
@@ -53,10 +54,11 @@ def bulk_append(
         if ok:
             if appended:
                 last_rowid = conn.last_insert_rowid()
-                conn.execute(
-                    f"INSERT INTO {q(tv.ranges)} (lo, hi, valid_from) VALUES (?, ?, ?)",
-                    (low, top, version),
-                )
+                with catalog_writer(conn):  # (only galaxlite adds ranges: versioned.sql)
+                    conn.execute(
+                        f"INSERT INTO {q(tv.ranges)} (lo, hi, valid_from) VALUES (?, ?, ?)",
+                        (low, top, version),
+                    )
                 conn.set_last_insert_rowid(last_rowid)
             exec_section(conn, "insert_trigger", tv)
     except apsw.ConstraintError:

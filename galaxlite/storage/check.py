@@ -3,19 +3,29 @@
 Other tools write to a galaxlite file with plain SQLite: their writes are versioned by the
 triggers in the file, but a tool can also drop those triggers (a DROP TABLE, or a rebuild by
 create-copy-drop-rename as sqlite-utils' ``transform`` does), change a table's columns, or
-damage the file. ``find_problems`` looks at every versioned table and catalog:
+damage the file. ``find_problems`` looks at every versioned table, catalog and snapshot:
 
-* the file passes ``PRAGMA integrity_check``; the catalogs and their guards are there;
-* each versioned table exists with its history, companion and ranges tables, its versioning
-  triggers as galaxlite made them, and the columns its catalog records;
-* no companion row is left without a current row (a plain client's REPLACE leaves them).
+* the file passes ``PRAGMA integrity_check``; the catalogs are there with their columns, and
+  every catalog guard is there as galaxlite makes it (``storage.guards``);
+* each versioned table exists with its history, companion and ranges tables, every trigger
+  galaxlite puts on them (versioning triggers and guards) as galaxlite makes it, and the
+  columns its catalog records;
+* no two versions of a row overlap (a forged history row; ``check_data``), and no companion
+  row is left without a current row (a plain client's REPLACE through a partial UNIQUE
+  index leaves them; rows deleted while the triggers were missing leave them too: then
+  their versions never reached history, which is not repairable);
+* every snapshot's storage is there with its columns and its read-only triggers.
 
-``repair`` mends what it can: missing guards and triggers are made again, a column added by
-another tool is adopted (it gets history from now on), stale companion rows are removed.
-What it cannot mend without inventing history (a table dropped or rebuilt outside galaxlite,
-a column dropped or renamed outside it) stays a problem, reported with what is wrong.
+``repair`` mends what it can: missing or changed guards and triggers are made again, a
+column added by another tool is adopted (it gets history from now on), stale companion rows
+are removed. What it cannot mend without inventing history (a table dropped or rebuilt
+outside galaxlite after rows were deleted, a column dropped or renamed outside it, forged
+or lost row versions, snapshot storage) stays a problem, reported with what is wrong.
 ``unversioned_tables`` lists the user's plain tables (not problems: WITHOUT VERSIONING is a
 choice; ``ALTER TABLE t ENABLE VERSIONING`` versions one).
+
+Opening a file never re-makes a dropped guard: the finding stays until ``repair``. Files
+made by an older galaxlite get today's guards at open (``guards_outdated``).
 """
 
 from __future__ import annotations
@@ -26,7 +36,7 @@ from dataclasses import dataclass
 import apsw
 
 from galaxlite import schema
-from galaxlite.storage import guards
+from galaxlite.storage import check_data, guards
 from galaxlite.storage.table_versions import TableVersion, current_versions, table_columns
 from galaxlite.storage.tables import (
     alter_table,
@@ -43,17 +53,14 @@ from galaxlite.storage.triggers import (
 )
 from galaxlite.transpile import quote_identifier as q
 
-_CATALOGS = (
-    "galaxlite_meta", "galaxlite_clock", "galaxlite_tags", "galaxlite_tables",
-    "galaxlite_embeddings", "galaxlite_embedding_columns", "galaxlite_exports", "db4ai_snapshot",
-)
 _INTERNAL = ("_gl_", "galaxlite_", "sqlite_", "db4ai_")
+_GUARD_SECTIONS = ("history_guards", "companion_guards", "ranges_guards")
 
 
 @dataclass(frozen=True, slots=True)
 class Finding:
-    """One problem: ``table`` (None for the file or a catalog), what is wrong, and the repair
-    that ``repair`` would make (None: none without inventing history)."""
+    """One problem: ``table`` (None for the file, a catalog or a snapshot), what is wrong,
+    and the repair that ``repair`` would make (None: none without inventing history)."""
 
     table: str | None
     problem: str
@@ -61,34 +68,27 @@ class Finding:
 
     def __str__(self) -> str:
         where = f"table {self.table}" if self.table else "file"
-        fix = f" (repairable: {self.repair})" if self.repair else ""
+        fix = f" (repairable: {self.repair})" if self.repair else " (not repairable)"
         return f"{where}: {self.problem}{fix}"
 
 
-def _triggers(conn: apsw.Connection) -> dict[str, str]:
-    return {n: s for n, s in conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")}
+def _sections(tv: TableVersion) -> list[str]:
+    return ["insert_trigger", "update_delete_triggers", "history_guards", "companion_guards"] + (
+        ["ranges_guards"] if tv.rowid_table else [])
 
 
 def _expected_triggers(conn: apsw.Connection, tv: TableVersion) -> dict[str, str]:
-    """Trigger name → SQL of the triggers galaxlite puts on ``tv``'s tables."""
+    """Trigger name → SQL of every trigger galaxlite puts on ``tv``'s tables."""
     values = placeholders(tv, conflict_sql(conn, tv))
-    sections = ["insert_trigger", "update_delete_triggers", "history", "companion"]
-    if tv.rowid_table:
-        sections.append("ranges")
     found = {}
-    for section in sections:
-        text = schema.render(section, **values)
-        for m in re.finditer(r"CREATE TRIGGER (\S+) .*?\nEND", text, re.S):
+    for section in _sections(tv):
+        for m in re.finditer(r"CREATE TRIGGER (\S+) .*?\nEND", schema.render(section, **values), re.S):
             found[m.group(1)] = m.group(0)
     return found
 
 
 def _user_triggers(tv: TableVersion) -> set[str]:
     return {f"{tv.prefix}_{s}" for s in ("bi", "bu", "ai", "au", "ak", "ad")}
-
-
-def _same(a: str, b: str) -> bool:
-    return " ".join(a.split()) == " ".join(b.split())
 
 
 def table_problems(conn: apsw.Connection, tv: TableVersion, triggers: dict[str, str]) -> list[Finding]:
@@ -105,6 +105,14 @@ def table_problems(conn: apsw.Connection, tv: TableVersion, triggers: dict[str, 
             out.append(Finding(name, f"its {part} table {table} is missing"))
     if out:
         return out
+    for part, table, wanted in _internal_columns(tv):
+        have = {r[1].lower() for r in conn.execute("SELECT * FROM pragma_table_info(?)", (table,))}
+        gone = [c for c in wanted if c.lower() not in have]
+        if gone:
+            out.append(Finding(name, f"its {part} table {table} lost column(s) {', '.join(gone)} "
+                                     "(changed outside galaxlite): its past cannot be read"))
+    if out:
+        return out
     actual = [c for c, _ in table_columns(conn, name)]
     recorded = [n for n, _ in tv.columns]
     if actual[: len(recorded)] != recorded:
@@ -118,21 +126,38 @@ def table_problems(conn: apsw.Connection, tv: TableVersion, triggers: dict[str, 
     expected = _expected_triggers(conn, tv)
     user = _user_triggers(tv)
     missing = [t for t in expected if t not in triggers]
-    changed = [t for t in expected if t in triggers and t in user and not _same(triggers[t], expected[t])]
+    changed = [t for t in expected if t in triggers and not guards.same_sql(triggers[t], expected[t])]
+    unversioned = set(missing + changed) & user
+    gone = check_data.rows_gone_without_history(conn, tv)
+    if unversioned and gone:
+        out.append(Finding(name, f"{gone} row version(s) were removed while its versioning triggers "
+                                 f"({', '.join(sorted(unversioned))}) were missing or changed (the "
+                                 "table dropped and made again outside galaxlite?): they never "
+                                 "reached history"))
+        return out
     if missing or changed:
         what = "missing" if missing and not changed else "missing or changed"
         out.append(Finding(name, f"versioning triggers {what}: {', '.join(sorted(missing + changed))}"
-                                 + (" (writes since then were not versioned)" if set(missing) & user else ""),
+                                 + (" (writes since then were not versioned)" if unversioned else ""),
                            "make them again"))
-    keys, key_exprs = companion_keys(tv)
-    match = " AND ".join(f"t.{e} = c.{k}" for k, e in zip(keys, key_exprs, strict=True))
-    (stale,) = next(conn.execute(
-        f"SELECT count(*) FROM {q(tv.companion)} AS c WHERE NOT EXISTS "
-        f"(SELECT 1 FROM {q(name)} AS t WHERE {match})"
-    ))
-    if stale:
-        out.append(Finding(name, f"{stale} companion row(s) without a current row (left by a "
+    if gone:
+        out.append(Finding(name, f"{gone} companion row(s) without a current row (left by a "
                                  "REPLACE without recursive triggers)", "remove them"))
+    overlaps = check_data.overlapping_versions(conn, tv)
+    if overlaps:
+        out.append(Finding(name, f"{overlaps} row version(s) in {tv.history} overlap another version "
+                                 "of the same row (history rows forged outside galaxlite?): what "
+                                 "the past reads is not what was written"))
+    return out
+
+
+def _internal_columns(tv: TableVersion) -> list[tuple[str, str, list[str]]]:
+    """(part, table, the columns galaxlite reads) of ``tv``'s history, companion, ranges."""
+    keys, _ = companion_keys(tv)
+    out = [("history", tv.history, [h for _, h in tv.columns] + ["_gl_rowid", "valid_from", "valid_to"]),
+           ("companion", tv.companion, [*keys, "valid_from"])]
+    if tv.rowid_table:
+        out.append(("ranges", tv.ranges, ["lo", "hi", "valid_from"]))
     return out
 
 
@@ -142,16 +167,31 @@ def find_problems(conn: apsw.Connection) -> list[Finding]:
     integrity = [r[0] for r in conn.execute("PRAGMA integrity_check")]
     if integrity != ["ok"]:
         out.extend(Finding(None, f"integrity_check: {line}") for line in integrity)
-    missing = [c for c in _CATALOGS if not conn.table_exists("main", c)]
-    if missing:
-        return out + [Finding(None, f"catalog table(s) missing: {', '.join(missing)}")]
-    gone = guards.missing_guards(conn)
-    if gone:
-        out.append(Finding(None, f"catalog guards missing: {', '.join(gone)}", "make them again"))
-    triggers = _triggers(conn)
+    damage = guards.catalog_damage(conn)
+    if damage:
+        return out + [Finding(None, d) for d in damage]
+    missing, changed = guards.guard_problems(conn)
+    if missing or changed:
+        what = "missing" if not changed else "missing or changed" if missing else "changed"
+        out.append(Finding(None, f"catalog guards {what}: {', '.join(missing + changed)} (other "
+                                 "clients' writes to those catalogs were not refused since)",
+                           "make them again"))
+    triggers = guards.triggers(conn)
     for tv in current_versions(conn):
-        out.extend(table_problems(conn, tv, triggers))
+        out.extend(_checked(f"table {tv.name}", tv.name, lambda tv=tv: table_problems(conn, tv, triggers)))
+    out.extend(_checked("the snapshots (catalog db4ai_snapshot)", None, lambda: [
+        Finding(None, problem, fix) for problem, fix in check_data.snapshot_problems(conn)]))
     return out
+
+
+def _checked(what: str, table: str | None, find) -> list[Finding]:
+    """``find()``, or the finding that it cannot be checked (data written outside galaxlite
+    that galaxlite cannot read)."""
+    try:
+        return find()
+    except (apsw.Error, ValueError, TypeError, KeyError) as exc:
+        return [Finding(table, f"{what} cannot be checked: {type(exc).__name__}: {exc} (written "
+                               "outside galaxlite?)")]
 
 
 def unversioned_tables(conn: apsw.Connection) -> list[str]:
@@ -167,11 +207,12 @@ def unversioned_tables(conn: apsw.Connection) -> list[str]:
 
 
 def repair(conn: apsw.Connection, version: int) -> None:
-    """Mend every repairable problem (inside the caller's write transaction; ``version`` is
-    the transaction's version, from which adopted columns have history)."""
-    if guards.missing_guards(conn):
-        conn.execute(schema.catalog_sql())
-    triggers = _triggers(conn)
+    """Mend every repairable problem (inside the caller's write transaction and
+    ``guards.catalog_writer``; ``version`` is the transaction's version, from which adopted
+    columns have history)."""
+    guards.repair_guards(conn)
+    check_data.repair_snapshots(conn)
+    triggers = guards.triggers(conn)
     for tv in current_versions(conn):
         found = table_problems(conn, tv, triggers)
         if not found or any(f.repair is None for f in found):
@@ -180,14 +221,7 @@ def repair(conn: apsw.Connection, version: int) -> None:
             if f.problem.startswith("column(s)"):
                 tv = alter_table(conn, tv, "add_column", version, lambda: None)
             elif f.problem.startswith("versioning triggers"):
-                for name in _user_triggers(tv) | set(_expected_triggers(conn, tv)):
-                    conn.execute(f"DROP TRIGGER IF EXISTS {q(name)}")
-                for section in ("history", "companion", "ranges"):
-                    if section == "ranges" and not tv.rowid_table:
-                        continue
-                    for m in re.finditer(r"CREATE TRIGGER .*?\nEND;", schema.render(section, **placeholders(tv)), re.S):
-                        conn.execute(m.group(0))
-                install_triggers(conn, tv)
+                remake_triggers(conn, tv)
             elif f.problem.endswith("(left by a REPLACE without recursive triggers)"):
                 # (the companion's guard lets a row go once no current row has its key)
                 keys, key_exprs = companion_keys(tv)
@@ -195,6 +229,16 @@ def repair(conn: apsw.Connection, version: int) -> None:
                 conn.execute(
                     f"DELETE FROM {q(tv.companion)} WHERE NOT EXISTS (SELECT 1 FROM {q(tv.name)} AS t WHERE {match})"
                 )
+
+
+def remake_triggers(conn: apsw.Connection, tv: TableVersion) -> None:
+    """Drop and make again every trigger galaxlite puts on ``tv``'s tables."""
+    for name in _user_triggers(tv) | set(_expected_triggers(conn, tv)):
+        conn.execute(f"DROP TRIGGER IF EXISTS {q(name)}")
+    for section in _GUARD_SECTIONS:
+        if section != "ranges_guards" or tv.rowid_table:
+            exec_section(conn, section, tv)
+    install_triggers(conn, tv)
 
 
 def columns_to_adopt(conn: apsw.Connection) -> list[TableVersion]:
@@ -220,14 +264,31 @@ def outdated(conn: apsw.Connection) -> list[TableVersion]:
                 or (key_index_name(tv) not in indexes and history_key_columns(conn, tv)))]
 
 
+def guards_outdated(conn: apsw.Connection) -> bool:
+    """Were the file's guards made by an older galaxlite (``guards.GUARDS_LEVEL``)?"""
+    return guards.level(conn) < guards.GUARDS_LEVEL
+
+
 def bring_up_to_date(conn: apsw.Connection, tables: list[TableVersion]) -> None:
-    """Give ``tables`` (see ``outdated``) what today's galaxlite makes."""
+    """Give ``tables`` (see ``outdated``) what today's galaxlite makes, and a file whose
+    guards an older galaxlite made today's guards (inside ``guards.catalog_writer``)."""
     for tv in tables:
         if not conn.table_exists("main", tv.stash):
             exec_section(conn, "stash", tv)
             exec_section(conn, "drop_triggers", tv)
             install_triggers(conn, tv)
         install_key_index(conn, tv)
+    if guards_outdated(conn):
+        guards.upgrade_catalog_guards(conn)
+        for tv in current_versions(conn):
+            for section, table in (("history_guards", tv.history), ("companion_guards", tv.companion),
+                                   ("ranges_guards", tv.ranges if tv.rowid_table else None)):
+                if table and conn.table_exists("main", table):
+                    text = schema.render(section, **placeholders(tv))
+                    for name in re.findall(r"CREATE TRIGGER (\S+) ", text):
+                        conn.execute(f"DROP TRIGGER IF EXISTS {q(name)}")
+                    conn.execute(text)
+        guards.set_level(conn)
 
 
 def catalog_outdated(conn: apsw.Connection) -> bool:

@@ -13,6 +13,8 @@ import time
 
 import apsw
 
+from galaxlite.storage.guards import catalog_writer
+
 PIN = "UPDATE galaxlite_clock SET version = max(version + 1, ?), pinned = 1 WHERE pinned = 0"
 UNPIN = "UPDATE galaxlite_clock SET pinned = 0 WHERE pinned = 1"
 ADVANCE = "UPDATE galaxlite_clock SET version = max(version + 1, ?), pinned = 0"
@@ -24,8 +26,10 @@ def now_us() -> int:
 
 
 def pin(conn: apsw.Connection) -> None:
-    """Give the open transaction its version, unless it has one already."""
-    conn.execute(PIN, (now_us(),))
+    """Give the open transaction its version, unless it has one already (only galaxlite
+    pins: the guard galaxlite_clock_pin, see schema/catalog.sql)."""
+    with catalog_writer(conn):
+        conn.execute(PIN, (now_us(),))
 
 
 def is_pinned(conn: apsw.Connection) -> bool:

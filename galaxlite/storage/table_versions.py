@@ -51,7 +51,7 @@ class TableVersion:
         return next((h for n, h in self.columns if n.lower() == name.lower()), None)
 
 
-_SELECT_VERSION = (
+SELECT_VERSION = (
     "SELECT table_id, name, valid_from, valid_to, history, companion, key_columns, columns "
     "FROM galaxlite_tables "
 )
@@ -67,7 +67,7 @@ def version_of_row(row) -> TableVersion:
 def current_version(conn: apsw.Connection, name: str) -> TableVersion | None:
     """The schema in force of versioned table ``name``; None if it is not versioned."""
     for row in conn.execute(
-        _SELECT_VERSION + "WHERE name = ? COLLATE NOCASE AND valid_to IS NULL", (name,)
+        SELECT_VERSION + "WHERE name = ? COLLATE NOCASE AND valid_to IS NULL", (name,)
     ):
         return version_of_row(row)
     return None
@@ -76,7 +76,7 @@ def current_version(conn: apsw.Connection, name: str) -> TableVersion | None:
 def version_at(conn: apsw.Connection, name: str, version: int) -> TableVersion | None:
     """The schema of table ``name`` as of ``version``; None if it did not exist then."""
     for row in conn.execute(
-        _SELECT_VERSION + "WHERE name = ? COLLATE NOCASE AND valid_from <= ? "
+        SELECT_VERSION + "WHERE name = ? COLLATE NOCASE AND valid_from <= ? "
         "AND (valid_to IS NULL OR valid_to > ?) ORDER BY valid_from DESC LIMIT 1",
         (name, version, version),
     ):
@@ -86,13 +86,13 @@ def version_at(conn: apsw.Connection, name: str, version: int) -> TableVersion |
 
 def current_versions(conn: apsw.Connection) -> list[TableVersion]:
     """The schema in force of every versioned table the catalog lists as existing."""
-    return [version_of_row(row) for row in conn.execute(_SELECT_VERSION + "WHERE valid_to IS NULL ORDER BY name")]
+    return [version_of_row(row) for row in conn.execute(SELECT_VERSION + "WHERE valid_to IS NULL ORDER BY name")]
 
 
 def current_of(conn: apsw.Connection, table_id: int) -> TableVersion | None:
     """The schema in force of the table with this id (None once it was dropped)."""
     for row in conn.execute(
-        _SELECT_VERSION + "WHERE table_id = ? AND valid_to IS NULL", (table_id,)
+        SELECT_VERSION + "WHERE table_id = ? AND valid_to IS NULL", (table_id,)
     ):
         return version_of_row(row)
     return None

@@ -50,6 +50,32 @@ def placeholders(tv: TableVersion, conflicts: str = "0") -> dict[str, str]:
         "companion_pk": "" if tv.rowid_table else f", PRIMARY KEY ({', '.join(keys)})",
         "companion_options": "" if tv.rowid_table else " WITHOUT ROWID",
         **_stash_placeholders(tv, keys, key_exprs, conflicts),
+        **_guard_placeholders(tv, keys),
+    }
+
+
+def _guard_placeholders(tv: TableVersion, keys: list[str]) -> dict[str, str]:
+    """The companion guards' tests (versioned.sql, companion_guards)."""
+    if tv.rowid_table:
+        history_keys = ["_gl_rowid"]
+    else:
+        history_keys = [tv.history_column(k) or "NULL" for k in tv.key_columns]
+
+    def closed(row: str) -> str:
+        """Is the version of companion row ``row`` closed by this write (at NEW.valid_from)?"""
+        in_history = " AND ".join(f"h.{h} = {row}.{k}" for h, k in zip(history_keys, keys, strict=True))
+        in_stash = " AND ".join(f"s.{k} = {row}.{k}" for k in keys)
+        return (
+            f"EXISTS (SELECT 1 FROM {q(tv.history)} AS h WHERE h.valid_to = NEW.valid_from "
+            f"AND h.valid_from = {row}.valid_from AND {in_history}) "
+            f"OR EXISTS (SELECT 1 FROM {q(tv.stash)} AS s WHERE {in_stash} AND s.valid_from = {row}.valid_from)"
+        )
+
+    return {
+        "c_is_new": " AND ".join(f"c.{k} = NEW.{k}" for k in keys),
+        "c_key_unchanged": " AND ".join(f"OLD.{k} IS NEW.{k}" for k in keys),
+        "c_closed": closed("c"),
+        "old_closed": closed("OLD"),
     }
 
 
