@@ -133,6 +133,11 @@ def catalog_columns() -> dict[str, tuple[str, ...]]:
         conn.close()
 
 
+# Catalog columns that a later galaxlite added at the end (a file made before lacks them; a
+# writer opening it adds them: storage.check.bring_catalog_up_to_date / bring_catalogs_up_to_date).
+ADDED_LATER = {"galaxlite_embedding_columns": {"declared"}, "galaxlite_exports": {"lance_version"}}
+
+
 def catalog_damage(conn: apsw.Connection) -> list[str]:
     """What is wrong with the catalogs' tables (missing while the file holds what they
     described, without a column galaxlite uses, rows galaxlite cannot read), each naming the
@@ -147,6 +152,9 @@ def catalog_damage(conn: apsw.Connection) -> list[str]:
             continue
         have = {r[1].lower() for r in conn.execute("SELECT * FROM pragma_table_info(?)", (table,))}
         gone = [c for c in catalog_columns()[table] if c.lower() not in have]
+        if gone and table in ADDED_LATER and tuple(gone) == catalog_columns()[table][-len(gone):] \
+                and set(gone) <= ADDED_LATER[table]:
+            gone = []  # an older galaxlite's catalog: opening brings it up to date
         if gone:
             out.append(f"catalog {table} lost column(s) {', '.join(gone)} (dropped or renamed "
                        "outside galaxlite)")
