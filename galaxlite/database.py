@@ -24,6 +24,7 @@ from typing import Any
 
 from galaxlite import errors as E
 from galaxlite import runners, transpile
+from galaxlite.engine.extras import SQLiteExtras
 from galaxlite.engine.result import Result
 from galaxlite.engine.session import Session
 from galaxlite.exports.arrow import result_to_arrow, rows_of
@@ -40,11 +41,14 @@ from galaxlite.transpile import quote_identifier as q
 
 __all__ = ["DATABASE_FILE", "Database", "Finding", "Result", "Tag", "TrainingExport"]
 
-class Database:
+class Database(SQLiteExtras):
     """A galaxlite database: one SQLite file whose ordinary tables are all versioned.
 
     ``path`` names a file (``shop.db``), a directory (``./data``, which then holds
-    ``galaxlite.db`` and the ``exports/`` folder), or ``":memory:"``.
+    ``galaxlite.db`` and the ``exports/`` folder), or ``":memory:"``. ``read_only=True``
+    opens an existing galaxlite file without writing anything to it (every write raises
+    ``OperationalError``). SQLite's extension points (``create_function``, ``iterdump``,
+    ``interrupt``, ...) come from ``galaxlite.engine.extras``.
 
     A short facade: each method is one call into the engine. ``session`` is the engine's
     internal API (``galaxlite.engine.session.Session``) for galaxlite's own layers (the
@@ -58,12 +62,13 @@ class Database:
         timeout: float = 5.0,
         foreign_keys: bool = True,
         embedder: str | None = None,
+        read_only: bool = False,
     ):
         self.path = str(path)
-        self.filename, self.exports_dir = files.locate(path)
+        self.filename, self.exports_dir = files.locate(path, create=not read_only)
         self.session = Session(
             self.filename, self.exports_dir, timeout=timeout, foreign_keys=foreign_keys,
-            embedder=embedder,
+            embedder=embedder, read_only=bool(read_only),
         )
 
     # ------------------------------------------------------------------ lifecycle
