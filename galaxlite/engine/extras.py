@@ -4,8 +4,10 @@ User functions, aggregates, window functions and collations (their exceptions be
 ``OperationalError`` naming the function, their numpy results plain numbers), progress
 handlers, ``interrupt()`` (from any thread), ``total_changes`` (rows changed by the user's
 statements, not by galaxlite's bookkeeping), ``iterdump()`` (the SQL text of the whole
-file) and ``backup_to`` (a page-by-page copy into another open database). ``Database``
-inherits them from ``SQLiteExtras``; the DB-API connection hands them on.
+file), ``backup_to`` (a page-by-page copy into another open database) and ``plain_sql``
+(the SQLite text galaxlite runs for a query, which any SQLite client can run on the file:
+how a tool that only speaks SQLite reads a table as of a tag). ``Database`` inherits them
+from ``SQLiteExtras``; the DB-API connection hands them on.
 
 galaxlite's own SQL functions (``changes``, ``vector``, ``vector_text``, ``galaxlite_*``)
 and the collations its catalog queries use (``BINARY``, ``NOCASE``, ``RTRIM``) cannot be
@@ -20,8 +22,11 @@ from typing import Any
 import apsw
 
 from galaxlite import errors as E
-from galaxlite.engine.binding import bindable_value
+from galaxlite.engine.binding import bindable, bindable_value
+from galaxlite.engine.render import render
 from galaxlite.engine.session import RESERVED_PREFIXES, Session
+from galaxlite.params import Params
+from galaxlite.transpile import plan as P
 from galaxlite.transpile import quote_identifier as q
 
 RESERVED_FUNCTIONS = frozenset({"changes", "vector", "vector_text", "semantic_match", "semantic_score"})
@@ -158,6 +163,33 @@ class SQLiteExtras:
         """Rows inserted, updated or deleted by this connection's statements since it opened
         (galaxlite's own bookkeeping, history and triggers not counted)."""
         return self.session.total_changes
+
+    def plain_sql(self, sql: str, parameters: Params = None) -> str:
+        """The plain SQLite query galaxlite runs for query ``sql`` (``AT VERSION`` and
+        ``name@version`` resolved, now, into subqueries of the file's history tables): any
+        SQLite client can run it on the file, with the same rows as ``sql`` (it keeps the
+        ``?`` of parameters that are not versions).
+
+        >>> from galaxlite import Database
+        >>> db = Database(":memory:")
+        >>> _ = db.execute("CREATE TABLE t (x)")
+        >>> v1 = db.create_tag("v1")
+        >>> db.plain_sql("SELECT x FROM t")
+        'SELECT x FROM t'
+        >>> "_gl_h" in db.plain_sql("SELECT x FROM t AT VERSION 'v1'")
+        True
+        """
+        session = self.session
+        plan = session.plan(sql)
+        if plan is None or plan.kind != P.READ:
+            raise E.NotSupportedError("plain_sql() renders one query (SELECT, VALUES, WITH ...)")
+        if plan.semantic:
+            raise E.NotSupportedError(
+                "plain_sql(): SEMANTIC_MATCH / SEMANTIC_SCORE read TEMP tables that only the "
+                "galaxlite connection running the query has"
+            )
+        text, _ = render(session, plan, bindable(parameters))
+        return text
 
     def iterdump(self) -> Iterator[str]:
         """The SQL text of the whole file, one statement at a time, as ``sqlite3``'s
