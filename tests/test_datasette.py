@@ -142,10 +142,10 @@ def test_browse_refuses_what_is_not_a_galaxlite_file(tmp_path):
 
 @pytest.mark.skipif(not os.environ.get("GALAXLITE_LONG"), reason="long suite only (GALAXLITE_LONG=1)")
 def test_screenshot_in_a_headless_browser(server, tmp_path):
-    browser = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome",
-                                               "headless_shell") if shutil.which(n)), None)
+    names = ("chromium", "chromium-headless-shell", "chromium-browser", "google-chrome", "headless_shell")
+    browser = next((shutil.which(n) for n in names if shutil.which(n)), None)
     if browser is None:
-        pytest.skip("no Chromium on this system (apt-get install chromium to run this test)")
+        pytest.skip("no Chromium on this system (apt-get install chromium-headless-shell to run this test)")
     shot = tmp_path / "galaxlite-page.png"
     subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", f"--screenshot={shot}",
                     "--window-size=1280,1000", server + "/-/galaxlite/shop"],

@@ -147,7 +147,8 @@ class Cursor:
         """Run one statement (SQLite or galaxlite syntax) with ``?`` or ``:name`` parameters."""
         tx = self._tx
         db = tx.database
-        if db is None or self._closed or (tx.owner is not None and tx.owner != get_ident()):
+        owner = tx.owner
+        if db is None or self._closed or (owner is not None and owner != get_ident()):
             self._usable()
         kind = tx.kinds.get(sql)
         if kind is None:

@@ -21,7 +21,8 @@ from galaxlite.params import Params
 from galaxlite.transpile import plan as P
 
 BIND_ERRORS = (apsw.Error, KeyError, TypeError, OverflowError, ValueError)
-_PLAIN = frozenset({int, float, str, bytes, type(None)})  # bound by apsw as they are
+PLAIN_TYPES = frozenset({int, float, str, bytes, type(None)})  # bound by apsw as they are
+_PLAIN = PLAIN_TYPES
 _ROWS = frozenset({tuple, list})
 
 

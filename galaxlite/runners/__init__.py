@@ -14,7 +14,13 @@ import apsw
 
 from galaxlite import errors as E
 from galaxlite import transpile
-from galaxlite.engine.binding import BIND_ERRORS, bindable, bindable_all, binding_error
+from galaxlite.engine.binding import (
+    BIND_ERRORS,
+    PLAIN_TYPES,
+    bindable,
+    bindable_all,
+    binding_error,
+)
 from galaxlite.engine.result import Result
 from galaxlite.engine.session import Session
 from galaxlite.engine.writes import ChangeCounter
@@ -78,7 +84,13 @@ RUNNERS: dict[str, Runner] = {
 def execute(session: Session, sql: str, params: Params = None, cursor: apsw.Cursor | None = None) -> Result:
     """Run one statement (SQLite or galaxlite syntax). ``cursor``: an apsw cursor of the
     session's connection to run a plain query on (the DB-API reuses its cursors)."""
-    params = bindable(params)
+    if type(params) is tuple:  # the hot path: bindable()'s test inlined, for plain values
+        for value in params:
+            if type(value) not in PLAIN_TYPES:
+                params = bindable(params)
+                break
+    elif params is not None:
+        params = bindable(params)
     if sql in session.plain_reads:  # the hot path: a plain query, run as written
         conn = session.conn
         cur = cursor or conn.cursor()
