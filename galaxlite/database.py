@@ -24,6 +24,7 @@ from typing import Any
 
 from galaxlite import errors as E
 from galaxlite import runners
+from galaxlite.engine.extras import SQLiteExtras
 from galaxlite.engine.result import Result
 from galaxlite.engine.session import Session
 from galaxlite.exports.arrow import result_to_arrow, rows_of
@@ -50,13 +51,16 @@ from galaxlite.transpile import quote_identifier as q
 __all__ = ["DATABASE_FILE", "Database", "EmbeddingHealth", "Finding", "Result", "Tag", "TrainingExport",
            "Verification"]
 
-class Database:
+class Database(SQLiteExtras):
     """A galaxlite database: one SQLite file whose ordinary tables are all versioned.
 
     ``path`` names a file (``shop.db``), a directory (``./data``, which then holds
     ``galaxlite.db`` and the ``exports/`` folder), or ``":memory:"``. ``exports``: another
     place for training exports, a folder or an object store URI (``"s3://bucket/prefix"``,
-    reached with Lance's ``storage_options``, kept as ``db.storage_options`` for readers).
+    reached with Lance's ``storage_options``, kept as ``db.storage_options`` for readers). ``read_only=True``
+    opens an existing galaxlite file without writing anything to it (every write raises
+    ``OperationalError``). SQLite's extension points (``create_function``, ``iterdump``,
+    ``interrupt``, ...) come from ``galaxlite.engine.extras``.
 
     A short facade: each method is one call into the engine. ``session`` is the engine's
     internal API (``galaxlite.engine.session.Session``) for galaxlite's own layers (the
@@ -72,14 +76,15 @@ class Database:
         embedder: str | None = None,
         exports: str | Path | None = None,
         storage_options: dict | None = None,
+        read_only: bool = False,
     ):
         self.path = str(path)
-        self.filename, default_exports = files.locate(path)
+        self.filename, default_exports = files.locate(path, create=not read_only)
         self.exports_dir = files.exports_location(default_exports, exports, storage_options)
         self.storage_options = dict(storage_options) if storage_options else None
         self.session = Session(
             self.filename, self.exports_dir, timeout=timeout, foreign_keys=foreign_keys,
-            embedder=embedder,
+            embedder=embedder, read_only=bool(read_only),
         )
 
     # ------------------------------------------------------------------ lifecycle

@@ -8,7 +8,8 @@ library's ``ast`` only, reading the source files (nothing is imported).
 Layers, low to high: the SQL front end and the file's SQL → errors → storage → semantic
 search → exports → the engine (session, rendering, results) → dataset snapshots → the
 statement runners → the ``Database`` facade → the DB-API module → the package's public
-surface (``galaxlite/__init__.py``) → the CLI, which uses only that surface.
+surface (``galaxlite/__init__.py``) → the CLI and the Datasette plugin, which use only that
+surface.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("galaxlite.database",),
     ("galaxlite.dbapi",),
     ("galaxlite",),  # the package's public surface, which the CLI uses like any program
-    ("galaxlite.cli",),
+    ("galaxlite.cli", "galaxlite.datasette"),  # programs on that surface (the Datasette plugin)
 ]
 
 MAX_LINES = 420  # "about 400"

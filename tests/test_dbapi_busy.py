@@ -96,7 +96,7 @@ CONNECT_MODES = {
 
 @pytest.mark.parametrize("mode", CONNECT_MODES)
 def test_a_dbapi_writer_waits_for_the_lock(table, holder, db_path: Path, mode: str) -> None:
-    con = galaxlite.connect(db_path, timeout=5, **CONNECT_MODES[mode])
+    con = galaxlite.connect(db_path, timeout=5, check_same_thread=False, **CONNECT_MODES[mode])
 
     def write() -> None:
         read_then_insert(con.cursor())
@@ -158,14 +158,14 @@ def a_script(con: galaxlite.Connection) -> None:
     ids=lambda v: getattr(v, "__name__", ""),
 )
 def test_other_dbapi_writes_wait_for_the_lock(table, holder, db_path, write, written) -> None:
-    con = galaxlite.connect(db_path, timeout=5)
+    con = galaxlite.connect(db_path, timeout=5, check_same_thread=False)
     waits_for(holder, lambda: write(con))
     con.close()
     assert whos(table) == ["setup", "holder", *written]
 
 
 def test_a_closed_cursor_leaves_no_snapshot_behind(table, holder, db_path: Path) -> None:
-    con = galaxlite.connect(db_path, timeout=5, autocommit=True)
+    con = galaxlite.connect(db_path, timeout=5, check_same_thread=False, autocommit=True)
     cur = con.execute("SELECT who FROM t UNION ALL SELECT 'more'")
     cur.execute("SELECT who FROM t UNION ALL SELECT 'more'").fetchone()  # rows left: open ...
     cur.close()  # ... until the cursor is closed
@@ -209,7 +209,7 @@ def test_a_database_writer_waits_for_the_lock(table, holder, open_db, write) -> 
 
 @pytest.mark.parametrize("mode", ["default", "IMMEDIATE", "autocommit=True"])
 def test_a_short_timeout_gives_database_is_locked(table, holder, db_path, mode) -> None:
-    con = galaxlite.connect(db_path, timeout=0.2, **CONNECT_MODES[mode])
+    con = galaxlite.connect(db_path, timeout=0.2, check_same_thread=False, **CONNECT_MODES[mode])
     cur = con.cursor()
     with pytest.raises(galaxlite.OperationalError, match="^database is locked$") as info:
         read_then_insert(cur)
@@ -238,7 +238,7 @@ def test_a_database_with_a_short_timeout_gives_database_is_locked(table, holder,
 def test_reading_first_in_an_autocommit_false_transaction_says_why_it_cannot_wait(
     table, holder, db_path
 ) -> None:
-    con = galaxlite.connect(db_path, timeout=5, autocommit=False)
+    con = galaxlite.connect(db_path, timeout=5, check_same_thread=False, autocommit=False)
     con.execute("SELECT count(*) FROM t").fetchall()  # the transaction's snapshot
     with pytest.raises(galaxlite.OperationalError, match=UPGRADE) as info:
         con.execute("INSERT INTO t (who) VALUES ('writer')")
@@ -255,7 +255,7 @@ def test_reading_first_in_an_autocommit_false_transaction_says_why_it_cannot_wai
 
 
 def test_a_commit_since_the_transactions_read_is_a_busy_snapshot(table, plain, db_path) -> None:
-    con = galaxlite.connect(db_path, timeout=5)
+    con = galaxlite.connect(db_path, timeout=5, check_same_thread=False)
     con.execute("BEGIN")  # the user's own deferred transaction
     assert con.execute("SELECT count(*) FROM t").fetchone() == (1,)
     plain().execute("INSERT INTO t (who) VALUES ('other')")  # commits after that read
@@ -283,7 +283,7 @@ def test_database_begin_then_read_then_write_says_why_it_cannot_wait(table, plai
 def test_an_open_query_on_another_cursor_says_why_the_write_cannot_wait(
     table, holder, db_path
 ) -> None:
-    con = galaxlite.connect(db_path, timeout=5, autocommit=True)
+    con = galaxlite.connect(db_path, timeout=5, check_same_thread=False, autocommit=True)
     reading = con.execute("SELECT who FROM t UNION ALL SELECT 'more'")
     reading.fetchone()  # rows left: its snapshot stays
     with pytest.raises(galaxlite.OperationalError, match="still open") as info:
@@ -329,7 +329,7 @@ if mode == "database":
             db.create_tag(f"w{worker}-{i}")
         print(i, flush=True)
 else:
-    con = galaxlite.connect(path, timeout=30, **({"isolation_level": "IMMEDIATE"} if mode == "immediate" else {}))
+    con = galaxlite.connect(path, timeout=30, check_same_thread=False, **({"isolation_level": "IMMEDIATE"} if mode == "immediate" else {}))
     cur = con.cursor()
     query = lambda sql, params=(): [cur.execute(sql, params).fetchone()]
     ready()

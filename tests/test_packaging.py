@@ -89,9 +89,11 @@ def test_the_wheel_holds_only_the_galaxlite_package(wheel):
     assert {n.split("/")[0] for n in names} == {"galaxlite", info}
     assert top_level == ["galaxlite"]
     assert "galaxlite = galaxlite.cli:main" in entry_points
+    assert "[datasette]\ngalaxlite = galaxlite.datasette" in entry_points  # the plugin
     assert not expected_files() - names, "missing from the wheel (a package not in pyproject.toml?)"
     for data in ("galaxlite/schema/catalog.sql", "galaxlite/demo_data/docs.csv",
-                 "galaxlite/cli/__main__.py", "galaxlite/transpile/__init__.py"):
+                 "galaxlite/cli/__main__.py", "galaxlite/transpile/__init__.py",
+                 "galaxlite/datasette/templates/galaxlite.html"):
         assert data in names
 
 

@@ -3,7 +3,7 @@
     galaxlite DB "SQL"                      run SQL (the default command: ``query``)
     galaxlite query DB "SQL" --format csv   ... as table, csv, json or jsonl
     galaxlite shell DB                      interactive shell
-    galaxlite tags | info | snapshots | lineage | export | verify | demo
+    galaxlite tags | info | snapshots | lineage | export | verify | browse | demo
 
 Errors print one line, ``galaxlite: error: <message>``, on stderr and exit non-zero
 (1; 2 for a usage error); ``--debug`` adds the traceback. This module is that promise: ``main``
@@ -14,9 +14,11 @@ The package is a thin skin over the public API of ``galaxlite`` (``Database``'s 
 and the ``galaxlite.*`` functions). Its modules import in one direction:
 
     galaxlite.cli.output     what is printed: result sets, catalog listings, ``galaxlite info``
-    galaxlite.cli.shell      ``galaxlite shell``: the read-eval-print loop      (imports output)
+    galaxlite.cli.running    opening a database, running a script, Ctrl-C     (imports output)
+    galaxlite.cli.shell      ``galaxlite shell``: the read-eval-print loop (imports output, running)
     galaxlite.cli.demo       ``galaxlite demo``: the narrated tour               (imports output)
-    galaxlite.cli.commands   the click group and its commands          (imports the three above)
+    galaxlite.cli.commands   the click group and its commands           (imports those above)
+    galaxlite.cli.maintenance, galaxlite.cli.browse   more commands          (import commands)
     galaxlite.cli            the entry point                                 (imports commands)
 """
 
@@ -30,7 +32,7 @@ from collections.abc import Sequence
 import click
 
 from galaxlite import errors
-from galaxlite.cli import maintenance  # noqa: F401 - adds check, verify and backup to the group
+from galaxlite.cli import browse, maintenance  # noqa: F401 - add their commands to the group
 from galaxlite.cli.commands import STATE, cli
 
 __all__ = ["cli", "main", "run"]

@@ -16,6 +16,7 @@ from ``galaxlite.cli.demo``.
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import sys
@@ -33,12 +34,12 @@ from galaxlite.cli.output import (
     export_rows,
     info_lines,
     lineage_lines,
-    run_sql,
     snapshot_rows,
     table_lines,
     tag_rows,
     write_rows,
 )
+from galaxlite.cli.running import OPEN_TRANSACTION, open_database, run_sql
 from galaxlite.cli.shell import Shell
 
 MAX_SEED = 2**64 - 1
@@ -74,7 +75,12 @@ def debug_option(f):
 
 
 class GalaxliteGroup(click.Group):
-    """A click group whose default command is ``query``: ``galaxlite DB "SQL"``."""
+    """A click group whose default command is ``query``: ``galaxlite DB "SQL"``.
+
+    A first word that is no command is a database only when it looks like one (it exists,
+    or has a suffix or a folder: ``shop.db``, ``./data``); otherwise it is a mistyped command
+    (``galaxlite infos shop.db``), refused before anything is created.
+    """
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         for i, arg in enumerate(args):
@@ -83,9 +89,25 @@ class GalaxliteGroup(click.Group):
             if arg.startswith("-"):
                 continue
             if arg not in self.commands:
+                if not looks_like_database(arg):
+                    ctx.fail(no_such_command(arg, list(self.commands)))
                 args = [*args[:i], "query", *args[i:]]
             break
         return super().parse_args(ctx, args)
+
+
+def looks_like_database(arg: str) -> bool:
+    """Is ``arg`` a database path rather than a word (``shop.db``, ``./data``, ``:memory:``)?"""
+    path = Path(arg)
+    return arg == ":memory:" or path.exists() or bool(path.suffix) or os.sep in arg or "/" in arg
+
+
+def no_such_command(word: str, commands: list[str]) -> str:
+    """The usage error for a first word that is neither a command nor a database path."""
+    close = difflib.get_close_matches(word, commands, n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    return (f"no such command '{word}'{hint}; to run SQL on a new database, give its file name "
+            f"with a suffix or a folder path: {word}.db, ./{word}")
 
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -122,8 +144,10 @@ def query(db: str, sql: str | None, sql_file: TextIO | None, fmt: str) -> None:
     """Run SQL on database DB and print the results.
 
     SQL may hold several statements separated by ';' (each commits on its own unless the
-    SQL has its own BEGIN ... COMMIT). Give it as an argument, with -f FILE, or as '-' or
-    nothing to read standard input. `galaxlite DB "SQL"` is short for this command.
+    SQL has its own BEGIN ... COMMIT; SQL that leaves a transaction open is rolled back and
+    exits with status 1). Give it as an argument, with -f FILE, or as '-' or nothing to read
+    standard input. Ctrl-C stops a running statement. `galaxlite DB "SQL"` is short for this
+    command.
 
     \b
     Examples:
@@ -135,8 +159,10 @@ def query(db: str, sql: str | None, sql_file: TextIO | None, fmt: str) -> None:
     """
     text = _sql_text(sql, sql_file)
     out = sys.stdout
-    with Database(db) as database:
+    with open_database(db) as database:
         run_sql(database, text, fmt, out)
+        if database.in_transaction:
+            raise click.ClickException(OPEN_TRANSACTION)
 
 
 def _sql_text(sql: str | None, sql_file: TextIO | None) -> str:
@@ -169,7 +195,7 @@ def shell(db: str) -> None:
       galaxlite> SELECT count(*) FROM items
            ...> AT VERSION 'v1';
     """
-    with Database(db) as database:
+    with open_database(db) as database:
         code = Shell(database).run()
     if code:
         sys.exit(code)

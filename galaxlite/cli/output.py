@@ -2,9 +2,13 @@
 
 A result set prints in one of ``FORMATS``. ``table`` is an aligned text table, a header, a rule
 and the rows, numbers right-aligned, followed by a row count; its cells show NULL, numbers as
-SQLite shows them, short blobs as ``x'…'`` hex and long values cut with an ellipsis. ``csv``,
-``json`` and ``jsonl`` are for programs: blobs as hex, everything else as it is. A statement
-without a result set prints how many rows it changed (``table`` only).
+SQLite shows them, short blobs as ``x'…'`` hex and long values cut with an ellipsis; columns
+align by the width a terminal gives each character (two columns for CJK and emoji, none for
+combining marks: ``display_width``). ``csv``, ``json`` and ``jsonl`` are for programs: blobs
+as hex, everything else as it is, except that JSON has no infinity or NaN: an infinite REAL is
+written as SQLite's own JSON writes it, ``9e999`` (which JSON readers read back as infinity),
+NaN as ``null``. A statement without a result set prints how many rows it changed (``table``
+only).
 
 The listings (tags, snapshots, exports, a lineage) are (column names, rows) pairs built from
 ``Database``'s public catalog methods, so that ``galaxlite tags``, the shell's ``.tags`` and the
@@ -17,7 +21,9 @@ from __future__ import annotations
 import csv
 import datetime
 import json
+import math
 import os
+import unicodedata
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
@@ -25,6 +31,8 @@ from typing import Any, TextIO
 import click
 
 from galaxlite import Database, Result, Snapshot, errors, transpile
+
+ZERO_WIDTH = frozenset({"Mn", "Me", "Cf"})  # combining marks, joiners, variation selectors
 
 FORMATS = ("table", "csv", "json", "jsonl")
 MAX_CELL = 80  # characters of one table cell before it is cut with an ellipsis
@@ -48,23 +56,67 @@ def cell(value: Any) -> str:
             return "x'" + value.hex() + "'"
         return f"x'{value[:8].hex()}…' ({len(value)} bytes)"
     text = str(value).replace("\r", "\\r").replace("\n", "\\n").replace("\t", "\\t")
-    return text if len(text) <= MAX_CELL else text[: MAX_CELL - 1] + "…"
+    if display_width(text) <= MAX_CELL:
+        return text
+    cut, width = [], 0
+    for ch in text:
+        width += char_width(ch)
+        if width > MAX_CELL - 1:
+            break
+        cut.append(ch)
+    return "".join(cut) + "…"
+
+
+def char_width(ch: str) -> int:
+    """Terminal columns of one character: 2 for wide (CJK, most emoji), 0 for combining."""
+    if unicodedata.category(ch) in ZERO_WIDTH:
+        return 0
+    return 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+
+
+def display_width(text: str) -> int:
+    """Terminal columns of ``text`` (a character joined by U+200D to the one before takes
+    none; U+FE0F makes the one before it wide, as emoji presentation).
+
+    >>> [display_width(t) for t in ("abc", "東京", "e\\u0301", "👍", "❤\\ufe0f", "👨\\u200d👩")]
+    [3, 4, 1, 2, 2, 2]
+    """
+    total, previous, joined = 0, 0, False
+    for ch in text:
+        if ch == "\u200d":
+            joined = True
+            continue
+        if ch == "\ufe0f" and previous == 1:
+            total += 1
+            previous = 2
+            continue
+        width = 0 if joined else char_width(ch)
+        joined = False
+        total += width
+        if width:
+            previous = width
+    return total
+
+
+def _pad(text: str, width: int, right: bool) -> str:
+    fill = " " * max(width - display_width(text), 0)
+    return fill + text if right else text + fill
 
 
 def table_lines(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
     """An aligned text table: a header, a rule, the rows (numbers right-aligned).
 
-    >>> print("\\n".join(table_lines(["name", "n"], [("apple", 3), ("fig", 12)])))
+    >>> print("\\n".join(table_lines(["name", "n"], [("apple", 3), ("東京", 12)])))
      name  | n
     -------+----
      apple |  3
-     fig   | 12
+     東京  | 12
     """
     texts = [[cell(v) for v in row] for row in rows]
-    widths = [len(c) for c in columns]
+    widths = [display_width(c) for c in columns]
     for row in texts:
         for i, t in enumerate(row):
-            widths[i] = max(widths[i], len(t))
+            widths[i] = max(widths[i], display_width(t))
     numeric = [
         all(isinstance(row[i], (int, float)) or row[i] is None for row in rows) and bool(rows)
         for i in range(len(columns))
@@ -72,8 +124,7 @@ def table_lines(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[s
 
     def line(values: Sequence[str], header: bool = False) -> str:
         parts = [
-            v.rjust(w) if num and not header else v.ljust(w)
-            for v, w, num in zip(values, widths, numeric, strict=True)
+            _pad(v, w, num and not header) for v, w, num in zip(values, widths, numeric, strict=True)
         ]
         return " " + " | ".join(parts).rstrip()
 
@@ -84,6 +135,24 @@ def table_lines(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[s
 def _plain(value: Any) -> Any:
     """A value as csv and json write it: blobs as hex."""
     return value.hex() if isinstance(value, bytes) else value
+
+
+def json_value(value: Any) -> str:
+    """One value as JSON text: never ``Infinity`` or ``NaN``, which are not JSON.
+
+    >>> [json_value(v) for v in (1.5, float("inf"), -float("inf"), float("nan"), b"\\x01", "é")]
+    ['1.5', '9e999', '-9e999', 'null', '"01"', '"\\\\u00e9"']
+    """
+    if isinstance(value, float) and not math.isfinite(value):
+        return "null" if math.isnan(value) else ("9e999" if value > 0 else "-9e999")
+    return json.dumps(_plain(value))
+
+
+def json_object(columns: Sequence[str], row: Sequence[Any]) -> str:
+    """A row as a JSON object, as ``json.dumps`` of a dict would write it (but valid JSON)."""
+    return "{" + ", ".join(
+        f"{json.dumps(c)}: {json_value(v)}" for c, v in zip(columns, row, strict=True)
+    ) + "}"
 
 
 def write_rows(out: TextIO, columns: Sequence[str], rows: Iterable[Sequence[Any]], fmt: str) -> int:
@@ -104,13 +173,13 @@ def write_rows(out: TextIO, columns: Sequence[str], rows: Iterable[Sequence[Any]
             n += 1
     elif fmt == "jsonl":
         for row in rows:
-            out.write(json.dumps(dict(zip(columns, map(_plain, row), strict=True))) + "\n")
+            out.write(json_object(columns, row) + "\n")
             n += 1
     elif fmt == "json":
         out.write("[")
         for row in rows:
             out.write(",\n " if n else "\n ")
-            out.write(json.dumps(dict(zip(columns, map(_plain, row), strict=True))))
+            out.write(json_object(columns, row))
             n += 1
         out.write("\n]\n" if n else "]\n")
     else:
@@ -126,26 +195,6 @@ def write_result(out: TextIO, result: Result, fmt: str) -> None:
     elif fmt == "table" and result.rowcount >= 0:
         n = result.rowcount
         out.write(f"{n} row{'' if n == 1 else 's'} changed\n")
-
-
-def split_script(sql: str) -> list[str]:
-    """The statements of a script, each as its own text.
-
-    >>> split_script("SELECT ';'; CREATE VERSION TAG 'v1'")
-    ["SELECT ';'", "CREATE VERSION TAG 'v1'"]
-    """
-    try:
-        return [s.text for s in transpile.split_statements(sql)]
-    except transpile.TranspileError as exc:
-        raise errors.from_transpile(exc) from None
-
-
-def run_sql(db: Database, sql: str, fmt: str, out: TextIO) -> None:
-    """Run every statement of ``sql`` in order (each commits on its own, as in the sqlite3
-    shell, unless the SQL has its own BEGIN ... COMMIT) and write each result."""
-    for text in split_script(sql):
-        write_result(out, db.execute(text), fmt)
-        out.flush()
 
 
 # ------------------------------------------------------------------ catalog listings

@@ -5,7 +5,9 @@ when one is complete, so a ``;`` inside a string, a comment or a trigger body do
 it). Lines starting with ``.`` at the start of a statement are meta commands (``.help``).
 History is kept with readline in ``~/.galaxlite_history`` (or ``$GALAXLITE_HISTORY``).
 When standard input is not a terminal, the shell runs what it reads, without prompts, and
-exits with status 1 if any statement failed.
+exits with status 1 if any statement failed or the input left a transaction open (which is
+rolled back); an error's position then counts from the start of the input. Ctrl-C stops a
+running statement and returns to the prompt (``galaxlite.cli.running``).
 
 Each meta command is a ``cmd_*`` method of ``Shell`` listed in its dispatch table; the first
 line of the method's docstring, ``USAGE: SUMMARY``, is its line in ``.help`` (as apsw's shell
@@ -23,14 +25,8 @@ from pathlib import Path
 from typing import TextIO
 
 from galaxlite import Database, errors, transpile
-from galaxlite.cli.output import (
-    FORMATS,
-    snapshot_rows,
-    split_script,
-    table_lines,
-    tag_rows,
-    write_result,
-)
+from galaxlite.cli.output import FORMATS, snapshot_rows, table_lines, tag_rows
+from galaxlite.cli.running import OPEN_TRANSACTION, Interrupted, run_sql
 
 PROMPT = "galaxlite> "
 CONTINUE = "     ...> "
@@ -95,6 +91,9 @@ class Shell:
         self.mode = "table"
         self.failed = False
         self.interactive = self.stdin.isatty() and self.stdout.isatty()
+        # the input read so far (not interactive: error positions count from its start)
+        self.lines: list[str] = []
+        self.read_chars = 0
         self._readline = None
         # in the order of .help; names of one method are aliases, shown on one line
         self.meta: dict[str, Callable[[list[str]], bool]] = {
@@ -119,6 +118,8 @@ class Shell:
             self._start_history()
             self.say(f"galaxlite shell on {self.db.filename}. Type .help for help, .quit to leave.")
         buffer: list[str] = []
+        start = 0  # where the statement being read starts in the input
+        left_open = False
         try:
             while True:
                 try:
@@ -129,6 +130,9 @@ class Shell:
                     continue
                 if line is None:
                     break
+                if not buffer:
+                    start = self.read_chars
+                self._note(line)
                 if not buffer and line.strip().startswith("."):
                     if not self.run_meta(line.strip()):
                         break
@@ -138,14 +142,23 @@ class Shell:
                 if is_complete(text):
                     self._remember(buffer)
                     buffer = []
-                    self.run_sql(text)
+                    self.run_sql(text, start)
             if "\n".join(buffer).strip():  # input ended inside a statement: run what there is
-                self.run_sql("\n".join(buffer))
+                self.run_sql("\n".join(buffer), start)
         finally:
             self._save_history()
-            if self.db.in_transaction:
+            left_open = not self.db.closed and self.db.in_transaction
+            if left_open and self.interactive:
                 self.say("the open transaction was rolled back (COMMIT to keep changes)")
+            elif left_open:
+                self.error(OPEN_TRANSACTION)
         return 1 if self.failed and not self.interactive else 0
+
+    def _note(self, line: str) -> None:
+        """Keep a line of non-interactive input, to locate errors in the whole input."""
+        if not self.interactive:
+            self.lines.append(line)
+        self.read_chars += len(line) + 1
 
     def read_line(self, prompt: str) -> str | None:
         """The next line of input without its newline; None at end of input."""
@@ -158,15 +171,15 @@ class Shell:
         line = self.stdin.readline()
         return line.rstrip("\n") if line else None
 
-    def run_sql(self, text: str) -> None:
-        """Run each statement of ``text``; stop at the first error."""
+    def run_sql(self, text: str, start: int = 0) -> None:
+        """Run each statement of ``text`` (which starts at ``start`` of the input); stop at
+        the first error."""
+        source = "\n".join(self.lines) if not self.interactive else None
         try:
-            for statement in split_script(text):
-                write_result(self.stdout, self.db.execute(statement), self.mode)
-                self.stdout.flush()
+            run_sql(self.db, text, self.mode, self.stdout, source, start if source else 0)
         except errors.Error as exc:
             self.error(str(exc))
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, Interrupted):
             self.error("interrupted")
 
     def run_meta(self, line: str) -> bool:

@@ -20,16 +20,19 @@ It behaves like the standard library's ``sqlite3`` module wherever PEP 249 leave
 >>> con.close()
 
 The package: ``types`` (type constructors and objects), ``transactions`` (when transactions
-begin and end), ``cursor``, ``connection``; ``connect`` is here.
+begin and end), ``rows`` (``Row``, ``text_factory``, ``detect_types``), ``uri`` (``file:``
+URIs), ``cursor``, ``connection``; ``connect`` is here.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from galaxlite.database import Database
 from galaxlite.dbapi.connection import Connection
 from galaxlite.dbapi.cursor import Cursor
+from galaxlite.dbapi.rows import PARSE_COLNAMES, PARSE_DECLTYPES, Row, register_converter
 from galaxlite.dbapi.transactions import (
     LEGACY_TRANSACTION_CONTROL,
     check_autocommit,
@@ -50,6 +53,7 @@ from galaxlite.dbapi.types import (
     TimestampFromTicks,
 )
 from galaxlite.dbapi.types import DBAPITypeObject as DBAPITypeObject
+from galaxlite.dbapi.uri import open_target
 from galaxlite.errors import (
     DatabaseError,
     DataError,
@@ -70,21 +74,45 @@ paramstyle = "qmark"
 
 def connect(
     database: str | Path,
-    *,
     timeout: float = 5.0,
+    detect_types: int = 0,
     isolation_level: str | None = "",
+    check_same_thread: bool = True,
+    factory: type[Connection] | None = None,
+    cached_statements: int = 128,
+    uri: bool = False,
+    *,
     autocommit: bool | int = LEGACY_TRANSACTION_CONTROL,
 ) -> Connection:
-    """Open (or create) the galaxlite database at ``database`` and return a connection.
+    """Open (or create) the galaxlite database at ``database`` and return a connection;
+    the parameters are ``sqlite3.connect``'s.
 
     ``database`` is a file, a directory (which holds the file and its ``exports/``) or
-    ``":memory:"``. ``timeout``: seconds a write waits for the write lock another connection
-    holds (then ``OperationalError: database is locked``), as in ``sqlite3``.
-    ``isolation_level`` and ``autocommit``: as in Python 3.12's ``sqlite3``.
+    ``":memory:"``; with ``uri=True`` also a ``file:`` URI (``file:shop.db?mode=ro`` opens
+    it read-only; ``galaxlite.dbapi.uri``). ``timeout``: seconds a write waits for the write
+    lock another connection holds (then ``OperationalError: database is locked``).
+    ``detect_types``: ``PARSE_DECLTYPES`` / ``PARSE_COLNAMES`` converters (``galaxlite.
+    dbapi.rows``). ``isolation_level`` and ``autocommit``: as in Python 3.12's ``sqlite3``.
+    ``check_same_thread``: only the creating thread may use the connection (False: any
+    thread, one at a time). ``factory``: a ``Connection`` subclass. ``cached_statements`` is
+    accepted for compatibility (apsw keeps its own statement cache).
     """
     level = check_isolation_level(isolation_level)
     mode = check_autocommit(autocommit)
-    return Connection(Database(database, timeout=timeout), isolation_level=level, autocommit=mode)
+    if factory is None:
+        factory = Connection
+    elif not (isinstance(factory, type) and issubclass(factory, Connection)):
+        raise TypeError("factory must be a subclass of galaxlite.Connection")
+    read_only = False
+    if uri:
+        database, read_only = open_target(os.fspath(database))
+    db = Database(database, timeout=timeout, read_only=read_only)
+    try:
+        return factory(db, isolation_level=level, autocommit=mode,
+                       check_same_thread=bool(check_same_thread), detect_types=detect_types)
+    except BaseException:
+        db.close()
+        raise
 
 
 __all__ = [
@@ -92,6 +120,8 @@ __all__ = [
     "DATETIME",
     "LEGACY_TRANSACTION_CONTROL",
     "NUMBER",
+    "PARSE_COLNAMES",
+    "PARSE_DECLTYPES",
     "ROWID",
     "STRING",
     "Binary",
@@ -108,6 +138,7 @@ __all__ = [
     "NotSupportedError",
     "OperationalError",
     "ProgrammingError",
+    "Row",
     "Time",
     "TimeFromTicks",
     "Timestamp",
@@ -116,5 +147,6 @@ __all__ = [
     "apilevel",
     "connect",
     "paramstyle",
+    "register_converter",
     "threadsafety",
 ]

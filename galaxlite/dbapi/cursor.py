@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
+from threading import get_ident
 from typing import Any
 
 from galaxlite import runners
 from galaxlite.database import Database, Result
+from galaxlite.dbapi.rows import resolve_row_factory, row_converter
 from galaxlite.dbapi.transactions import CLOSED_MESSAGE, DML, READ, Transactions
 from galaxlite.errors import ProgrammingError
 from galaxlite.exports.arrow import result_to_arrow
@@ -42,7 +44,9 @@ class Cursor:
     """A DB-API cursor: runs statements and hands out their rows.
 
     ``row_factory`` (copied from the connection when the cursor is made) is called as
-    ``row_factory(cursor, row)`` for every row fetched, as in sqlite3.
+    ``row_factory(cursor, row)`` for every row fetched, as in sqlite3 (``sqlite3.Row`` means
+    ``galaxlite.Row``). The connection's ``text_factory`` and ``detect_types`` shape the
+    values first (``galaxlite.dbapi.rows``).
 
     A statement whose rows are not all fetched keeps SQLite's read snapshot (and a reader
     holding one cannot wait for the write lock): the next ``execute`` on the same cursor,
@@ -59,7 +63,8 @@ class Cursor:
         "arraysize",
         "rowcount",
         "lastrowid",
-        "row_factory",
+        "_row_factory",
+        "_factory",
         "_apsw_cursor",
         "__weakref__",
     )
@@ -77,9 +82,20 @@ class Cursor:
         self.arraysize = 1
         self.rowcount = -1
         self.lastrowid: int | None = None
-        self.row_factory: RowFactory | None = connection.row_factory
+        self._row_factory: RowFactory | None = None
+        self._factory: RowFactory | None = None
+        self.row_factory = connection.row_factory
         self._apsw_cursor = None  # one apsw cursor per Cursor, reused for plain queries
         tx.cursors.add(self)
+
+    @property
+    def row_factory(self) -> RowFactory | None:
+        return self._row_factory
+
+    @row_factory.setter
+    def row_factory(self, factory: RowFactory | None) -> None:
+        self._row_factory = factory
+        self._factory = resolve_row_factory(factory)
 
     @property
     def connection(self) -> Any:
@@ -101,6 +117,9 @@ class Cursor:
             raise ProgrammingError(_CONNECTION_CLOSED.message)
         if self._closed:
             raise ProgrammingError(_CURSOR_CLOSED.message)
+        owner = self._tx.owner
+        if owner is not None and owner != get_ident():
+            self._tx.wrong_thread()
         return db
 
     def _finish(self, result: Result | None, rows: Iterator[tuple], rowcount: int) -> Cursor:
@@ -128,7 +147,8 @@ class Cursor:
         """Run one statement (SQLite or galaxlite syntax) with ``?`` or ``:name`` parameters."""
         tx = self._tx
         db = tx.database
-        if db is None or self._closed:
+        owner = tx.owner
+        if db is None or self._closed or (owner is not None and owner != get_ident()):
             self._usable()
         kind = tx.kinds.get(sql)
         if kind is None:
@@ -163,7 +183,20 @@ class Cursor:
         self._result = self._rows = result
         self._description = _UNSET
         self.rowcount = rowcount
+        if tx.shaping:
+            self._shape(result)
         return self
+
+    def _shape(self, result: Result) -> None:
+        """Apply the connection's ``text_factory`` and ``detect_types`` to the rows."""
+        desc = result.description
+        if not desc:
+            return
+        convert, names = row_converter(desc, self._tx.text_factory, self._tx.detect_types)
+        if convert is not None:
+            self._rows = map(convert, result)
+        if names is not None:
+            self._description = tuple((n, *d[1:]) for n, d in zip(names, desc, strict=True))
 
     def executemany(self, sql: str, seq_of_parameters: Iterable[Params]) -> Cursor:
         """Run one DML statement once per parameter set; ``rowcount`` is the total.
@@ -220,7 +253,7 @@ class Cursor:
         except StopIteration:
             self._after_last_row()
             return None
-        factory = self.row_factory
+        factory = self._factory
         return row if factory is None else factory(self, row)
 
     def fetchmany(self, size: int | None = None) -> list:
@@ -238,7 +271,7 @@ class Cursor:
         if not rows:
             self._after_last_row()
             return rows
-        factory = self.row_factory
+        factory = self._factory
         if factory is None:
             return rows
         return [factory(self, row) for row in rows]
@@ -252,7 +285,7 @@ class Cursor:
         except StopIteration:
             self._after_last_row()
             raise
-        factory = self.row_factory
+        factory = self._factory
         return row if factory is None else factory(self, row)
 
     def fetch_arrow(self):

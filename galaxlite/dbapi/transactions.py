@@ -22,6 +22,7 @@ at once, and the ``OperationalError`` says so (begin it with ``BEGIN IMMEDIATE``
 from __future__ import annotations
 
 import weakref
+from threading import get_ident
 from typing import Any
 
 from galaxlite.database import Database
@@ -67,13 +68,23 @@ class Transactions:
     the connection is closed), the transaction mode, what each SQL text is (``kinds``:
     OTHER, DML or READ, cached) and the open cursors (closed with the connection).
 
-    ``implicit`` is True when DML opens a transaction (``begin_implicitly``).
+    ``implicit`` is True when DML opens a transaction (``begin_implicitly``). ``owner``: the
+    thread the connection belongs to (None: any, ``check_same_thread=False``);
+    ``text_factory``, ``detect_types`` and ``shaping`` (True when either changes rows) are
+    the connection's, read by its cursors (``galaxlite.dbapi.rows``).
     """
 
     __slots__ = ("database", "kinds", "cursors", "_isolation_level", "_autocommit", "implicit",
-                 "_begin_sql")
+                 "_begin_sql", "owner", "text_factory", "detect_types", "shaping")
 
-    def __init__(self, database: Database, isolation_level: str | None, autocommit: bool | int):
+    def __init__(self, database: Database, isolation_level: str | None, autocommit: bool | int,
+                 check_same_thread: bool = True, detect_types: int = 0):
+        self.owner = get_ident() if check_same_thread else None
+        self.text_factory: Any = str
+        if isinstance(detect_types, bool) or not isinstance(detect_types, int):
+            raise TypeError(f"detect_types must be an int, not {type(detect_types).__name__}")
+        self.detect_types = detect_types
+        self.shaping = bool(detect_types)
         self.database: Database | None = database
         self.kinds: dict[str, int] = {}
         self.cursors: weakref.WeakSet[Any] = weakref.WeakSet()
@@ -88,7 +99,23 @@ class Transactions:
         db = self.database
         if db is None:
             raise ProgrammingError(CLOSED_MESSAGE)
+        if self.owner is not None and self.owner != get_ident():
+            self.wrong_thread()
         return db
+
+    def wrong_thread(self) -> None:
+        """Raise sqlite3's error for a connection used outside its thread."""
+        raise ProgrammingError(
+            "SQLite objects created in a thread can only be used in that same thread. The "
+            f"object was created in thread id {self.owner} and this is thread id {get_ident()}. "
+            "(connect with check_same_thread=False to share a connection, one thread at a time)"
+        )
+
+    def set_text_factory(self, factory: Any) -> None:
+        if not callable(factory):
+            raise TypeError("text_factory must be callable (str, bytes, or a function of bytes)")
+        self.text_factory = factory
+        self.shaping = factory is not str or bool(self.detect_types)
 
     # -------------------------------------------------------------- the mode
 

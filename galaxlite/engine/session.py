@@ -46,20 +46,37 @@ RESERVED_PREFIXES = ("_gl_", "galaxlite_")
 PLAN_CACHE_SIZE = 2048
 
 
+def _check_readable(conn: apsw.Connection, filename: str) -> None:
+    """A file opened read-only must be a complete galaxlite file: nothing can be created."""
+    if filename == ":memory:":
+        raise E.NotSupportedError("a read-only database cannot be in memory (nothing could be in it)")
+    missing = [t for t in guards.CATALOGS if not conn.table_exists("main", t)]
+    if missing:
+        raise E.OperationalError(
+            f"cannot open {filename!r} read-only: it has no galaxlite catalog (no table "
+            f"{missing[0]}); open it once read-write to make one"
+        )
+
+
 class Session:
     """An open galaxlite connection and its statement state (see the module docstring)."""
 
     def __init__(
         self, filename: str, exports_dir: Path | RemoteExports | None, *, timeout: float, foreign_keys: bool,
-        embedder: str | None,
+        embedder: str | None, read_only: bool = False,
     ):
         self.filename, self.exports_dir = filename, exports_dir
+        self.read_only = read_only
         self._conn: apsw.Connection | None = None
         try:
-            conn = apsw.Connection(filename)
+            flags = apsw.SQLITE_OPEN_READONLY if read_only else (
+                apsw.SQLITE_OPEN_READWRITE | apsw.SQLITE_OPEN_CREATE)
+            conn = apsw.Connection(filename, flags=flags)
             self._conn = conn
             conn.set_busy_timeout(int(timeout * 1000))
-            if filename != ":memory:" and conn.pragma("journal_mode") != "wal":
+            if read_only:
+                _check_readable(conn, filename)
+            elif filename != ":memory:" and conn.pragma("journal_mode") != "wal":
                 conn.execute("PRAGMA journal_mode = WAL")
             conn.execute(
                 f"PRAGMA foreign_keys = {'ON' if foreign_keys else 'OFF'}; PRAGMA synchronous = NORMAL"
@@ -68,7 +85,7 @@ class Session:
             conn.create_scalar_function("changes", lambda: self.changes, 0)
             guards.install(conn)  # galaxlite_catalog_writer(), which the guards call
             make = guards.catalogs_to_make(conn)  # (a damaged catalog: DatabaseError)
-            if make:
+            if make and not read_only:
                 with conn, catalog_writer(conn):  # no write lock when the catalog is complete
                     guards.make_catalogs(conn, make)
                 conn.set_last_insert_rowid(0)
@@ -81,7 +98,8 @@ class Session:
         self._plans: dict[str, P.Plan | None] = {}
         self.plain_reads: set[str] = set()  # SQL texts that run as written (no rewrite)
         self.outer_savepoint: str | None = None
-        self.changes = 0  # what SQL changes() reports: rows changed by the last user write
+        self._changes = 0  # what SQL changes() reports: rows changed by the last user write
+        self.total_changes = 0  # the sum of them since the connection opened
         # True once the open transaction holds its version (see storage/clock.py): every
         # later write in it skips the pin. Reset whenever the transaction ends or may have
         # lost the pin.
@@ -112,8 +130,19 @@ class Session:
             self._close_quietly()
             raise
         checkpoint.close_at_exit(self)
-        self._adopt_foreign_columns()
-        self.clean_exports()
+        if not read_only:
+            self._adopt_foreign_columns()
+            self.clean_exports()
+
+    @property
+    def changes(self) -> int:
+        """Rows changed by the last user write (what SQL ``changes()`` reports)."""
+        return self._changes
+
+    @changes.setter
+    def changes(self, count: int) -> None:
+        self._changes = count
+        self.total_changes += count
 
     def _adopt_foreign_columns(self) -> None:
         """Columns another tool added to a versioned table get history from now on; files
@@ -295,6 +324,13 @@ class Session:
             keep_partial="FAIL" in conflicts and not atomic,  # BULK stays all-or-nothing
             recursive="REPLACE" in conflicts,
         )
+
+    def reset(self) -> None:
+        """Forget every plan and everything learnt from the file (after the whole file was
+        replaced, by a backup into it)."""
+        self._plans.clear()
+        self.plain_reads.clear()
+        self.schema_changed()
 
     def schema_changed(self) -> None:
         """Forget what was learnt from the schema (after DDL)."""

@@ -14,7 +14,14 @@ import apsw
 
 from galaxlite import errors as E
 from galaxlite import transpile
-from galaxlite.engine.binding import BIND_ERRORS, binding_error, statement_error
+from galaxlite.engine.binding import (
+    BIND_ERRORS,
+    PLAIN_TYPES,
+    bindable,
+    bindable_all,
+    binding_error,
+    statement_error,
+)
 from galaxlite.engine.result import Result
 from galaxlite.engine.session import Session
 from galaxlite.engine.writes import ChangeCounter
@@ -81,6 +88,13 @@ RUNNERS: dict[str, Runner] = {
 def execute(session: Session, sql: str, params: Params = None, cursor: apsw.Cursor | None = None) -> Result:
     """Run one statement (SQLite or galaxlite syntax). ``cursor``: an apsw cursor of the
     session's connection to run a plain query on (the DB-API reuses its cursors)."""
+    if type(params) is tuple:  # the hot path: bindable()'s test inlined, for plain values
+        for value in params:
+            if type(value) not in PLAIN_TYPES:
+                params = bindable(params)
+                break
+    elif params is not None:
+        params = bindable(params)
     rowids = session.appends.get(sql)
     if rowids is not None and session.pinned:
         # The hot path of a one-row INSERT into a versioned table, again in the same
@@ -137,6 +151,7 @@ def executemany(session: Session, sql: str, seq_of_parameters: Iterable[Params])
         raise E.NotSupportedError("executemany() with AT VERSION: use execute() per parameter set")
     if not isinstance(seq_of_parameters, Sequence):
         seq_of_parameters = list(seq_of_parameters)
+    seq_of_parameters = bindable_all(seq_of_parameters)
     target = plan.detail.table if isinstance(plan.detail, P.InsertInto) else None
     conn = session.conn
     counter = ChangeCounter(conn)
@@ -162,7 +177,8 @@ def executemany(session: Session, sql: str, seq_of_parameters: Iterable[Params])
             lastrowid = conn.last_insert_rowid()
     except BIND_ERRORS as exc:
         raise binding_error(exc, plan.source, plan.position) from None
-    session.changes = counter.last
+    session.changes = counter.last  # changes() is the last execution's count
+    session.total_changes += inserted - counter.last
     return Result(iter(()), rowcount=inserted, lastrowid=lastrowid)
 
 
