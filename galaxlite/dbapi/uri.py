@@ -5,10 +5,13 @@
 ``mode=memory`` is ``":memory:"``. Other parameters (``cache``, ``immutable``, ``vfs``, ...)
 would change how galaxlite's own connections see the file: they are refused, by name.
 
->>> open_target("file:shop.db?mode=ro")
-('shop.db', True)
+>>> open_target("file:shop.db?mode=memory")
+(':memory:', False)
 >>> open_target("file:///tmp/a%20b.db")
 ('/tmp/a b.db', False)
+>>> open_target("file:nowhere.db?mode=ro")
+Traceback (most recent call last):
+galaxlite.errors.OperationalError: unable to open database file 'nowhere.db': it does not exist
 """
 
 from __future__ import annotations
