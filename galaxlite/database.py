@@ -19,6 +19,7 @@ import itertools
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
+from os import PathLike
 from pathlib import Path
 from typing import Any
 
@@ -28,13 +29,15 @@ from galaxlite.engine.result import Result
 from galaxlite.engine.session import Session
 from galaxlite.exports.arrow import result_to_arrow, rows_of
 from galaxlite.params import Params
+from galaxlite.runners.history import diff_summary, load_data
 from galaxlite.runners.statements import run_enable_versioning
 from galaxlite.runners.tags import run_create_tag
-from galaxlite.storage import check, clock, current_version, files, snapshot_catalog
+from galaxlite.storage import check, clock, current_version, files, retention, snapshot_catalog
 from galaxlite.storage import tags as tag_catalog
 from galaxlite.storage.check import Finding
 from galaxlite.storage.files import DATABASE_FILE
 from galaxlite.storage.guards import catalog_writer
+from galaxlite.storage.load import is_arrow
 from galaxlite.storage.tags import SEED_BITS, Tag, TrainingExport
 from galaxlite.transpile import quote_identifier as q
 
@@ -183,13 +186,24 @@ class Database:
         return result_to_arrow(self.execute(sql, parameters))
 
     def bulk_insert(
-        self, table: str, rows: Iterable[Sequence[Any]] | Any, columns: Sequence[str] | None = None
+        self,
+        table: str,
+        rows: Iterable[Sequence[Any]] | Any,
+        columns: Sequence[str] | None = None,
+        progress: Callable[[int, int | None], object] | None = None,
     ) -> int:
         """Insert many rows into ``table`` as one version, on the fast path; returns the count.
 
         ``rows`` is an iterable of tuples (in ``columns`` order, or the table's column
-        order), of dicts, or a ``pyarrow.Table``/``RecordBatch``. All rows or none.
+        order) or of dicts; a CSV or Parquet file's path (``str`` or ``Path``: as ``BULK
+        INSERT INTO table FROM 'path'``, its columns named by its header, else ``columns``);
+        or Arrow data: a ``pyarrow.Table``, ``RecordBatch``, ``RecordBatchReader`` or list of
+        batches (columns by name; ``columns`` picks some). Files and Arrow data stream in
+        record batches, converted by the columns' affinity; ``progress(done_rows,
+        total_rows_or_None)`` is called after each batch. All rows or none.
         """
+        if isinstance(rows, str | PathLike) or is_arrow(rows):
+            return load_data(self.session, table, rows, columns, progress)
         columns, rows = rows_of(rows, columns)
         if columns is None and rows:
             first = rows[0]
@@ -203,6 +217,33 @@ class Database:
         cols = f" ({', '.join(q(c) for c in columns)})" if columns else ""
         sql = f"BULK INSERT INTO {q(table)}{cols} VALUES ({', '.join('?' * width)})"
         return self.executemany(sql, rows).rowcount
+
+    # ------------------------------------------------------------------ history as data
+
+    def diff(self, a: str | int, b: str | int, table: str | None = None):
+        """What changed from version ``a`` to version ``b`` (tag names or µs timestamps), as
+        a ``pyarrow.Table``: with ``table``, its changed rows (``SELECT * FROM table CHANGES
+        BETWEEN VERSION a AND VERSION b``: the columns, ``_change``, ``_version``); without,
+        one row per versioned table with the counts ``inserted``, ``deleted``, ``updated``.
+        """
+        if table is not None:
+            return self.query_arrow(
+                f"SELECT * FROM {q(table)} CHANGES BETWEEN VERSION ? AND VERSION ?", (a, b)
+            )
+        return diff_summary(self.session, a, b)
+
+    def purge_history(self, before: str | int, table: str | None = None) -> list[retention.Purged]:
+        """``PURGE HISTORY [OF table] BEFORE VERSION before``: remove the row versions that no
+        tag and no version from ``before`` on can see; one ``Purged`` (rows, bytes freed)
+        per table. Reading a version before it that is no tag's then raises
+        HistoryPurgedError."""
+        of = f" OF {q(table)}" if table is not None else ""
+        rows = self.query(f"PURGE HISTORY{of} BEFORE VERSION ?", (before,))
+        return [retention.Purged(*r) for r in rows]
+
+    def history_sizes(self) -> list[retention.HistorySize]:
+        """Each versioned table's history: closed row versions, bytes, purge horizon."""
+        return retention.history_sizes(self.session.conn)
 
     # ------------------------------------------------------------------ tags
 

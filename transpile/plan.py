@@ -33,6 +33,10 @@ SAMPLE_SNAPSHOT = "sample_snapshot"
 MANAGE_SNAPSHOT = "manage_snapshot"  # PUBLISH / ARCHIVE / PURGE SNAPSHOT name@version
 SET_PARAMETER = "set_parameter"  # SET p = v | RESET p | ALTER DATABASE SET p = v | ALTER DATABASE RESET p
 SHOW_PARAMETER = "show_parameter"  # SHOW p
+# history as data (see transpile/history.py, galaxlite/runners/history.py)
+RESTORE_TABLE = "restore_table"  # RESTORE TABLE t[, t2] TO VERSION x
+PURGE_HISTORY = "purge_history"  # PURGE HISTORY [OF t] BEFORE VERSION x
+BULK_LOAD = "bulk_load"  # BULK INSERT INTO t [(cols)] FROM 'file' [WITH (...)]
 
 # Limits and names the front end checks and the engine relies on (one copy each, re-exported
 # by galaxlite.transpile).
@@ -62,6 +66,51 @@ class VersionRef:
     table: str
     version: VersionSpec
     position: int
+
+
+@dataclass(frozen=True, slots=True)
+class ChangesRef:
+    """``[schema.]table CHANGES BETWEEN VERSION a AND VERSION b`` at ``position``."""
+
+    schema: str | None
+    table: str
+    start: VersionSpec
+    end: VersionSpec
+    position: int
+
+    def sides(self) -> tuple[VersionRef, VersionRef]:
+        """Each end as an AT VERSION reference of the table (to resolve it the same way)."""
+        return (VersionRef(self.schema, self.table, self.start, self.position),
+                VersionRef(self.schema, self.table, self.end, self.position))
+
+
+@dataclass(frozen=True, slots=True)
+class RestoreTables:
+    """``RESTORE TABLE t1[, t2 ...] TO VERSION x``; ``position``: the version's offset."""
+
+    tables: tuple[TableName, ...]
+    version: VersionSpec
+    position: int
+
+
+@dataclass(frozen=True, slots=True)
+class PurgeHistory:
+    """``PURGE HISTORY [OF t] BEFORE VERSION x`` (``table`` None: every table)."""
+
+    table: TableName | None
+    version: VersionSpec
+    position: int
+
+
+@dataclass(frozen=True, slots=True)
+class BulkLoad:
+    """``BULK INSERT INTO t [(cols)] FROM 'path' [WITH (name value, ...)]``; option names
+    lower-cased, values as written (str, int or bool)."""
+
+    table: TableName
+    columns: tuple[str, ...] | None
+    path: str
+    options: tuple[tuple[str, str | int | bool], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -373,7 +422,7 @@ class Plan:
     position: int = 0  # offset of the statement in the script it came from
     source: str = ""  # that script
     template: Template | None = None
-    refs: tuple[VersionRef | SnapshotRef, ...] = ()
+    refs: tuple[VersionRef | SnapshotRef | ChangesRef, ...] = ()
     detail: Any = None
     param_markers: int = field(default=0)  # how many plain ``?`` markers the statement has
     # conflict resolutions the statement names: "REPLACE" (REPLACE / OR REPLACE) and "FAIL"
@@ -386,6 +435,7 @@ class Plan:
     @property
     def consumed_params(self) -> tuple[int, ...]:
         """Indexes of positional parameters that ``AT VERSION ?`` uses (dropped before binding)."""
-        return tuple(
-            r.version.param for r in self.refs if isinstance(r, VersionRef) and isinstance(r.version.param, int)
-        )
+        specs = [s for r in self.refs for s in (
+            (r.version,) if isinstance(r, VersionRef) else (r.start, r.end) if isinstance(r, ChangesRef) else ()
+        )]
+        return tuple(s.param for s in specs if isinstance(s.param, int))

@@ -19,6 +19,7 @@ from galaxlite.engine.result import Result
 from galaxlite.engine.session import Session
 from galaxlite.engine.writes import ChangeCounter
 from galaxlite.params import Params
+from galaxlite.runners.history import run_bulk_load, run_purge_history, run_restore
 from galaxlite.runners.snapshot_statements import (
     run_set_parameter,
     run_show_parameter,
@@ -72,6 +73,9 @@ RUNNERS: dict[str, Runner] = {
     P.MANAGE_SNAPSHOT: run_snapshot,
     P.SET_PARAMETER: run_set_parameter,
     P.SHOW_PARAMETER: run_show_parameter,
+    P.RESTORE_TABLE: run_restore,
+    P.PURGE_HISTORY: run_purge_history,
+    P.BULK_LOAD: run_bulk_load,
 }
 
 
