@@ -30,7 +30,7 @@ from collections.abc import Sequence
 import click
 
 from galaxlite import errors
-from galaxlite.cli import maintenance  # noqa: F401 - adds check and backup to the group
+from galaxlite.cli import history, maintenance  # noqa: F401 - add diff, gc, check, backup to the group
 from galaxlite.cli.commands import STATE, cli
 
 __all__ = ["cli", "main", "run"]

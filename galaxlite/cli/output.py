@@ -286,6 +286,10 @@ def info_lines(db: Database) -> list[str]:
     lines += ["", f"versioned tables: {len(tables)}"]
     if tables:
         lines += table_lines(["table", "rows", "history rows", "schema versions"], tables)
+    sizes = [(h.table, h.rows, human_size(h.bytes), h.horizon or "-") for h in db.history_sizes()]
+    if sizes:
+        lines += ["", "history (closed row versions; galaxlite gc DB --before TAG purges them):"]
+        lines += table_lines(["table", "history rows", "history size", "purged before"], sizes)
     plain = db.unversioned_tables()
     if plain:
         lines += ["", f"plain tables (not versioned; ALTER TABLE t ENABLE VERSIONING): {len(plain)}"]
