@@ -37,7 +37,7 @@ from galaxlite.storage import tags as tag_catalog
 from galaxlite.storage.check import Finding
 from galaxlite.storage.files import DATABASE_FILE
 from galaxlite.storage.guards import catalog_writer
-from galaxlite.storage.load import is_arrow
+from galaxlite.storage.load import as_arrow
 from galaxlite.storage.tags import SEED_BITS, Tag, TrainingExport
 from galaxlite.transpile import quote_identifier as q
 
@@ -185,24 +185,18 @@ class Database:
         """The result of a query as a ``pyarrow.Table``."""
         return result_to_arrow(self.execute(sql, parameters))
 
-    def bulk_insert(
-        self,
-        table: str,
-        rows: Iterable[Sequence[Any]] | Any,
-        columns: Sequence[str] | None = None,
-        progress: Callable[[int, int | None], object] | None = None,
-    ) -> int:
+    def bulk_insert(self, table: str, rows: Iterable[Sequence[Any]] | Any, columns: Sequence[str] | None = None,
+                    progress: Callable[[int, int | None], object] | None = None) -> int:
         """Insert many rows into ``table`` as one version, on the fast path; returns the count.
 
-        ``rows`` is an iterable of tuples (in ``columns`` order, or the table's column
-        order) or of dicts; a CSV or Parquet file's path (``str`` or ``Path``: as ``BULK
-        INSERT INTO table FROM 'path'``, its columns named by its header, else ``columns``);
-        or Arrow data: a ``pyarrow.Table``, ``RecordBatch``, ``RecordBatchReader`` or list of
-        batches (columns by name; ``columns`` picks some). Files and Arrow data stream in
-        record batches, converted by the columns' affinity; ``progress(done_rows,
-        total_rows_or_None)`` is called after each batch. All rows or none.
+        ``rows``: tuples (in ``columns`` order, or the table's) or dicts; a CSV or Parquet
+        file's path (as ``BULK INSERT ... FROM 'path'``; ``columns``: where its columns go);
+        or Arrow data (Table, RecordBatch, RecordBatchReader, batches; columns by name,
+        ``columns`` picks some), streamed in batches converted by the columns' affinity,
+        with ``progress(done_rows, total_rows_or_None)`` after each. All rows or none.
         """
-        if isinstance(rows, str | PathLike) or is_arrow(rows):
+        arrow, rows = as_arrow(rows)
+        if arrow or isinstance(rows, str | PathLike):
             return load_data(self.session, table, rows, columns, progress)
         columns, rows = rows_of(rows, columns)
         if columns is None and rows:
@@ -221,11 +215,9 @@ class Database:
     # ------------------------------------------------------------------ history as data
 
     def diff(self, a: str | int, b: str | int, table: str | None = None):
-        """What changed from version ``a`` to version ``b`` (tag names or µs timestamps), as
-        a ``pyarrow.Table``: with ``table``, its changed rows (``SELECT * FROM table CHANGES
-        BETWEEN VERSION a AND VERSION b``: the columns, ``_change``, ``_version``); without,
-        one row per versioned table with the counts ``inserted``, ``deleted``, ``updated``.
-        """
+        """What changed from version ``a`` to ``b`` (tags or µs), as a ``pyarrow.Table``: with
+        ``table``, its rows of ``SELECT * FROM table CHANGES BETWEEN VERSION a AND VERSION b``;
+        without, per versioned table the counts ``inserted``, ``deleted``, ``updated``."""
         if table is not None:
             return self.query_arrow(
                 f"SELECT * FROM {q(table)} CHANGES BETWEEN VERSION ? AND VERSION ?", (a, b)
@@ -233,10 +225,8 @@ class Database:
         return diff_summary(self.session, a, b)
 
     def purge_history(self, before: str | int, table: str | None = None) -> list[retention.Purged]:
-        """``PURGE HISTORY [OF table] BEFORE VERSION before``: remove the row versions that no
-        tag and no version from ``before`` on can see; one ``Purged`` (rows, bytes freed)
-        per table. Reading a version before it that is no tag's then raises
-        HistoryPurgedError."""
+        """``PURGE HISTORY [OF table] BEFORE VERSION before``: one ``Purged`` (rows, bytes
+        freed) per table; reading a version before it that is no tag's is HistoryPurgedError."""
         of = f" OF {q(table)}" if table is not None else ""
         rows = self.query(f"PURGE HISTORY{of} BEFORE VERSION ?", (before,))
         return [retention.Purged(*r) for r in rows]

@@ -13,11 +13,62 @@ BulkLoad(table=TableName(schema=None, name='t'), columns=('a',), path='x.csv', o
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from galaxlite.transpile import plan as P
 from galaxlite.transpile.cursor import Cursor, in_from_clause, is_op, writes_to
 from galaxlite.transpile.errors import PastIsReadOnly
 from galaxlite.transpile.lexer import NUMBER, QIDENT, STRING, WORD
 from galaxlite.transpile.versions import version_spec
+
+
+@dataclass(frozen=True, slots=True)
+class ChangesRef:
+    """``[schema.]table CHANGES BETWEEN VERSION a AND VERSION b`` at ``position``."""
+
+    schema: str | None
+    table: str
+    start: P.VersionSpec
+    end: P.VersionSpec
+    position: int
+
+    @property
+    def versions(self) -> tuple[P.VersionSpec, ...]:
+        return (self.start, self.end)
+
+    def sides(self) -> tuple[P.VersionRef, P.VersionRef]:
+        """Each end as an AT VERSION reference of the table (to resolve it the same way)."""
+        return (P.VersionRef(self.schema, self.table, self.start, self.position),
+                P.VersionRef(self.schema, self.table, self.end, self.position))
+
+
+@dataclass(frozen=True, slots=True)
+class RestoreTables:
+    """``RESTORE TABLE t1[, t2 ...] TO VERSION x``; ``position``: the version's offset."""
+
+    tables: tuple[P.TableName, ...]
+    version: P.VersionSpec
+    position: int
+
+
+@dataclass(frozen=True, slots=True)
+class PurgeHistory:
+    """``PURGE HISTORY [OF t] BEFORE VERSION x`` (``table`` None: every table)."""
+
+    table: P.TableName | None
+    version: P.VersionSpec
+    position: int
+
+
+@dataclass(frozen=True, slots=True)
+class BulkLoad:
+    """``BULK INSERT INTO t [(cols)] FROM 'path' [WITH (name value, ...)]``; option names
+    lower-cased, values as written (str, int or bool)."""
+
+    table: P.TableName
+    columns: tuple[str, ...] | None
+    path: str
+    options: tuple[tuple[str, str | int | bool], ...] = ()
 
 
 def _spec_after(c: Cursor, k: int, what: str) -> tuple[P.VersionSpec, int]:
@@ -31,11 +82,11 @@ def _spec_after(c: Cursor, k: int, what: str) -> tuple[P.VersionSpec, int]:
     return version_spec(c, k + 1)
 
 
-def find_changes_refs(c: Cursor, base: int) -> list[P.ChangesRef]:
+def find_changes_refs(c: Cursor, base: int) -> list[ChangesRef]:
     """Find every ``name CHANGES BETWEEN VERSION a AND VERSION b``; leave a hole for each,
     numbered from ``base`` (after the AT VERSION holes)."""
     toks = c.tokens
-    refs: list[P.ChangesRef] = []
+    refs: list[ChangesRef] = []
     k = 1
     while k + 1 < len(toks):
         if not (toks[k].is_word("CHANGES") and toks[k + 1].is_word("BETWEEN")):
@@ -58,7 +109,7 @@ def find_changes_refs(c: Cursor, base: int) -> list[P.ChangesRef]:
             raise c.error("CHANGES BETWEEN must follow a table name in a FROM or JOIN clause", toks[k])
         if writes_to(toks, name_k):
             raise c.error(f"the changes of table {table!r} are read-only", toks[name_k], PastIsReadOnly)
-        refs.append(P.ChangesRef(schema, table, start, stop, toks[name_k].start))
+        refs.append(ChangesRef(schema, table, start, stop, toks[name_k].start))
         c.leave_hole(toks[name_k].start, toks[last].end, base + len(refs) - 1, alias=table, after=last + 1)
         k = last + 1
     return refs
@@ -81,7 +132,7 @@ def build_restore(c: Cursor) -> tuple[str, object]:
     c.expect("TO")
     version_tok = c.peek()
     spec = _version_clause(c, "RESTORE TABLE ... TO")
-    return P.RESTORE_TABLE, P.RestoreTables(tuple(tables), spec, version_tok.start)
+    return P.RESTORE_TABLE, RestoreTables(tuple(tables), spec, version_tok.start)
 
 
 def build_purge_history(c: Cursor) -> tuple[str, object]:
@@ -90,10 +141,10 @@ def build_purge_history(c: Cursor) -> tuple[str, object]:
     c.expect("BEFORE")
     version_tok = c.peek()
     spec = _version_clause(c, "PURGE HISTORY ... BEFORE")
-    return P.PURGE_HISTORY, P.PurgeHistory(table, spec, version_tok.start)
+    return P.PURGE_HISTORY, PurgeHistory(table, spec, version_tok.start)
 
 
-def bulk_load(c: Cursor, table: P.TableName) -> P.BulkLoad | None:
+def bulk_load(c: Cursor, table: P.TableName) -> BulkLoad | None:
     """After ``BULK INSERT INTO t``: the ``[(cols)] FROM 'path' [WITH (...)]`` of a load from a
     file, or None when the statement inserts rows of its own (VALUES, SELECT)."""
     start = c.i
@@ -134,7 +185,7 @@ def bulk_load(c: Cursor, table: P.TableName) -> P.BulkLoad | None:
             c.i += 1
             break
     c.end()
-    return P.BulkLoad(table, tuple(columns) if columns else None, path, tuple(options))
+    return BulkLoad(table, tuple(columns) if columns else None, path, tuple(options))
 
 
 def _option_value(c: Cursor) -> str | int | bool:

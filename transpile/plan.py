@@ -67,50 +67,9 @@ class VersionRef:
     version: VersionSpec
     position: int
 
-
-@dataclass(frozen=True, slots=True)
-class ChangesRef:
-    """``[schema.]table CHANGES BETWEEN VERSION a AND VERSION b`` at ``position``."""
-
-    schema: str | None
-    table: str
-    start: VersionSpec
-    end: VersionSpec
-    position: int
-
-    def sides(self) -> tuple[VersionRef, VersionRef]:
-        """Each end as an AT VERSION reference of the table (to resolve it the same way)."""
-        return (VersionRef(self.schema, self.table, self.start, self.position),
-                VersionRef(self.schema, self.table, self.end, self.position))
-
-
-@dataclass(frozen=True, slots=True)
-class RestoreTables:
-    """``RESTORE TABLE t1[, t2 ...] TO VERSION x``; ``position``: the version's offset."""
-
-    tables: tuple[TableName, ...]
-    version: VersionSpec
-    position: int
-
-
-@dataclass(frozen=True, slots=True)
-class PurgeHistory:
-    """``PURGE HISTORY [OF t] BEFORE VERSION x`` (``table`` None: every table)."""
-
-    table: TableName | None
-    version: VersionSpec
-    position: int
-
-
-@dataclass(frozen=True, slots=True)
-class BulkLoad:
-    """``BULK INSERT INTO t [(cols)] FROM 'path' [WITH (name value, ...)]``; option names
-    lower-cased, values as written (str, int or bool)."""
-
-    table: TableName
-    columns: tuple[str, ...] | None
-    path: str
-    options: tuple[tuple[str, str | int | bool], ...] = ()
+    @property
+    def versions(self) -> tuple[VersionSpec, ...]:
+        return (self.version,)
 
 
 @dataclass(frozen=True, slots=True)
@@ -422,7 +381,7 @@ class Plan:
     position: int = 0  # offset of the statement in the script it came from
     source: str = ""  # that script
     template: Template | None = None
-    refs: tuple[VersionRef | SnapshotRef | ChangesRef, ...] = ()
+    refs: tuple[Any, ...] = ()  # VersionRef | SnapshotRef | history.ChangesRef
     detail: Any = None
     param_markers: int = field(default=0)  # how many plain ``?`` markers the statement has
     # conflict resolutions the statement names: "REPLACE" (REPLACE / OR REPLACE) and "FAIL"
@@ -435,7 +394,5 @@ class Plan:
     @property
     def consumed_params(self) -> tuple[int, ...]:
         """Indexes of positional parameters that ``AT VERSION ?`` uses (dropped before binding)."""
-        specs = [s for r in self.refs for s in (
-            (r.version,) if isinstance(r, VersionRef) else (r.start, r.end) if isinstance(r, ChangesRef) else ()
-        )]
+        specs = [s for r in self.refs for s in getattr(r, "versions", ())]
         return tuple(s.param for s in specs if isinstance(s.param, int))

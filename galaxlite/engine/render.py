@@ -19,6 +19,7 @@ from galaxlite.engine.session import Session
 from galaxlite.params import Params, bound_value
 from galaxlite.storage import changes, clock, retention, snapshot_catalog
 from galaxlite.storage.tags import tag_version
+from galaxlite.transpile import history as H
 from galaxlite.transpile import plan as P
 from galaxlite.transpile import quote_identifier as q
 
@@ -39,7 +40,7 @@ def render(session: Session, plan: P.Plan, params: Params) -> tuple[str, Params]
             versions.append(-1)
             subqueries.append(f"main.{q(views[i])}" if plan.kind == P.OTHER else f"({rows})")
             continue
-        if isinstance(ref, P.ChangesRef):  # t CHANGES BETWEEN VERSION a AND VERSION b
+        if isinstance(ref, H.ChangesRef):  # t CHANGES BETWEEN VERSION a AND VERSION b
             versions.append(-1)
             subqueries.append(changes_of(session, plan, ref, params))
             continue
@@ -157,7 +158,7 @@ def readable(session: Session, plan: P.Plan, ref: P.VersionRef, tv: storage.Tabl
         raise E.placed(exc, plan.source, ref.position) from None
 
 
-def changes_of(session: Session, plan: P.Plan, ref: P.ChangesRef, params: Params) -> str:
+def changes_of(session: Session, plan: P.Plan, ref: H.ChangesRef, params: Params) -> str:
     """The subquery of ``ref``'s changes between its two versions."""
     conn = session.conn
     ends = [version_of(session, plan, side, params) for side in ref.sides()]

@@ -20,6 +20,7 @@ from galaxlite.params import Params
 from galaxlite.runners.statements import run_read
 from galaxlite.storage import changes, clock, load, restore, retention
 from galaxlite.storage.guards import catalog_writer
+from galaxlite.transpile import history as H
 from galaxlite.transpile import plan as P
 from galaxlite.transpile import quote_identifier as q
 
@@ -34,7 +35,7 @@ def _version(session: Session, plan: P.Plan, spec: P.VersionSpec, position: int,
 def run_restore(session: Session, plan: P.Plan, params: Params) -> Result:
     """``RESTORE TABLE t1[, t2] TO VERSION a``: every table as it was at ``a``, as one new
     version (one transaction)."""
-    d: P.RestoreTables = plan.detail
+    d: H.RestoreTables = plan.detail
     version = _version(session, plan, d.version, d.position, params)
     conn = session.conn
     tables: list[storage.TableVersion] = []
@@ -47,6 +48,10 @@ def run_restore(session: Session, plan: P.Plan, params: Params) -> Result:
         if any(t.table_id == tv.table_id for t in tables):
             raise E.sql_error(E.ProgrammingError, f"table {tv.name!r} named twice", plan.source, plan.position)
         tables.append(tv)
+    try:
+        restore.check_schemas(conn, tables, version)
+    except E.Error as exc:
+        raise E.placed(exc, plan.source, d.position) from None
     lastrowid = conn.last_insert_rowid()
     written = 0
     try:
@@ -69,7 +74,7 @@ def run_restore(session: Session, plan: P.Plan, params: Params) -> Result:
 
 def run_purge_history(session: Session, plan: P.Plan, params: Params) -> Result:
     """``PURGE HISTORY [OF t] BEFORE VERSION a``: one row per table (rows and bytes freed)."""
-    d: P.PurgeHistory = plan.detail
+    d: H.PurgeHistory = plan.detail
     before = _version(session, plan, d.version, d.position, params)
     conn = session.conn
     table_id = None
@@ -96,7 +101,7 @@ def run_purge_history(session: Session, plan: P.Plan, params: Params) -> Result:
 
 def run_bulk_load(session: Session, plan: P.Plan, params: Params) -> Result:
     """``BULK INSERT INTO t [(cols)] FROM 'path' [WITH (...)]``: the file's rows as one version."""
-    d: P.BulkLoad = plan.detail
+    d: H.BulkLoad = plan.detail
     try:
         source = load.file_source(d.path, dict(d.options))
     except E.Error as exc:

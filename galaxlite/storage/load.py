@@ -14,6 +14,7 @@ write transaction: one version, all rows or none.
 from __future__ import annotations
 
 import csv
+import itertools
 import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -151,11 +152,18 @@ def arrow_source(data: object) -> Source:
     return Source("the record batches", names, len(names), batches)
 
 
-def is_arrow(data: object) -> bool:
-    """Is ``data`` Arrow data ``arrow_source`` takes (a list of batches included)?"""
+def as_arrow(data: object) -> tuple[bool, object]:
+    """(is ``data`` Arrow data ``arrow_source`` takes?, ``data`` to use from now on): an
+    iterator is peeked at, and given back whole."""
     if isinstance(data, pa.Table | pa.RecordBatch | pa.RecordBatchReader):
-        return True
-    return isinstance(data, list | tuple) and bool(data) and all(isinstance(b, pa.RecordBatch) for b in data)
+        return True, data
+    if isinstance(data, list | tuple):
+        return bool(data) and all(isinstance(b, pa.RecordBatch) for b in data), data
+    if isinstance(data, Iterator):
+        first = next(data, None)
+        rest = itertools.chain([first], data) if first is not None else iter(())
+        return isinstance(first, pa.RecordBatch), rest
+    return False, data
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,16 +37,21 @@ def schema_differences(now: TableVersion, then: TableVersion | None) -> list[str
     return out
 
 
+def check_schemas(conn: apsw.Connection, tables: list[TableVersion], version: int) -> None:
+    """SchemaChangedError naming every difference, if any table's schema changed since."""
+    found = [(tv.name, d) for tv in tables if (d := schema_differences(tv, version_at(conn, tv.name, version)))]
+    if found:
+        what = "; ".join(f"table {name!r}: {', '.join(d)}" for name, d in found)
+        raise E.SchemaChangedError(
+            f"cannot restore to version {version}: the schema changed since ({what}); restore "
+            "the schema first (ALTER TABLE) or read the old rows with AT VERSION"
+        )
+
+
 def restore_table(conn: apsw.Connection, now: TableVersion, version: int, current: int) -> int:
     """Restore table ``now`` to ``version`` inside the caller's write transaction, whose
     version is ``current``; returns the rows written (deleted + updated + inserted)."""
-    differences = schema_differences(now, version_at(conn, now.name, version))
-    if differences:
-        raise E.SchemaChangedError(
-            f"cannot restore table {now.name!r} to version {version}: its schema changed since "
-            f"({'; '.join(differences)}); restore the schema first (ALTER TABLE) or read the "
-            "old rows with AT VERSION"
-        )
+    check_schemas(conn, [now], version)
     sql, _ = changes_sql(conn, now.name, current, version, keys=True)
     conn.execute(f"DROP TABLE IF EXISTS {_WORK}")
     conn.execute(f"CREATE TABLE {_WORK} AS SELECT * FROM {sql}")
