@@ -260,36 +260,44 @@ def _is_number(v: str | None) -> bool:
 
 class Inserter:
     """Runs the load: ``run`` (through the triggers) and ``run_fast`` (the bulk path) insert
-    every row of the source with one ``executemany``; errors say where the row is."""
+    the source's rows batch by batch, each with one ``executemany`` inside a savepoint; a
+    batch that fails is rolled back and run again row by row to find the row to name."""
 
     def __init__(self, conn: apsw.Connection, target: Target, source: Source, progress: Progress | None):
         self.conn, self.target, self.source, self.progress = conn, target, source, progress
-        self.at = -1
-        self.count = 0
 
-    def _rows(self) -> Iterator[tuple]:
-        done, src, tgt = 0, self.source, self.target
+    def run(self) -> int:
+        done, src, tgt, conn = 0, self.source, self.target, self.conn
+        sql, cur = tgt.insert_sql, conn.cursor()
         for batch in src.batches():
             cols = [convert(batch.column(p), a, c, src, done)
                     for p, a, c in zip(tgt.positions, tgt.affinities, tgt.columns, strict=True)]
-            for j, row in enumerate(zip(*cols, strict=True)):
-                self.at = done + j
-                yield row
+            conn.execute("SAVEPOINT _gl_load")
+            try:
+                cur.executemany(sql, zip(*cols, strict=True))
+            except apsw.Error as exc:
+                conn.execute("ROLLBACK TO _gl_load")
+                row, exc = self._failing_row(cur, sql, cols, exc)
+                conn.execute("ROLLBACK TO _gl_load")
+                conn.execute("RELEASE _gl_load")
+                err = E.from_apsw(exc)
+                located = type(err)(f"{src.where(done + row)}: {err.message}")
+                located.sqlite_errorcode = err.sqlite_errorcode
+                raise located from None
+            conn.execute("RELEASE _gl_load")
             done += batch.num_rows
             if self.progress is not None:
                 self.progress(done, src.total)
-        self.count = done
+        return done
 
-    def run(self) -> int:
-        self.count, self.at = 0, -1
-        try:
-            self.conn.cursor().executemany(self.target.insert_sql, self._rows())
-        except apsw.Error as exc:
-            err = E.from_apsw(exc)
-            where = self.source.where(self.at) if self.at >= 0 else self.source.label
-            located = type(err)(f"{where}: {err.message}")
-            located.sqlite_errorcode = err.sqlite_errorcode
-            raise located from None
-        return self.count
+    @staticmethod
+    def _failing_row(cur: apsw.Cursor, sql: str, cols: list[list], exc: apsw.Error) -> tuple[int, apsw.Error]:
+        """(index of the first row of a failed batch that fails alone, its error)."""
+        for j, row in enumerate(zip(*cols, strict=True)):
+            try:
+                cur.execute(sql, row)
+            except apsw.Error as found:
+                return j, found
+        return 0, exc  # pragma: no cover - the batch failed, so one of its rows does
 
     run_fast = run
