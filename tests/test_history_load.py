@@ -89,3 +89,11 @@ def test_parquet_and_arrow_with_progress(items, tmp_path, monkeypatch):
     assert items.bulk_insert("items", pa.table({"name": ["x"], "id": [99], "other": [1]}), ["id", "name"]) == 1
     with pytest.raises(galaxlite.NotSupportedError, match="nested"):
         items.bulk_insert("items", pa.table({"id": [500], "name": [[1, 2]]}))
+
+
+def test_arrow_and_csv_may_name_the_rowid(db, tmp_path):
+    db.execute("CREATE TABLE notes (body TEXT)")
+    assert db.bulk_insert("notes", pa.table({"rowid": [5, 9], "body": ["a", "b"]})) == 2
+    (tmp_path / "n.csv").write_text("rowid,body\n1,c\n")
+    db.execute(f"BULK INSERT INTO notes FROM '{tmp_path / 'n.csv'}'")
+    assert db.query("SELECT rowid, body FROM notes ORDER BY rowid") == [(1, "c"), (5, "a"), (9, "b")]

@@ -181,6 +181,11 @@ class Target:
         if not info:
             raise E.ProgrammingError(f"no such table: {table}")
         writable = {n.lower(): (n, t) for n, t, hidden in info if hidden in (0, 1)}
+        (without_rowid,) = next(conn.execute(
+            "SELECT coalesce(max(wr), 0) FROM pragma_table_list WHERE name = ?", (table,)))
+        if not without_rowid:  # the rowid, by any name no column takes, as INSERT accepts it
+            names = {n.lower() for n, _, _ in info}
+            writable.update({a: (a, "INTEGER") for a in ("rowid", "_rowid_", "oid") if a not in names})
         if columns is not None:
             wanted = list(columns)
             if len(wanted) != source.width:
