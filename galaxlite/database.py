@@ -19,6 +19,7 @@ import itertools
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
+from os import PathLike
 from pathlib import Path
 from typing import Any
 
@@ -30,28 +31,25 @@ from galaxlite.engine.session import Session
 from galaxlite.exports.arrow import result_to_arrow, rows_of
 from galaxlite.params import Params
 from galaxlite.runners.exports import (
-    ANY,
     Verification,
-    check_options,
-    find_dataset,
-    run_export_tag,
-    verify,
 )
+from galaxlite.runners.history import diff_summary, load_data
 from galaxlite.runners.statements import run_enable_versioning
-from galaxlite.runners.tags import run_create_tag
+from galaxlite.runners.training_api import TrainingExports
 from galaxlite.semantic.declared import EmbeddingHealth, health
-from galaxlite.storage import check, clock, current_version, files, snapshot_catalog
+from galaxlite.storage import check, clock, current_version, files, retention, snapshot_catalog
 from galaxlite.storage import tags as tag_catalog
 from galaxlite.storage.check import Finding
 from galaxlite.storage.files import DATABASE_FILE
 from galaxlite.storage.guards import catalog_writer
+from galaxlite.storage.load import as_arrow
 from galaxlite.storage.tags import Tag, TrainingExport
 from galaxlite.transpile import quote_identifier as q
 
 __all__ = ["DATABASE_FILE", "Database", "EmbeddingHealth", "Finding", "Result", "Tag", "TrainingExport",
            "Verification"]
 
-class Database(SQLiteExtras):
+class Database(SQLiteExtras, TrainingExports):
     """A galaxlite database: one SQLite file whose ordinary tables are all versioned.
 
     ``path`` names a file (``shop.db``), a directory (``./data``, which then holds
@@ -203,14 +201,19 @@ class Database(SQLiteExtras):
         """The result of a query as a ``pyarrow.Table``."""
         return result_to_arrow(self.execute(sql, parameters))
 
-    def bulk_insert(
-        self, table: str, rows: Iterable[Sequence[Any]] | Any, columns: Sequence[str] | None = None
-    ) -> int:
+    def bulk_insert(self, table: str, rows: Iterable[Sequence[Any]] | Any, columns: Sequence[str] | None = None,
+                    progress: Callable[[int, int | None], object] | None = None) -> int:
         """Insert many rows into ``table`` as one version, on the fast path; returns the count.
 
-        ``rows`` is an iterable of tuples (in ``columns`` order, or the table's column
-        order), of dicts, or a ``pyarrow.Table``/``RecordBatch``. All rows or none.
+        ``rows``: tuples (in ``columns`` order, or the table's) or dicts; a CSV or Parquet
+        file's path (as ``BULK INSERT ... FROM 'path'``; ``columns``: where its columns go);
+        or Arrow data (Table, RecordBatch, RecordBatchReader, batches; columns by name,
+        ``columns`` picks some), streamed in batches converted by the columns' affinity,
+        with ``progress(done_rows, total_rows_or_None)`` after each. All rows or none.
         """
+        arrow, rows = as_arrow(rows)
+        if arrow or isinstance(rows, str | PathLike):
+            return load_data(self.session, table, rows, columns, progress)
         columns, rows = rows_of(rows, columns)
         if columns is None and rows:
             first = rows[0]
@@ -224,6 +227,29 @@ class Database(SQLiteExtras):
         cols = f" ({', '.join(q(c) for c in columns)})" if columns else ""
         sql = f"BULK INSERT INTO {q(table)}{cols} VALUES ({', '.join('?' * width)})"
         return self.executemany(sql, rows).rowcount
+
+    # ------------------------------------------------------------------ history as data
+
+    def diff(self, a: str | int, b: str | int, table: str | None = None):
+        """What changed from version ``a`` to ``b`` (tags or µs), as a ``pyarrow.Table``: with
+        ``table``, its rows of ``SELECT * FROM table CHANGES BETWEEN VERSION a AND VERSION b``;
+        without, per versioned table the counts ``inserted``, ``deleted``, ``updated``."""
+        if table is not None:
+            return self.query_arrow(
+                f"SELECT * FROM {q(table)} CHANGES BETWEEN VERSION ? AND VERSION ?", (a, b)
+            )
+        return diff_summary(self.session, a, b)
+
+    def purge_history(self, before: str | int, table: str | None = None) -> list[retention.Purged]:
+        """``PURGE HISTORY [OF table] BEFORE VERSION before``: one ``Purged`` (rows, bytes
+        freed) per table; reading a version before it that is no tag's is HistoryPurgedError."""
+        of = f" OF {q(table)}" if table is not None else ""
+        rows = self.query(f"PURGE HISTORY{of} BEFORE VERSION ?", (before,))
+        return [retention.Purged(*r) for r in rows]
+
+    def history_sizes(self) -> list[retention.HistorySize]:
+        """Each versioned table's history: closed row versions, bytes, purge horizon."""
+        return retention.history_sizes(self.session.conn)
 
     # ------------------------------------------------------------------ tags
 
@@ -245,71 +271,6 @@ class Database(SQLiteExtras):
         if version is None:
             raise E.UnknownTagError(f"unknown version tag {name!r}")
         return version
-
-    def create_training_snapshot(
-        self,
-        tag: str,
-        seed: int | None = None,
-        precision: str = "float32",
-        progress: Callable[[int, int], object] | None = None,
-    ) -> int:
-        """``CREATE VERSION TAG tag FOR TRAINING WITH TRAINING PRECISION precision [TRAINING
-        SEED seed]``: tag the current state and export every versioned table as a Lance
-        dataset (see ``galaxlite.export``); returns the tag's version (µs).
-
-        ``progress(done_rows, total_rows)`` is called, on this thread, as rows go to Lance
-        (counting them first costs one extra pass over the tables). All or nothing: on any
-        error, Ctrl-C included, there is no tag, no catalog row and no folder. Not inside an
-        open transaction.
-        """
-        key = check_options(precision, seed)
-        sql = f"CREATE VERSION TAG ? FOR TRAINING WITH TRAINING PRECISION '{key}'"
-        if seed is not None:
-            sql += f" TRAINING SEED {seed}"
-        plan = self.session.plan(sql)
-        # errors name the call, not a place in SQL the caller never wrote
-        return run_create_tag(self.session, replace(plan, source=""), (tag,), progress).fetchone()[0]
-
-    def training_dataset(self, tag: str, table: str | None = None, *, precision: Any = ANY,
-                         seed: Any = ANY) -> str:
-        """The path of the Lance dataset of ``table`` in the training export of ``tag``
-        (``table`` may be left out when the export has one table): the first export of the
-        tag, or the first with ``precision`` and ``seed`` (None: primary-key order) if given.
-
-        UnknownTagError for an unknown tag; TrainingExportError when the tag has no such
-        export or it did not export that table.
-        """
-        return find_dataset(self.session, tag, table, precision, seed)
-
-    def export_training(
-        self, tag: str, precision: str = "float32", seed: int | None = None,
-        progress: Callable[[int, int], object] | None = None,
-    ) -> list[TrainingExport]:
-        """Export existing tag ``tag`` now, with exactly the data an export at tag time would
-        have had (same content hash), as a new export beside the tag's others; returns its
-        records (one per table). Options as for ``create_training_snapshot``.
-
-        >>> import tempfile
-        >>> db = Database(tempfile.mkdtemp())
-        >>> _ = db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v VECTOR(2))")
-        >>> _ = db.execute("INSERT INTO t (v) VALUES (vector('[1, 2]'))")
-        >>> v1 = db.create_tag("v1")
-        >>> _ = db.execute("DELETE FROM t")
-        >>> [(e.table, e.rows, e.precision) for e in db.export_training("v1", precision="rabitq4")]
-        [('t', 1, 'rabitq4')]
-        """
-        return run_export_tag(self.session, tag, precision, seed, progress)
-
-    def verify_export(self, tag: str | None = None) -> list[Verification]:
-        """Recompute the content hash of every recorded export dataset (of tag name ``tag``)
-        at its recorded Lance version: one Verification each, ``status`` ``"ok"``,
-        ``"changed"`` or ``"missing"``."""
-        return verify(self.session, tag)
-
-    def exports(self, tag: str | None = None) -> list[TrainingExport]:
-        """The training exports (one record per exported table), oldest first; only those of
-        tag name ``tag`` if given (a dropped tag's exports stay listed)."""
-        return tag_catalog.all_exports(self.session.conn, self.exports_dir, tag)
 
     # ------------------------------------------------------------------ dataset snapshots
 

@@ -30,7 +30,9 @@ that catches the builtin keeps working.
         │   │   ├── UnknownTagError
         │   │   ├── DuplicateTagError
         │   │   ├── FutureVersionError
-        │   │   └── TableNotAtVersionError
+        │   │   ├── TableNotAtVersionError
+        │   │   ├── HistoryPurgedError      a version before a PURGE HISTORY horizon
+        │   │   └── SchemaChangedError      RESTORE TABLE across a schema change
         │   ├── SnapshotError           a dataset snapshot statement that cannot run
         │   │   ├── UnknownSnapshotError    no snapshot of that name (and version)
         │   │   ├── DuplicateSnapshotError  a snapshot of that name exists already
@@ -124,6 +126,14 @@ class FutureVersionError(VersionError):
 
 class TableNotAtVersionError(VersionError):
     """The table did not exist (or was not versioned) at that version."""
+
+
+class HistoryPurgedError(VersionError):
+    """A version whose history was removed by PURGE HISTORY (only tags before it stay)."""
+
+
+class SchemaChangedError(VersionError):
+    """RESTORE TABLE to a version at which the table had another schema."""
 
 
 
@@ -365,6 +375,7 @@ __all__ = [
     "EmbedderNotAvailableError",
     "Error",
     "FutureVersionError",
+    "HistoryPurgedError",
     "IntegrityError",
     "InterfaceError",
     "InternalError",
@@ -374,6 +385,7 @@ __all__ = [
     "ProgrammingError",
     "QuantizationModeError",
     "ReadOnlyVersionError",
+    "SchemaChangedError",
     "SemanticError",
     "SnapshotError",
     "SnapshotParameterError",

@@ -17,7 +17,8 @@ from helpers import gl, ok, one_line_error
 
 import galaxlite
 
-COMMANDS = ["query", "shell", "tags", "snapshots", "lineage", "export", "exports", "verify", "info", "demo"]
+COMMANDS = ["query", "shell", "tags", "snapshots", "lineage", "export", "exports", "verify", "info", "demo",
+            "diff", "gc"]
 
 
 @pytest.fixture
@@ -217,8 +218,8 @@ def test_info(shop, tmp_path):
     assert "exports" in out and "none yet" in out
     rows = {line.split("|")[0].strip(): [c.strip() for c in line.split("|")[1:]] for line in lines if "|" in line}
     # items: 2 rows now; history: fig's first price, 3 rows closed by the update, pear deleted
-    assert rows["items"] == ["2", "5", "1"]
-    assert rows["gone (dropped)"] == ["-", "1", "1"]
+    assert rows["items"][:4] == ["2", "5", "1", "12.0 KiB"] and rows["items"][4] == "-"
+    assert rows["gone (dropped)"] == ["-", "1", "1", "-", "-"]
     assert rows["notes"] == ["1"]
     assert "tags: 1" in out and rows["v1"][0].isdigit()
 
@@ -252,6 +253,7 @@ def test_demo_builds_a_database_and_narrates(tmp_path):
         "BULK INSERT INTO docs",
         "CREATE VERSION TAG 'raw'",
         "AT VERSION 'raw' AS past JOIN docs AS now",
+        "FROM docs CHANGES BETWEEN VERSION 'raw' AND VERSION 'clean'",
         "ALTER TABLE docs RENAME COLUMN text TO body",
         "ALTER TABLE reviews ENABLE VERSIONING",
         "SAMPLE SNAPSHOT corpus@1.1.0 STRATIFY BY label",

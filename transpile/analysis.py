@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 
-from galaxlite.transpile import embeddings, semantic, snapshots, statements
+from galaxlite.transpile import embeddings, history, semantic, snapshots, statements
 from galaxlite.transpile import plan as P
 from galaxlite.transpile.cursor import Builder, Cursor, Hole
 from galaxlite.transpile.errors import SqlSyntaxError
@@ -67,6 +67,9 @@ RULES: list[tuple[tuple[str, ...], Builder]] = [
     (("SHOW",), snapshots.build_show),
     (("SHOW", "EMBEDDING", "HEALTH"), embeddings.build_show_health),
     (("ALTER", "DATABASE"), snapshots.build_alter_database),
+    # history as data (SQLite has no statement starting with these words)
+    (("RESTORE", "TABLE"), history.build_restore),
+    (("PURGE", "HISTORY"), history.build_purge_history),
 ]
 _RULES_BY_WORD: dict[str, list[tuple[tuple[str, ...], Builder]]] = {}
 for _words, _builder in sorted(RULES, key=lambda r: -len(r[0])):
@@ -137,6 +140,7 @@ def analyze(stmt: Statement) -> P.Plan:
     refs: list[P.VersionRef | P.SnapshotRef] = []
     if kind in (P.READ, P.WRITE, P.BULK_INSERT, P.OTHER, P.CREATE_TABLE):
         refs = find_version_refs(c)
+        refs += history.find_changes_refs(c, len(refs))
         if _may_name_snapshots(stmt):
             refs += find_snapshot_refs(c, len(refs))
     elif kind == P.CREATE_SNAPSHOT and detail.query is not None:

@@ -40,6 +40,10 @@ SET_PARAMETER = "set_parameter"  # SET p = v | RESET p | ALTER DATABASE SET p = 
 SHOW_PARAMETER = "show_parameter"  # SHOW p
 SET_EMBEDDING = "set_embedding"  # ALTER TABLE t ALTER [COLUMN] c SET EMBEDDING ... | DROP EMBEDDING
 SHOW_EMBEDDING_HEALTH = "show_embedding_health"  # SHOW EMBEDDING HEALTH
+# history as data (see transpile/history.py, galaxlite/runners/history.py)
+RESTORE_TABLE = "restore_table"  # RESTORE TABLE t[, t2] TO VERSION x
+PURGE_HISTORY = "purge_history"  # PURGE HISTORY [OF t] BEFORE VERSION x
+BULK_LOAD = "bulk_load"  # BULK INSERT INTO t [(cols)] FROM 'file' [WITH (...)]
 
 # Limits and names the front end checks and the engine relies on (one copy each, re-exported
 # by galaxlite.transpile).
@@ -71,6 +75,10 @@ class VersionRef:
     table: str
     version: VersionSpec
     position: int
+
+    @property
+    def versions(self) -> tuple[VersionSpec, ...]:
+        return (self.version,)
 
 
 @dataclass(frozen=True, slots=True)
@@ -384,7 +392,7 @@ class Plan:
     position: int = 0  # offset of the statement in the script it came from
     source: str = ""  # that script
     template: Template | None = None
-    refs: tuple[VersionRef | SnapshotRef, ...] = ()
+    refs: tuple[Any, ...] = ()  # VersionRef | SnapshotRef | history.ChangesRef
     detail: Any = None
     param_markers: int = field(default=0)  # how many plain ``?`` markers the statement has
     # conflict resolutions the statement names: "REPLACE" (REPLACE / OR REPLACE) and "FAIL"
@@ -397,6 +405,5 @@ class Plan:
     @property
     def consumed_params(self) -> tuple[int, ...]:
         """Indexes of positional parameters that ``AT VERSION ?`` uses (dropped before binding)."""
-        return tuple(
-            r.version.param for r in self.refs if isinstance(r, VersionRef) and isinstance(r.version.param, int)
-        )
+        specs = [s for r in self.refs for s in getattr(r, "versions", ())]
+        return tuple(s.param for s in specs if isinstance(s.param, int))

@@ -16,6 +16,7 @@ read, a write or other SQL that runs as written.
 
 from __future__ import annotations
 
+from galaxlite.transpile import history
 from galaxlite.transpile import plan as P
 from galaxlite.transpile.cursor import Builder, Cursor, is_op, matching_paren, top_level
 from galaxlite.transpile.dml import change_shape
@@ -219,8 +220,12 @@ def build_change(c: Cursor) -> tuple[str, object]:
 
 def build_bulk_insert(c: Cursor) -> tuple[str, object]:
     bulk = c.next()  # BULK
+    target = _insert_target(c)
+    load = history.bulk_load(c, target.table)  # ... FROM 'file.csv': a load from a file
+    if load is not None:
+        return P.BULK_LOAD, load
     c.remove(bulk, bulk)
-    return P.BULK_INSERT, _insert_target(c)
+    return P.BULK_INSERT, target
 
 
 def transaction(kind: str) -> Builder:

@@ -21,7 +21,7 @@ from galaxlite.transpile.errors import PastIsReadOnly
 from galaxlite.transpile.lexer import NUMBER, OP, PARAM, QIDENT, STRING, WORD
 
 
-def _version_spec(c: Cursor, k: int) -> tuple[P.VersionSpec, int]:
+def version_spec(c: Cursor, k: int) -> tuple[P.VersionSpec, int]:
     """The version written at token ``k`` and the index of its last token. A signed integer
     (``-5``, ``+0x1F``) is a timestamp too: the engine refuses a negative one."""
     toks = c.tokens
@@ -57,7 +57,7 @@ def find_version_refs(c: Cursor) -> list[P.VersionRef]:
         at = toks[k]
         if k + 2 >= len(toks):
             raise c.error("AT VERSION needs a tag name or a timestamp", None)
-        spec, end = _version_spec(c, k + 2)
+        spec, end = version_spec(c, k + 2)
         # the table reference: name or schema.name just before AT
         name_k = k - 1
         if toks[name_k].kind not in (WORD, QIDENT):

@@ -32,7 +32,7 @@ from collections.abc import Sequence
 import click
 
 from galaxlite import errors
-from galaxlite.cli import browse, maintenance  # noqa: F401 - add their commands to the group
+from galaxlite.cli import browse, history, maintenance  # noqa: F401 - add their commands to the group
 from galaxlite.cli.commands import STATE, cli
 
 __all__ = ["cli", "main", "run"]

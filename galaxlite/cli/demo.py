@@ -117,6 +117,7 @@ def run_demo(directory: str | None, fixtures: Path | None, out: TextIO) -> Path:
         load(demo, docs, labels)
         clean(demo, corrections)
         time_travel(demo)
+        what_changed(demo)
         schema_change(demo)
         snapshots(demo)
         semantic_search(demo)
@@ -191,6 +192,16 @@ def time_travel(demo: Demo) -> None:
         "SELECT count(*) AS docs FROM docs AT VERSION ?",
         [raw_version],
         note=f"a bound int is a µs timestamp: {raw_version}, the version of tag 'raw'",
+    )
+
+
+def what_changed(demo: Demo) -> None:
+    demo.step("See what changed with CHANGES BETWEEN", "The net changes between two versions, read from history.")
+    demo.sql(
+        "SELECT _change, count(*) AS docs\n"
+        "FROM docs CHANGES BETWEEN VERSION 'raw' AND VERSION 'clean'\n"
+        "GROUP BY _change ORDER BY _change",
+        note="galaxlite diff DB raw clean --rows prints the rows themselves",
     )
 
 

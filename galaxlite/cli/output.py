@@ -331,10 +331,12 @@ def info_lines(db: Database) -> list[str]:
         )
     else:
         lines.append(f"exports   {exports.resolve()} (none yet)")
-    tables = versioned_table_rows(db)
+    sizes = {h.table: (human_size(h.bytes), h.horizon or "-") for h in db.history_sizes()}
+    tables = [(*row, *sizes.get(row[0], ("-", "-"))) for row in versioned_table_rows(db)]
     lines += ["", f"versioned tables: {len(tables)}"]
     if tables:
-        lines += table_lines(["table", "rows", "history rows", "schema versions"], tables)
+        lines += table_lines(["table", "rows", "history rows", "schema versions", "history size",
+                              "purged before"], tables)
     plain = db.unversioned_tables()
     if plain:
         lines += ["", f"plain tables (not versioned; ALTER TABLE t ENABLE VERSIONING): {len(plain)}"]

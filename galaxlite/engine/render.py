@@ -17,8 +17,9 @@ from galaxlite import errors as E
 from galaxlite import storage
 from galaxlite.engine.session import Session
 from galaxlite.params import Params, bound_value
-from galaxlite.storage import clock, snapshot_catalog
+from galaxlite.storage import changes, clock, retention, snapshot_catalog
 from galaxlite.storage.tags import tag_version
+from galaxlite.transpile import history as H
 from galaxlite.transpile import plan as P
 from galaxlite.transpile import quote_identifier as q
 
@@ -38,6 +39,10 @@ def render(session: Session, plan: P.Plan, params: Params) -> tuple[str, Params]
             views[i], rows = snapshot_catalog.view_of(session.conn, session.settings, plan, ref)
             versions.append(-1)
             subqueries.append(f"main.{q(views[i])}" if plan.kind == P.OTHER else f"({rows})")
+            continue
+        if isinstance(ref, H.ChangesRef):  # t CHANGES BETWEEN VERSION a AND VERSION b
+            versions.append(-1)
+            subqueries.append(changes_of(session, plan, ref, params))
             continue
         versions.append(version_of(session, plan, ref, params))
         subqueries.append(as_of(session, plan, ref, versions[-1]))
@@ -123,6 +128,7 @@ def _as_of(session: Session, plan: P.Plan, ref: P.VersionRef, version: int) -> s
     past = storage.version_at(conn, ref.table, version)
     if past is None:
         raise E.sql_error(E.TableNotAtVersionError, _missing(session, ref, version), plan.source, ref.position)
+    readable(session, plan, ref, past, version)
     now = storage.current_of(conn, past.table_id)
     if now is not None and not storage.is_intact(conn, now):
         raise E.sql_error(
@@ -142,6 +148,30 @@ def _as_of(session: Session, plan: P.Plan, ref: P.VersionRef, version: int) -> s
     # the ranges table itself (None), in its own read snapshot.
     newer = storage.ranges_after(conn, now, version) if now is not None and conn.in_transaction else None
     return storage.as_of_sql(past, now, version, with_history, newer, storage.collations(conn, now))
+
+
+def readable(session: Session, plan: P.Plan, ref: P.VersionRef, tv: storage.TableVersion, version: int) -> None:
+    """Refuse to read ``tv``'s table at a version whose history was purged."""
+    try:
+        retention.check_readable(session.conn, tv, version)
+    except E.Error as exc:
+        raise E.placed(exc, plan.source, ref.position) from None
+
+
+def changes_of(session: Session, plan: P.Plan, ref: H.ChangesRef, params: Params) -> str:
+    """The subquery of ``ref``'s changes between its two versions."""
+    conn = session.conn
+    ends = [version_of(session, plan, side, params) for side in ref.sides()]
+    if ref.schema is not None and ref.schema.lower() != "main":
+        raise E.sql_error(E.NotSupportedError, f"CHANGES BETWEEN reads versioned tables of the "
+                          f"main database, not {ref.schema!r}", plan.source, ref.position)
+    try:
+        sql, shown = changes.changes_sql(conn, ref.table, *ends)
+        for v in ends:
+            retention.check_readable(conn, shown, v)
+    except E.Error as exc:
+        raise E.placed(exc, plan.source, ref.position) from None
+    return sql
 
 
 def _missing(session: Session, ref: P.VersionRef, version: int) -> str:

@@ -27,6 +27,7 @@ from galaxlite.engine.session import Session
 from galaxlite.engine.writes import ChangeCounter
 from galaxlite.params import Params
 from galaxlite.runners.embeddings import run_set_embedding, run_show_health
+from galaxlite.runners.history import run_bulk_load, run_purge_history, run_restore
 from galaxlite.runners.snapshot_statements import (
     run_set_parameter,
     run_show_parameter,
@@ -82,6 +83,9 @@ RUNNERS: dict[str, Runner] = {
     P.SHOW_PARAMETER: run_show_parameter,
     P.SET_EMBEDDING: run_set_embedding,
     P.SHOW_EMBEDDING_HEALTH: run_show_health,
+    P.RESTORE_TABLE: run_restore,
+    P.PURGE_HISTORY: run_purge_history,
+    P.BULK_LOAD: run_bulk_load,
 }
 
 
