@@ -26,10 +26,8 @@ from dataclasses import dataclass
 import apsw
 
 from galaxlite import errors as E
-from galaxlite import schema
 from galaxlite.storage import clock
 from galaxlite.storage.table_versions import TableVersion, version_of_row
-from galaxlite.storage.triggers import placeholders
 from galaxlite.transpile import quote_identifier as q
 
 PURGES = "galaxlite_purges"
@@ -41,7 +39,7 @@ CREATE TABLE IF NOT EXISTS {PURGES} (
 );
 """ + "".join(
     f"""CREATE TRIGGER IF NOT EXISTS {PURGES}_no_{verb.lower()} BEFORE {verb} ON {PURGES}
-WHEN NOT EXISTS (SELECT 1 FROM galaxlite_meta WHERE key = 'galaxlite_catalog_writer')
+WHEN NOT galaxlite_catalog_writer()
 BEGIN
     SELECT RAISE(ABORT, 'galaxlite: purge horizons are recorded only by PURGE HISTORY (the catalog is read-only for other clients)');
 END;
@@ -122,16 +120,16 @@ def purge(conn: apsw.Connection, before: int, table_id: int | None = None) -> li
             continue
         (free_before,) = next(conn.execute("PRAGMA freelist_count"))
         pinned = json.dumps(pinned_versions(conn, tv))
-        with _deletable(conn, tv):
-            conn.execute(
-                f"DELETE FROM {q(tv.history)} WHERE valid_to <= ? "
-                "AND NOT EXISTS (SELECT 1 FROM galaxlite_tags AS g WHERE g.version >= "
-                f"{q(tv.history)}.valid_from AND g.version < {q(tv.history)}.valid_to) "
-                "AND NOT EXISTS (SELECT 1 FROM json_each(?) AS p WHERE p.value >= "
-                f"{q(tv.history)}.valid_from AND p.value < {q(tv.history)}.valid_to)",
-                (before, pinned),
-            )
-            rows = conn.changes()
+        # (the caller's catalog_writer opens the history's delete guard)
+        conn.execute(
+            f"DELETE FROM {q(tv.history)} WHERE valid_to <= ? "
+            "AND NOT EXISTS (SELECT 1 FROM galaxlite_tags AS g WHERE g.version >= "
+            f"{q(tv.history)}.valid_from AND g.version < {q(tv.history)}.valid_to) "
+            "AND NOT EXISTS (SELECT 1 FROM json_each(?) AS p WHERE p.value >= "
+            f"{q(tv.history)}.valid_from AND p.value < {q(tv.history)}.valid_to)",
+            (before, pinned),
+        )
+        rows = conn.changes()
         (free_after,) = next(conn.execute("PRAGMA freelist_count"))
         conn.execute(
             f"INSERT INTO {PURGES} (table_id, horizon, purged_us) VALUES (?, ?, ?) "
@@ -142,27 +140,6 @@ def purge(conn: apsw.Connection, before: int, table_id: int | None = None) -> li
         out.append(Purged(tv.name, rows, max(0, free_after - free_before) * page_size,
                           max(before, horizon(conn, tv.table_id) or before)))
     return out
-
-
-class _deletable:
-    """``with _deletable(conn, tv):`` the history guard against deletes is lifted inside,
-    then made again from its template (the caller's transaction makes it atomic)."""
-
-    def __init__(self, conn: apsw.Connection, tv: TableVersion):
-        self.conn, self.name = conn, f"{tv.prefix}_h_no_delete"
-        text = schema.render("history", **placeholders(tv))
-        found = re.search(rf"CREATE TRIGGER {re.escape(self.name)} .*?\nEND;", text, re.S)
-        self.sql = found.group(0) if found else None
-
-    def __enter__(self) -> None:
-        (self.existed,) = next(self.conn.execute(
-            "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name = ?", (self.name,)
-        ))
-        self.conn.execute(f"DROP TRIGGER IF EXISTS {q(self.name)}")
-
-    def __exit__(self, *exc: object) -> None:
-        if self.existed and self.sql is not None:
-            self.conn.execute(self.sql)
 
 
 @dataclass(frozen=True, slots=True)
