@@ -25,8 +25,9 @@ test: $(STAMP)
 	$(PY) -m pytest
 
 # The long suites at full size (not run by CI, whose .ci/run is `make test`): GALAXLITE_LONG=1
-# scales up the tests that read it (hostile input, crash safety, process concurrency); torch
-# tests run when torch is importable (nothing is installed for them).
+# scales up the tests that read it (hostile input, crash safety, process concurrency,
+# differential SQL, sqllogictest); torch tests run when torch is importable (nothing is
+# installed for them). The run ends with a "galaxlite figures" summary (tests/figures.py).
 test-long: $(STAMP)
 	@$(PY) -c "import torch" 2>/dev/null && echo "torch importable: its tests run" \
 		|| echo "torch not importable: its tests are skipped"

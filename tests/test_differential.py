@@ -294,3 +294,30 @@ def test_the_runner_finds_differences(tmp_path: Path) -> None:
     assert len(report.differences) == 2, report
     assert report.differences[0].startswith("line 2: rowcount: galaxlite 2 != SQLite 1")
     assert "corpus mistake" in report.differences[1]
+
+
+# ------------------------------------------------------------------------------------ found here
+
+
+@pytest.mark.parametrize(
+    ("failing", "changes"),
+    [
+        ("INSERT INTO t VALUES (1, 'dup')", 0),  # ran and failed: SQLite sets 0
+        ("UPDATE t SET y = NULL", 0),  # NOT NULL, on the set-based path
+        ("INSERT INTO nosuch VALUES (1)", 2),  # could not be prepared: left alone
+        ("DROP TABLE t", 0),  # the implicit DELETE fails on a foreign key
+    ],
+)
+def test_changes_after_a_failed_write_is_sqlites(db: galaxlite.Database, failing: str, changes: int) -> None:
+    db.execute("CREATE TABLE t (x INTEGER PRIMARY KEY, y TEXT NOT NULL)")
+    db.execute("CREATE TABLE child (p INTEGER REFERENCES t (x))")
+    db.execute("INSERT INTO t VALUES (1, 'a'), (2, 'b')")
+    db.execute("INSERT INTO child VALUES (1)")
+    db.execute("UPDATE t SET y = y || '!'")
+    with pytest.raises(galaxlite.Error):
+        db.execute(failing)
+    assert db.query("SELECT changes()") == [(changes,)]
+    many = [(3, "c"), (1, "again")]
+    with pytest.raises(galaxlite.IntegrityError):
+        db.executemany("INSERT INTO t VALUES (?, ?)", many)
+    assert db.query("SELECT changes(), count(*) FROM t") == [(0, 2)]
