@@ -193,16 +193,14 @@ def run_drop_table(session: Session, plan: P.Plan, params: Params) -> Result:
     if tv is None:
         return run_other(session, plan, params)
 
-    def drop() -> None:
-        try:
-            conn.execute(plan.sql)
-        except apsw.Error:  # a foreign key of another table: the implicit DELETE failed
-            failed_write(session, plan.sql, params)
-            raise
-
-    conn = session.conn
-
     def work(conn: apsw.Connection, version: int) -> None:
+        def drop() -> None:
+            try:
+                conn.execute(plan.sql)
+            except apsw.Error:  # a foreign key of another table: the implicit DELETE failed
+                failed_write(session, plan.sql, params)
+                raise
+
         storage.drop_table(conn, tv, version, drop)
 
     return run_ddl(session, plan, work)
