@@ -28,7 +28,9 @@ test: $(STAMP)
 # scales up the tests that read it (hostile input, crash safety, process concurrency, torch
 # readers with real worker processes in every rank x worker layout). It installs PyTorch's
 # CPU build (never the CUDA one: `torch==2.13.0+cpu` is only found where that wheel lies on
-# disk) and moto's S3 server (the s3 extra); without them their tests are skipped.
+# disk) and moto's S3 server (the s3 extra); without them their tests are skipped. Also
+# differential SQL and sqllogictest at full size; the run ends with a "galaxlite figures"
+# summary (tests/figures.py).
 test-long: $(STAMP)
 	-$(PY) -m pip install --quiet 'torch==2.13.0+cpu'
 	-$(PY) -m pip install --quiet -e '.[test,embed,datasette,s3]'

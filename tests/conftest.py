@@ -177,3 +177,13 @@ def plain(db_path: Path) -> Iterator[Callable[..., PlainClient]]:
     yield open_
     for client in reversed(opened):
         client.close()
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Print the figures the suites counted (``tests/figures.py``), for README "Guarantees"."""
+    import figures
+
+    if figures.FIGURES:
+        terminalreporter.section("galaxlite figures")
+        for line in figures.lines():
+            terminalreporter.write_line(line)

@@ -26,13 +26,17 @@ the rows it returned before the error, as in the reference; one that cannot be p
 fails. This runner is stricter than the reference in one way: the number of values must
 match the expected values too.
 
-Run files from the command line (each on a fresh galaxlite database, with timings)::
+Run files or folders from the command line (each file on a fresh galaxlite database, or with
+``--engine sqlite`` on plain SQLite; ``.test.gz`` files are read compressed), with timings::
 
-    python tests/sqllogic.py fixtures/sqllogictest/select1.test ...
+    .venv/bin/python tests/sqllogic.py fixtures/sqllogictest/select1.test ...
+    .venv/bin/python tests/sqllogic.py fixtures/sqllogictest        # every file under it
+    .venv/bin/python tests/sqllogic.py --engine sqlite path/to/sqllogictest/test/index
 """
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import math
 import re
@@ -486,28 +490,75 @@ class ApswEngine:
         return QueryResult(width, rows, error)
 
 
+def read_script(path: Path) -> str:
+    """The text of a script file (``.gz``: gzip-compressed)."""
+    if path.suffix == ".gz":
+        with gzip.open(path, "rt", encoding="utf-8") as f:
+            return f.read()
+    return path.read_text()
+
+
 def run_file_on_galaxlite(path: Path, folder: Path) -> Outcome:
     """Run one script on a fresh galaxlite database in ``folder``."""
     import galaxlite
 
     with galaxlite.Database(folder / f"{path.stem}.db") as db:
-        return run(parse(path.read_text()), GalaxliteEngine(db))
+        return run(parse(read_script(path)), GalaxliteEngine(db))
+
+
+def run_file_on_sqlite(path: Path, folder: Path) -> Outcome:
+    """Run one script on a fresh plain SQLite database in ``folder``, set up as the reference
+    runner sets up SQLite (default settings but ``synchronous=OFF``)."""
+    conn = apsw.Connection(str(folder / f"{path.stem}.db"))
+    conn.execute("PRAGMA synchronous = OFF")
+    try:
+        return run(parse(read_script(path)), ApswEngine(conn))
+    finally:
+        conn.close()
+
+
+RUNNERS = {"galaxlite": run_file_on_galaxlite, "sqlite": run_file_on_sqlite}
+
+
+def script_files(names: Sequence[str]) -> list[Path]:
+    """The files named, a folder standing for every ``*.test`` / ``*.test.gz`` in it."""
+    found: list[Path] = []
+    for name in names:
+        path = Path(name)
+        if path.is_dir():
+            found += sorted(p for p in path.rglob("*") if p.name.endswith((".test", ".test.gz")))
+        else:
+            found.append(path)
+    return found
 
 
 def main(argv: Sequence[str]) -> int:
-    """Run the named scripts on galaxlite; print each file's result and time."""
-    failed = 0
-    for name in argv:
-        path = Path(name)
+    """Run the named scripts (files or folders) on galaxlite, or with ``--engine sqlite`` on
+    plain SQLite; print each file's result and time, then the totals. Exit status 1 if any
+    record mismatched."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python tests/sqllogic.py", description=main.__doc__)
+    parser.add_argument("files", nargs="+", help="sqllogictest files (.test, .test.gz) or folders")
+    parser.add_argument("--engine", choices=sorted(RUNNERS), default="galaxlite")
+    parser.add_argument("--show", type=int, default=5, help="mismatches shown per file")
+    args = parser.parse_args(argv)
+    failed = records = 0
+    started = time.perf_counter()
+    files = script_files(args.files)
+    for path in files:
         with tempfile.TemporaryDirectory() as folder:
             start = time.perf_counter()
-            outcome = run_file_on_galaxlite(path, Path(folder))
+            outcome = RUNNERS[args.engine](path, Path(folder))
             seconds = time.perf_counter() - start
+        records += outcome.executed
         status = "ok" if not outcome.mismatches else "FAIL"
-        print(f"{status:4} {seconds:7.2f}s  {outcome.executed:5} run  {path}")
+        print(f"{status:4} {seconds:7.2f}s  {outcome.executed:6} run  {path}")
         if outcome.mismatches:
             failed += 1
-            print(outcome.report(str(path)))
+            print(outcome.report(str(path), args.show))
+    print(f"{len(files) - failed} of {len(files)} files ok on {args.engine}; {records} records run "
+          f"in {time.perf_counter() - started:.1f}s")
     return 1 if failed else 0
 
 

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import apsw
+import figures
 import pytest
 
 import galaxlite
@@ -258,6 +259,7 @@ def test_sigkill_leaves_operation_whole_or_absent(
         delay = (k + rng.random()) / KILLS * SPAN * duration
         path = copy(source, tmp_path / f"kill-{k}")
         _, killed = run_child(path, op, delay)
+        figures.add("kills")
         assert integrity(path) == [("ok",)], f"kill {k} after {delay:.4f} s"
         with galaxlite.Database(path) as db:
             assert db.check() == [], f"kill {k} after {delay:.4f} s"
@@ -279,6 +281,7 @@ def test_sigkill_leaves_operation_whole_or_absent(
             assert db.query("SELECT count(*) FROM t AT VERSION 'after the crash' "
                             f"WHERE id >= {10 * ROWS}") == [(3,)]
             assert db.check() == []
+        figures.add("kills survived")
         shutil.rmtree(path.parent)
     print(f"{op.name}: {duration:.3f} s uninterrupted; {len(outcomes)} kills: "
           + ", ".join(f"{outcomes.count(o)} {o}" for o in sorted(set(outcomes)))

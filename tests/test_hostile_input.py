@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 
 import apsw
+import figures
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -77,6 +78,7 @@ def populated(tmp_path):
 
 
 def _run(db: galaxlite.Database, path: str, sql: str) -> None:
+    figures.add("statements fuzzed")
     before = _state(path)
     try:
         db.execute(sql).fetchall()

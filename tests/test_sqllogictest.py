@@ -3,24 +3,34 @@
 Every ``CREATE TABLE`` of these scripts makes a versioned table, so each file checks that
 versioned tables give exactly SQLite's answers. The same files run on plain apsw show that
 the runner (``tests/sqllogic.py``) reads the expected answers the way SQLite's runner does.
+``make test`` runs the plain ``*.test`` files; ``make test-long`` (``GALAXLITE_LONG=1``) also
+the compressed ones in ``fixtures/sqllogictest/long`` (select4, and one file of each family of
+SQLite's ``index/`` and ``random/`` corpus), ~25 MB of scripts.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import apsw
+import figures
 import pytest
 import sqllogic
 
 import galaxlite
 
+LONG = bool(os.environ.get("GALAXLITE_LONG"))
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "sqllogictest"
-CORPUS = sorted(FIXTURES.rglob("*.test"))
+QUICK_CORPUS = sorted(FIXTURES.rglob("*.test"))
+LONG_CORPUS = sorted(FIXTURES.rglob("*.test.gz"))
+CORPUS = QUICK_CORPUS + (LONG_CORPUS if LONG else [])
 CORPUS_IDS = [p.relative_to(FIXTURES).as_posix() for p in CORPUS]
 EXPECTED_CORPUS = {
     "select1.test",
     "select2.test",
+    "select3.test",
+    "select5.test",
     *(
         f"evidence/{name}.test"
         for name in (
@@ -36,6 +46,23 @@ EXPECTED_CORPUS = {
             "slt_lang_reindex",
             "slt_lang_replace",
             "slt_lang_update",
+        )
+    ),
+    *(
+        f"long/{name}.test.gz"
+        for name in (
+            "select4",
+            "index_between_1_slt_good_0",
+            "index_commute_10_slt_good_0",
+            "index_delete_1_slt_good_0",
+            "index_in_10_slt_good_3",
+            "index_orderby_10_slt_good_0",
+            "index_orderby_nosort_10_slt_good_0",
+            "index_random_10_slt_good_0",
+            "random_aggregates_slt_good_0",
+            "random_expr_slt_good_0",
+            "random_groupby_slt_good_0",
+            "random_select_slt_good_0",
         )
     ),
 }
@@ -72,20 +99,37 @@ def assert_all_match(outcome: sqllogic.Outcome, name: str) -> None:
 
 
 def test_the_whole_corpus_is_there() -> None:
-    assert set(CORPUS_IDS) == EXPECTED_CORPUS
+    found = {p.relative_to(FIXTURES).as_posix() for p in QUICK_CORPUS + LONG_CORPUS}
+    assert found == EXPECTED_CORPUS
     assert (FIXTURES / "README.md").is_file()
 
 
 @pytest.mark.parametrize("path", CORPUS, ids=CORPUS_IDS)
 def test_galaxlite_gives_sqlites_answers(path: Path, tmp_path: Path) -> None:
-    outcome = run_on_galaxlite(path.read_text(), tmp_path)
+    outcome = sqllogic.run_file_on_galaxlite(path, tmp_path)
+    figures.add("sqllogictest records", outcome.executed)
     assert_all_match(outcome, path.relative_to(FIXTURES).as_posix())
 
 
 @pytest.mark.parametrize("path", CORPUS, ids=CORPUS_IDS)
 def test_plain_sqlite_gives_the_expected_answers(path: Path, tmp_path: Path) -> None:
-    outcome = run_on_sqlite(path.read_text(), tmp_path)
+    outcome = sqllogic.run_file_on_sqlite(path, tmp_path)
     assert_all_match(outcome, path.relative_to(FIXTURES).as_posix())
+
+
+def test_the_command_line_runs_files_and_folders(capsys: pytest.CaptureFixture[str]) -> None:
+    evidence = FIXTURES / "evidence"
+    assert sqllogic.main([str(evidence / "in2.test"), str(evidence)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("\nok ") == 12 and "13 of 13 files ok on galaxlite" in out
+
+
+def test_the_command_line_reports_a_mismatch(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    script = tmp_path / "wrong.test"
+    script.write_text("query I nosort\nSELECT 1\n----\n2\n")
+    assert sqllogic.main(["--engine", "sqlite", str(script)]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL" in out and "got '1', expected '2'" in out and "0 of 1 files ok on sqlite" in out
 
 
 # ------------------------------------------------------------------------------------ galaxlite

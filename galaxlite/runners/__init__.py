@@ -8,7 +8,8 @@ and the DB-API module call, with a ``Session``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 
 import apsw
 
@@ -34,6 +35,7 @@ from galaxlite.runners.snapshot_statements import (
     run_snapshot,
 )
 from galaxlite.runners.statements import (
+    failed_write,
     run_alter_table,
     run_bulk_insert,
     run_create_table,
@@ -168,12 +170,14 @@ def executemany(session: Session, sql: str, seq_of_parameters: Iterable[Params])
 
             def run() -> int:  # rowcount: the sum of changes() of every execution
                 counter.reset()
-                conn.cursor().executemany(plan.sql, counter.wrap(seq_of_parameters))
+                with failing_write(session, plan.sql, seq_of_parameters):
+                    conn.cursor().executemany(plan.sql, counter.wrap(seq_of_parameters))
                 return counter.total()
 
             def fast_run() -> int:  # no trigger: every change counted is an inserted row
                 before = conn.total_changes()
-                conn.cursor().executemany(plan.sql, seq_of_parameters)
+                with failing_write(session, plan.sql, seq_of_parameters):
+                    conn.cursor().executemany(plan.sql, seq_of_parameters)
                 counter.last = conn.changes()
                 return conn.total_changes() - before
 
@@ -184,6 +188,16 @@ def executemany(session: Session, sql: str, seq_of_parameters: Iterable[Params])
     session.changes = counter.last  # changes() is the last execution's count
     session.total_changes += inserted - counter.last
     return Result(iter(()), rowcount=inserted, lastrowid=lastrowid)
+
+
+@contextmanager
+def failing_write(session: Session, sql: str, seq_of_parameters: Sequence[Params]) -> Iterator[None]:
+    """``changes()`` after a failed ``executemany`` is SQLite's after the failed execution."""
+    try:
+        yield
+    except apsw.Error:
+        failed_write(session, sql, seq_of_parameters[0] if seq_of_parameters else None)
+        raise
 
 
 def executescript(session: Session, script: str) -> None:

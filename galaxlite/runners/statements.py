@@ -78,26 +78,32 @@ def run_write(session: Session, plan: P.Plan, params: Params) -> Result:
     conn = session.conn
     shape = plan.detail
     changes_rows = isinstance(shape, P.ChangeRows)
+    ran = False  # whether SQLite ran the statement itself (see failed_write)
     try:
         # UPDATE / DELETE may run three statements: all-or-nothing inside a transaction too
         with session.writing(plan, atomic=changes_rows, triggers=False) as scope:
-            paths = session.write_paths
-            tv = paths.set_based(plan, params, session.schema_conflicts()) if shape is not None else None
-            paths.triggers(tv is None)
-            if tv is not None and changes_rows:
-                lastrowid = conn.last_insert_rowid()
-                bind = params if isinstance(params, dict) or not params else tuple(params)[: shape.last_param]
-                set_writes.version_changes(conn, tv, shape, bind, clock.current(conn))
-                conn.set_last_insert_rowid(lastrowid)
-            cur = conn.cursor()
-            cur.execute(sql, params)
-            desc, rows = None, []
-            if plan.returning:
-                try:
-                    desc = cur.get_description()
-                except apsw.ExecutionCompleteError:  # RETURNING, but no row was written
-                    desc = describe(conn, sql, params)
-                rows = list(cur)
+            try:
+                paths = session.write_paths
+                tv = paths.set_based(plan, params, session.schema_conflicts()) if shape is not None else None
+                paths.triggers(tv is None)
+                if tv is not None and changes_rows:
+                    lastrowid = conn.last_insert_rowid()
+                    bind = params if isinstance(params, dict) or not params else tuple(params)[: shape.last_param]
+                    set_writes.version_changes(conn, tv, shape, bind, clock.current(conn))
+                    conn.set_last_insert_rowid(lastrowid)
+                cur = conn.cursor()
+                ran = True
+                cur.execute(sql, params)
+                desc, rows = None, []
+                if plan.returning:
+                    try:
+                        desc = cur.get_description()
+                    except apsw.ExecutionCompleteError:  # RETURNING, but no row was written
+                        desc = describe(conn, sql, params)
+                    rows = list(cur)
+            except apsw.Error:
+                failed_write(session, sql, params, ran)
+                raise
             rowcount, lastrowid = conn.changes(), conn.last_insert_rowid()
             if tv is not None and not changes_rows and rowcount:
                 if scope.mode != "begin" and not plan.returning and session.is_plan_of(plan):
@@ -111,13 +117,31 @@ def run_write(session: Session, plan: P.Plan, params: Params) -> Result:
     return Result(iter(rows), desc, rowcount=rowcount, lastrowid=lastrowid)
 
 
+def failed_write(session: Session, sql: str, params: Params, ran: bool = True) -> None:
+    """Make ``changes()`` (``session.changes``) say what SQLite's says after the write ``sql``
+    failed: a statement that started and failed sets it (to 0, or to the rows an ``OR FAIL``
+    kept), one that could not be prepared or bound leaves it alone. ``ran=False``: galaxlite's
+    own statements failed before ``sql`` ran (SQLite's statement would have failed: 0)."""
+    conn = session.conn
+    changes = conn.changes() if ran else 0
+    try:
+        describe(conn, sql, params)
+    except apsw.Error:
+        return
+    session.changes = changes
+
+
 def run_bulk_insert(session: Session, plan: P.Plan, params: Params) -> Result:
     d: P.InsertInto = plan.detail
     sql, params = rendered_write(session, plan, params)
     conn = session.conn
 
     def run() -> int:
-        conn.execute(sql, params)
+        try:
+            conn.execute(sql, params)
+        except apsw.Error:
+            failed_write(session, sql, params)
+            raise
         return conn.changes()
 
     try:
@@ -256,7 +280,14 @@ def run_drop_table(session: Session, plan: P.Plan, params: Params) -> Result:
         return _plain_alter(session, plan, params, d, [])
 
     def work(conn: apsw.Connection, version: int) -> None:
-        storage.drop_table(conn, tv, version, lambda: conn.execute(plan.sql))
+        def drop() -> None:
+            try:
+                conn.execute(plan.sql)
+            except apsw.Error:  # a foreign key of another table: the implicit DELETE failed
+                failed_write(session, plan.sql, params)
+                raise
+
+        storage.drop_table(conn, tv, version, drop)
         declared.follow_schema_change(conn, "drop_table", tv.name)
 
     return run_ddl(session, plan, work)
