@@ -311,7 +311,7 @@ def from_apsw(exc: Exception, sql: str | None = None, base: int = 0) -> Error:
     position = base + offset if isinstance(offset, int) and offset >= 0 else None
     if position is None and sql:
         position = _named_position(message, sql, base)
-    if cls is ProgrammingError and ("syntax error" in message or "incomplete input" in message):
+    if cls is ProgrammingError and any(m in message for m in ("syntax error", "incomplete input", "unrecognized token")):
         cls = SqlSyntaxError
     if cls is IntegrityError and (vector := transpile.vector_check_failure(message)):
         err = _vector_check_failed(vector, sql, position)

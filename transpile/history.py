@@ -16,10 +16,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from galaxlite.transpile import plan as P
-from galaxlite.transpile.cursor import Cursor, in_from_clause, is_op, writes_to
-from galaxlite.transpile.errors import PastIsReadOnly
+from galaxlite.transpile.cursor import Cursor, is_op
 from galaxlite.transpile.lexer import NUMBER, QIDENT, STRING, WORD
-from galaxlite.transpile.versions import version_spec
+from galaxlite.transpile.versions import table_before, version_spec
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,23 +91,16 @@ def find_changes_refs(c: Cursor, base: int) -> list[ChangesRef]:
         if not (toks[k].is_word("CHANGES") and toks[k + 1].is_word("BETWEEN")):
             k += 1
             continue
-        name_k = k - 1
-        if toks[name_k].kind not in (WORD, QIDENT):
+        if toks[k - 1].kind not in (WORD, QIDENT):
             raise c.error("CHANGES BETWEEN must follow a table name", toks[k])
         start, end = _spec_after(c, k + 2, "CHANGES BETWEEN")
         if end + 1 >= len(toks) or not toks[end + 1].is_word("AND"):
             raise c.error("expected AND VERSION y in CHANGES BETWEEN VERSION x AND VERSION y",
                           toks[end + 1] if end + 1 < len(toks) else None)
         stop, last = _spec_after(c, end + 2, "CHANGES BETWEEN ... AND")
-        schema = None
-        if name_k >= 2 and is_op(toks[name_k - 1], "."):
-            name_k -= 2
-            schema = toks[name_k].value
-        table = toks[k - 1].value
-        if not in_from_clause(toks, name_k):
-            raise c.error("CHANGES BETWEEN must follow a table name in a FROM or JOIN clause", toks[k])
-        if writes_to(toks, name_k):
-            raise c.error(f"the changes of table {table!r} are read-only", toks[name_k], PastIsReadOnly)
+        schema, table, name_k = table_before(
+            c, k, "CHANGES BETWEEN", f"the changes of table {toks[k - 1].value!r} are read-only"
+        )
         refs.append(ChangesRef(schema, table, start, stop, toks[name_k].start))
         c.leave_hole(toks[name_k].start, toks[last].end, base + len(refs) - 1, alias=table, after=last + 1)
         k = last + 1

@@ -21,6 +21,27 @@ from galaxlite.transpile.errors import PastIsReadOnly
 from galaxlite.transpile.lexer import NUMBER, OP, PARAM, QIDENT, STRING, WORD
 
 
+def table_before(c: Cursor, k: int, clause: str, read_only: str) -> tuple[str | None, str, int]:
+    """(schema, table, index of its first token) of the table reference ``name`` or
+    ``schema.name`` just before the clause ``clause`` that starts at token ``k`` (AT VERSION,
+    CHANGES BETWEEN): it must be read in a FROM or JOIN clause, never written
+    (``read_only``: the message)."""
+    toks = c.tokens
+    name_k = k - 1
+    if toks[name_k].kind not in (WORD, QIDENT):
+        raise c.error(f"{clause} must follow a table name", toks[k])
+    schema = None
+    if name_k >= 2 and is_op(toks[name_k - 1], "."):
+        name_k -= 2
+        schema = toks[name_k].value
+    table = toks[k - 1].value
+    if not in_from_clause(toks, name_k):
+        raise c.error(f"{clause} must follow a table name in a FROM or JOIN clause", toks[k])
+    if writes_to(toks, name_k):
+        raise c.error(read_only, toks[name_k], PastIsReadOnly)
+    return schema, table, name_k
+
+
 def version_spec(c: Cursor, k: int) -> tuple[P.VersionSpec, int]:
     """The version written at token ``k`` and the index of its last token. A signed integer
     (``-5``, ``+0x1F``) is a timestamp too: the engine refuses a negative one."""
@@ -54,27 +75,12 @@ def find_version_refs(c: Cursor) -> list[P.VersionRef]:
         if not (toks[k].is_word("AT") and toks[k + 1].is_word("VERSION")):
             k += 1
             continue
-        at = toks[k]
         if k + 2 >= len(toks):
             raise c.error("AT VERSION needs a tag name or a timestamp", None)
         spec, end = version_spec(c, k + 2)
-        # the table reference: name or schema.name just before AT
-        name_k = k - 1
-        if toks[name_k].kind not in (WORD, QIDENT):
-            raise c.error("AT VERSION must follow a table name", at)
-        schema = None
-        if name_k >= 2 and is_op(toks[name_k - 1], "."):
-            name_k -= 2
-            schema = toks[name_k].value
-        table = toks[k - 1].value
-        if not in_from_clause(toks, name_k):
-            raise c.error("AT VERSION must follow a table name in a FROM or JOIN clause", at)
-        if writes_to(toks, name_k):
-            raise c.error(
-                f"table {table!r} AT VERSION is read-only: the past cannot be changed",
-                toks[name_k],
-                PastIsReadOnly,
-            )
+        schema, table, name_k = table_before(
+            c, k, "AT VERSION", f"table {toks[k - 1].value!r} AT VERSION is read-only: the past cannot be changed"
+        )
         ref_index = len(refs)
         refs.append(P.VersionRef(schema, table, spec, toks[name_k].start))
         c.leave_hole(toks[name_k].start, toks[end].end, ref_index, alias=table, after=end + 1)

@@ -300,7 +300,8 @@ class Session:
         claim_write_lock(self.conn)
 
     def writing(
-        self, plan: P.Plan | None = None, *, pin: bool = True, atomic: bool = True, triggers: bool = True
+        self, plan: P.Plan | None = None, *, pin: bool = True, atomic: bool = True, triggers: bool = True,
+        statement: bool = False,
     ) -> WriteScope:
         """``with session.writing(plan):`` a write that becomes (part of) one version.
 
@@ -309,7 +310,9 @@ class Session:
         ON CONFLICT FAIL get what they need (see ``WriteScope``). ``pin=False`` for writes
         that change no versioned table (tags, snapshots, parameters). ``triggers=False``: the
         caller switches the connection's triggers itself (``write_paths``); every other write
-        runs with them on.
+        runs with them on. ``statement=True``: the write is one user statement (which, under a
+        FAIL conflict resolution, is not all-or-nothing in SQLite either: the set-based path,
+        the only one that runs more, is refused then).
         """
         self.settle()
         if triggers and not self.write_paths.triggers_on:
@@ -317,6 +320,8 @@ class Session:
         self.write_epoch += 1
         claim_write_lock(self.conn)  # before schema_conflicts() reads
         conflicts = plan.conflict_clauses | self.schema_conflicts() if plan is not None else ()
+        if statement and "FAIL" in conflicts:
+            atomic = False  # ON CONFLICT FAIL / RAISE(FAIL) keep what the statement wrote before
         return WriteScope(
             self,
             pin=pin,

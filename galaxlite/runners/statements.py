@@ -81,7 +81,7 @@ def run_write(session: Session, plan: P.Plan, params: Params) -> Result:
     ran = False  # whether SQLite ran the statement itself (see failed_write)
     try:
         # UPDATE / DELETE may run three statements: all-or-nothing inside a transaction too
-        with session.writing(plan, atomic=changes_rows, triggers=False) as scope:
+        with session.writing(plan, atomic=changes_rows, triggers=False, statement=True) as scope:
             try:
                 paths = session.write_paths
                 tv = paths.set_based(plan, params, session.schema_conflicts()) if shape is not None else None
