@@ -63,6 +63,7 @@ class Database:
         embedder: str | None = None,
         exports: str | Path | None = None,
         storage_options: dict | None = None,
+        dialect: str = "sqlite",
     ):
         self.path = str(path)
         self.filename, default_exports = files.locate(path)
@@ -72,6 +73,12 @@ class Database:
             self.filename, self.exports_dir, timeout=timeout, foreign_keys=foreign_keys,
             embedder=embedder,
         )
+        if dialect not in transpile.DIALECTS:
+            self.session.close()
+            raise E.ProgrammingError(
+                f"unknown SQL dialect {dialect!r}: expected one of {', '.join(transpile.DIALECTS)}"
+            )
+        self.session.set_dialect(dialect)
 
     # ------------------------------------------------------------------ lifecycle
 

@@ -387,12 +387,14 @@ class ManageSnapshot:
 @dataclass(frozen=True, slots=True)
 class Parameter:
     """``SET p = v`` / ``RESET p`` / ``ALTER DATABASE SET p = v`` / ``ALTER DATABASE RESET p`` /
-    ``SHOW p``. ``value`` is None for RESET and SHOW; ``persist`` for ALTER DATABASE."""
+    ``SHOW p``. ``value`` is None for RESET and SHOW; ``persist`` for ALTER DATABASE;
+    ``local`` for SET LOCAL (until the transaction ends)."""
 
     name: str  # lower-cased
     value: str | None = None
     persist: bool = False
     position: int = 0
+    local: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -98,8 +98,11 @@ class Session:
         self.write_epoch = 0
         self._memo: dict[object, object] = {}
         self._memo_stamp: tuple[int, int] = (-1, -1)
-        # SET db4ai_* parameters of this session (over ALTER DATABASE SET ones)
+        # SET db4ai_* parameters of this session (over ALTER DATABASE SET ones), and SET LOCAL
+        # ones (over both, until the transaction ends)
         self.settings: dict[str, str] = {}
+        self.local_settings: dict[str, str] = {}
+        self.dialect = "sqlite"  # how statements are read (galaxlite.transpile.dialects)
         # SEMANTIC_MATCH / SEMANTIC_SCORE, the embedding cache, vector() and list/array bindings;
         # ``embedder``: the default embedder's name (None: a column's recorded one, else minilm)
         try:
@@ -175,7 +178,7 @@ class Session:
                 sql, exc.start,
             ) from None
         try:
-            plan = transpile.parse_statement(sql)
+            plan = transpile.parse_statement(sql, self.dialect)
         except transpile.TranspileError as exc:
             raise E.from_transpile(exc) from None
         if len(self._plans) > PLAN_CACHE_SIZE:
@@ -188,7 +191,19 @@ class Session:
 
     # ------------------------------------------------------------------ writes
 
+    def parameters(self) -> dict[str, str]:
+        """The parameters this session SET, SET LOCAL ones over SET ones."""
+        return {**self.settings, **self.local_settings} if self.local_settings else self.settings
+
+    def set_dialect(self, dialect: str) -> None:
+        """Read the next statements in ``dialect`` (plans of the other one are forgotten)."""
+        if dialect != self.dialect:
+            self.dialect = dialect
+            self._plans.clear()
+            self.plain_reads.clear()
+
     def _transaction_ended(self) -> bool:
+        self.local_settings.clear()
         self.pinned = False
         self.write_epoch += 1  # a rollback: what was remembered inside may be gone
         self._forget_appends()
@@ -200,6 +215,7 @@ class Session:
             # their version must never be committed: the commit becomes a rollback.
             self._forget_appends()
             return True
+        self.local_settings.clear()
         self.pinned = False
         self._forget_appends()
         if self.filename != ":memory:":
