@@ -386,9 +386,7 @@ class ManageSnapshot:
 
 @dataclass(frozen=True, slots=True)
 class Parameter:
-    """``SET p = v`` / ``RESET p`` / ``ALTER DATABASE SET p = v`` / ``ALTER DATABASE RESET p`` /
-    ``SHOW p``. ``value`` is None for RESET and SHOW; ``persist`` for ALTER DATABASE;
-    ``local`` for SET LOCAL (until the transaction ends)."""
+    """``SET [LOCAL] p = v``, ``RESET p``, ``SHOW p`` (value None), ``ALTER DATABASE SET / RESET p`` (persist)."""
 
     name: str  # lower-cased
     value: str | None = None
