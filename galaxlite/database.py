@@ -80,6 +80,11 @@ class Database:
             )
         self.session.set_dialect(dialect)
 
+    @property
+    def dialect(self) -> str:
+        """How statements are read: "sqlite" (as written) or "postgres" (see docs/sql.md)."""
+        return self.session.dialect
+
     # ------------------------------------------------------------------ lifecycle
 
     def close(self) -> None:

@@ -18,7 +18,7 @@ from functools import lru_cache
 
 from galaxlite.transpile.analysis import analyze
 from galaxlite.transpile.cursor import quote_identifier
-from galaxlite.transpile.dialects import DIALECTS, translate
+from galaxlite.transpile.dialects import DIALECTS, split, translate
 from galaxlite.transpile.errors import (
     PastIsReadOnly,
     SqlSyntaxError,
@@ -50,6 +50,7 @@ __all__ = [
     "parameter_columns",
     "parse_statement",
     "quote_identifier",
+    "split",
     "split_statements",
     "tokenize",
     "translate",

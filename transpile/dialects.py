@@ -31,6 +31,7 @@ from sqlglot.dialects.postgres import Postgres
 from sqlglot.tokens import Token, TokenType
 
 from galaxlite.transpile.errors import SqlSyntaxError, UnsupportedSyntax
+from galaxlite.transpile.lexer import split_statements
 from galaxlite.transpile.postgres import TRANSFORMS, Refused
 
 DIALECTS = ("sqlite", "postgres")
@@ -53,6 +54,15 @@ def translate(script: str, dialect: str) -> str:
         raise UnsupportedSyntax(f"unknown SQL dialect {dialect!r}: expected one of {', '.join(DIALECTS)}")
     toks = _tokens(script, 0)
     return ";\n".join(_statement(script, part) for part in _split(toks, 0, len(toks)) if part)
+
+
+def split(script: str, dialect: str) -> list[str]:
+    """The statements of ``script`` as written, each its own text (cut as ``dialect`` reads
+    them: PostgreSQL's ``$$ ... $$`` and ``::`` are not SQLite's)."""
+    if dialect == "sqlite":
+        return [s.text for s in split_statements(script)]
+    toks = _tokens(script, 0)
+    return [_text(script, part) for part in _split(toks, 0, len(toks))]
 
 
 def _tokens(text: str, base: int) -> list[Token]:

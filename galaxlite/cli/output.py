@@ -128,14 +128,14 @@ def write_result(out: TextIO, result: Result, fmt: str) -> None:
         out.write(f"{n} row{'' if n == 1 else 's'} changed\n")
 
 
-def split_script(sql: str) -> list[str]:
-    """The statements of a script, each as its own text.
+def split_script(sql: str, dialect: str = "sqlite") -> list[str]:
+    """The statements of a script, each as its own text (as ``dialect`` cuts them).
 
     >>> split_script("SELECT ';'; CREATE VERSION TAG 'v1'")
     ["SELECT ';'", "CREATE VERSION TAG 'v1'"]
     """
     try:
-        return [s.text for s in transpile.split_statements(sql)]
+        return transpile.split(sql, dialect)
     except transpile.TranspileError as exc:
         raise errors.from_transpile(exc) from None
 
@@ -143,7 +143,7 @@ def split_script(sql: str) -> list[str]:
 def run_sql(db: Database, sql: str, fmt: str, out: TextIO) -> None:
     """Run every statement of ``sql`` in order (each commits on its own, as in the sqlite3
     shell, unless the SQL has its own BEGIN ... COMMIT) and write each result."""
-    for text in split_script(sql):
+    for text in split_script(sql, db.dialect):
         write_result(out, db.execute(text), fmt)
         out.flush()
 
