@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from galaxlite import errors as E
-from galaxlite import runners
+from galaxlite import runners, transpile
 from galaxlite.engine.extras import SQLiteExtras
 from galaxlite.engine.result import Result
 from galaxlite.engine.session import Session
@@ -75,6 +75,7 @@ class Database(SQLiteExtras, TrainingExports):
         exports: str | Path | None = None,
         storage_options: dict | None = None,
         read_only: bool = False,
+        dialect: str = "sqlite",
     ):
         self.path = str(path)
         self.filename, default_exports = files.locate(path, create=not read_only)
@@ -84,6 +85,17 @@ class Database(SQLiteExtras, TrainingExports):
             self.filename, self.exports_dir, timeout=timeout, foreign_keys=foreign_keys,
             embedder=embedder, read_only=bool(read_only),
         )
+        if dialect not in transpile.DIALECTS:
+            self.session.close()
+            raise E.ProgrammingError(
+                f"unknown SQL dialect {dialect!r}: expected one of {', '.join(transpile.DIALECTS)}"
+            )
+        self.session.set_dialect(dialect)
+
+    @property
+    def dialect(self) -> str:
+        """How statements are read: "sqlite" (as written) or "postgres" (see docs/sql.md)."""
+        return self.session.dialect
 
     # ------------------------------------------------------------------ lifecycle
 

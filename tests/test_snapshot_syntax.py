@@ -539,7 +539,7 @@ def test_parameters(sql, kind, param):
         ("SHOW db4ai_sample_seed x", "unexpected text after the end of the statement", "x", SqlSyntaxError),
         ("RESET ALL", "RESET ALL is not supported: name the parameter", "ALL", UnsupportedSyntax),
         ("SHOW ALL", "SHOW ALL is not supported: name the parameter", "ALL", UnsupportedSyntax),
-        ("ALTER DATABASE main SET db4ai_snapshot_mode = css",
+        ("ALTER DATABASE main db4ai_snapshot_mode = css",
          "expected SET or RESET after ALTER DATABASE (galaxlite has one database per file)", "main", SqlSyntaxError),
     ],
 )
@@ -742,12 +742,14 @@ def test_the_seed_examples_parse():
         ("public", "data", "1#2#3"), ("accounting", "invoice", "2021"), ("user", "cars", "cleaned"),
         ("user", "cars", "rev 1.1"), ("user", "cars", "rev 1.1"),
     ]
-    assert plans[12].refs == () and plans[12].sql == 'SELECT * FROM public."data@1.2.3"'
+    assert plans[12].refs == () and plans[12].sql == 'SELECT * FROM main."data@1.2.3"'
     last = plans[-1].detail.commands
     assert [c.pieces[0] for c in last] == ["ALTER", "INSERT", "UPDATE", "DELETE"]
     assert (last[2].from_, last[2].where) == ("cars_table in", "SNAPSHOT.id=in.id")
-    with pytest.raises(SqlSyntaxError):  # the separator example: SQLite has no '#' token
-        transpile.parse_statement("SELECT * FROM public.data#1_2_3")
+    # the separator example: the view's name, quoted (SQLite has no '#' token)
+    assert transpile.parse_statement("SELECT * FROM public.data#1_2_3").sql == 'SELECT * FROM main."data#1_2_3"'
+    with pytest.raises(SqlSyntaxError, match="unrecognized token '#'"):
+        transpile.parse_statement("SELECT a # b FROM t")
 
 
 # ------------------------------------------------------------------------------ properties

@@ -6,7 +6,7 @@ It imports nothing from the engine. The modules, in the order they depend on eac
 and shared token helpers, quote_identifier), then one module per statement family or rewrite
 pass (``statements``, ``versions``, ``snapshots`` with ``snapshot_refs`` and ``snapshot_using``,
 ``semantic``, ``vectors``, ``embeddings``, ``parameters``), and ``analysis``, whose ``analyze`` ties them
-together. Plans are frozen, so ``parse_script`` and ``parse_statement`` cache them by text.
+together; ``dialects`` translates PostgreSQL statements to SQLite's SQL before all of them. Plans are frozen, so ``parse_script`` and ``parse_statement`` cache them by text.
 
 >>> [p.kind for p in parse_script("CREATE VERSION TAG 'v1'; SELECT * FROM t AT VERSION 'v1'")]
 ['create_tag', 'read']
@@ -18,6 +18,7 @@ from functools import lru_cache
 
 from galaxlite.transpile.analysis import analyze
 from galaxlite.transpile.cursor import quote_identifier
+from galaxlite.transpile.dialects import DIALECTS, split, translate
 from galaxlite.transpile.errors import (
     PastIsReadOnly,
     SqlSyntaxError,
@@ -32,6 +33,7 @@ from galaxlite.transpile.plan import MAX_SEED, MAX_VECTOR_DIM, PRECISIONS, Plan
 from galaxlite.transpile.vectors import VectorCheckFailure, vector_check_failure
 
 __all__ = [
+    "DIALECTS",
     "MAX_SEED",
     "MAX_VECTOR_DIM",
     "PRECISIONS",
@@ -48,25 +50,28 @@ __all__ = [
     "parameter_columns",
     "parse_statement",
     "quote_identifier",
+    "split",
     "split_statements",
     "tokenize",
+    "translate",
     "vector_check_failure",
 ]
 
 
 @lru_cache(maxsize=4096)
-def parse_script(sql: str) -> tuple[Plan, ...]:
-    """Plans for every statement of ``sql`` (cached by text: plans are immutable)."""
-    return tuple(analyze(stmt) for stmt in split_statements(sql))
+def parse_script(sql: str, dialect: str = "sqlite") -> tuple[Plan, ...]:
+    """Plans for every statement of ``sql`` (cached by text: plans are immutable), read in
+    ``dialect`` (``dialects``: "postgres" translates to SQLite's SQL first)."""
+    return tuple(analyze(stmt) for stmt in split_statements(translate(sql, dialect)))
 
 
 @lru_cache(maxsize=4096)
-def parse_statement(sql: str) -> Plan | None:
+def parse_statement(sql: str, dialect: str = "sqlite") -> Plan | None:
     """The plan of a single statement; None for empty SQL (only comments or whitespace).
 
     Raises SqlSyntaxError when ``sql`` holds more than one statement.
     """
-    statements = split_statements(sql)
+    statements = split_statements(translate(sql, dialect))
     if not statements:
         return None
     if len(statements) > 1:

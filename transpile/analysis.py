@@ -117,16 +117,19 @@ def _apply_edits(stmt: Statement, edits: list[tuple[int, int, str | Hole]]) -> t
     return joined.strip(), P.Template(tuple(merged))
 
 
-_DB4AI = re.compile(r"db4ai", re.IGNORECASE)
+_DB4AI = re.compile(r"db4ai|public\s*\.", re.IGNORECASE)
 
 
 def _may_name_snapshots(stmt: Statement) -> bool:
-    """Can ``stmt`` hold a ``name@version`` or ``db4ai.snapshot``? Two ``str.find`` calls for
-    almost every statement, so plain statements skip the snapshot token pass."""
+    """Can ``stmt`` hold a ``name@version``, ``data#1_2_3``, ``db4ai.snapshot`` or
+    ``public.name``? A few ``str.find`` calls for almost every statement, so plain statements
+    skip the snapshot token pass."""
     script, start, end = stmt.script, stmt.start, stmt.end
-    if script.find("@", start, end) >= 0:
+    if script.find("@", start, end) >= 0 or script.find("#", start, end) >= 0:
         return True
-    return script.find("4", start, end) >= 0 and _DB4AI.search(script, start, end) is not None
+    if script.find("4", start, end) < 0 and script.find(".", start, end) < 0:
+        return False
+    return _DB4AI.search(script, start, end) is not None
 
 
 def analyze(stmt: Statement) -> P.Plan:

@@ -22,7 +22,8 @@ STRING = "string"  # 'x'
 BLOB = "blob"  # x'00'
 NUMBER = "number"  # 12, 1.5, .5e3, and hex integers (0x1F: one token, as in SQLite)
 PARAM = "param"  # ?, ?3, :name, @name, $name
-OP = "op"  # punctuation and operators (and a lone "@": snapshot versions, "m0 @ 1.0.0")
+OP = "op"  # punctuation and operators (and a lone "@": snapshot versions, "m0 @ 1.0.0"; "#":
+# a snapshot's view name under the delimiter '#', "data#1_2_3", and an error anywhere else)
 SEMI = "semi"
 
 
@@ -67,7 +68,7 @@ _TOKEN_RE = re.compile(
   | (?P<param>\?\d*|[:@$][A-Za-z_0-9]+(?:::[A-Za-z_0-9]+)*(?:\([^)]*\))?)
   | (?P<word>[A-Za-z_\x80-\U0010ffff][A-Za-z_0-9$\x80-\U0010ffff]*)
   | (?P<semi>;)
-  | (?P<op>\|\||<<|>>|<=|>=|==|!=|<>|->>|->|[-+*/%&|~<>=(),.@])
+  | (?P<op>\|\||<<|>>|<=|>=|==|!=|<>|->>|->|[-+*/%&|~<>=(),.@#])
   | (?P<unterminated>['"`\[])
     """,
     re.VERBOSE | re.DOTALL,

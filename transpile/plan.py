@@ -376,13 +376,13 @@ class ManageSnapshot:
 
 @dataclass(frozen=True, slots=True)
 class Parameter:
-    """``SET p = v`` / ``RESET p`` / ``ALTER DATABASE SET p = v`` / ``ALTER DATABASE RESET p`` /
-    ``SHOW p``. ``value`` is None for RESET and SHOW; ``persist`` for ALTER DATABASE."""
+    """``SET [LOCAL] p = v``, ``RESET p``, ``SHOW p`` (value None), ``ALTER DATABASE SET / RESET p`` (persist)."""
 
     name: str  # lower-cased
     value: str | None = None
     persist: bool = False
     position: int = 0
+    local: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,6 +25,7 @@ from galaxlite.transpile.cursor import (
     has_alias,
     in_from_clause,
     is_op,
+    quote_identifier,
     writes_to,
 )
 from galaxlite.transpile.errors import SnapshotIsReadOnly
@@ -135,15 +136,57 @@ def _relation_start(toks: tuple[Token, ...], k: int) -> int | None:
     return None
 
 
+PUBLIC = "public"  # openGauss's default schema, SQLite's main database
+
+
+def _glued_name(c: Cursor, k: int) -> None:
+    """The ``#`` at token k inside a relation name written without blanks (``data#1_2_3``: a
+    snapshot's view under the delimiter '#') → the name quoted; a ``#`` elsewhere is an error,
+    as in SQLite."""
+    toks = c.tokens
+    if _relation_start(toks, k - 1) is None or toks[k - 1].end != toks[k].start or (
+        toks[k - 1].kind != WORD
+    ):
+        raise c.error("unrecognized token '#'", toks[k])
+    last = k
+    while (last + 1 < len(toks) and toks[last + 1].start == toks[last].end
+           and (toks[last + 1].kind in (WORD, NUMBER) or is_op(toks[last + 1], "#") or is_op(toks[last + 1], "."))):
+        last += 1
+    if is_op(toks[last], "#") or is_op(toks[last], "."):
+        raise c.error("unrecognized token '#'", toks[k])
+    c.edits.append((toks[k - 1].start, toks[last].end, quote_identifier(c.text(k - 1, last))))
+
+
+def _public_schema(c: Cursor, k: int) -> None:
+    """``public.name`` read as a relation → ``main.name`` (openGauss's default schema is
+    SQLite's main database); a quoted "public" is left alone (an attached database)."""
+    toks = c.tokens
+    if (k + 3 < len(toks) and is_at(toks[k + 3])) or writes_to(toks, k):
+        return  # public.name@version: a SnapshotRef; a write target: as written
+    c.edits.append((toks[k].start, toks[k].end, "main"))
+
+
 def find_snapshot_refs(c: Cursor, first_hole: int) -> list[P.SnapshotRef]:
     """Every ``[schema.]name@version`` relation → a ``SnapshotRef`` and an edit leaving a hole
     (numbered from ``first_hole``, after the AT VERSION refs) plus ``AS "name"`` when no alias
-    is given; ``db4ai.snapshot`` → the catalog table. A ``@`` elsewhere (``WHERE x = @p``) is
-    left alone: it is a parameter."""
+    is given; ``db4ai.snapshot`` → the catalog table; ``public.name`` → ``main.name``;
+    ``data#1_2_3`` → ``"data#1_2_3"``. A ``@`` elsewhere (``WHERE x = @p``) is left alone: it
+    is a parameter."""
     toks = c.tokens
     refs: list[P.SnapshotRef] = []
     for k, tok in enumerate(toks):
-        if is_at(tok):
+        if is_op(tok, "#"):
+            _glued_name(c, k)
+        elif (
+            tok.kind == WORD
+            and tok.text.lower() == PUBLIC
+            and k + 2 < len(toks)
+            and is_op(toks[k + 1], ".")
+            and toks[k + 2].kind in (WORD, QIDENT)
+            and _relation_start(toks, k + 2) == k
+        ):
+            _public_schema(c, k)
+        elif is_at(tok):
             start = _relation_start(toks, k - 1)
             if start is None and tok.kind == OP:  # as before "@" became a token of its own
                 raise c.error("unrecognized token '@'", tok)

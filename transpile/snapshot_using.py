@@ -42,10 +42,10 @@ def using_batch(c: Cursor) -> tuple[P.SnapshotCommand, ...]:
     # doubled parentheses: USING ((cmd; cmd))
     while lo < hi and is_op(toks[lo], "(") and matching_paren(toks, lo) == hi - 1:
         lo, hi = lo + 1, hi - 1
+    spans = [(first, end) for first, end in split_top_level(toks, lo, hi, SEMI, ";") if end > first]
     commands = tuple(
-        _command(c, first, end)
-        for first, end in split_top_level(toks, lo, hi, SEMI, ";")
-        if end > first
+        _command(c, first, end, spans[i + 1][0] if i + 1 < len(spans) else None)
+        for i, (first, end) in enumerate(spans)
     )
     if not commands:
         raise c.error("List of snapshot modifications is empty.", toks[open_k])
@@ -62,22 +62,35 @@ _MISSING_OP = {
 }
 
 
-def _command(c: Cursor, first: int, end: int) -> P.SnapshotCommand:
-    """One command of a USING batch: tokens[first:end]."""
+def _command(c: Cursor, first: int, end: int, following: int | None) -> P.SnapshotCommand:
+    """One command of a USING batch: tokens[first:end]; ``following``: the index of the next
+    command's first token (None for the last), which names the place of an empty command."""
     toks = c.tokens
     tok = toks[first]
     word = tok.upper
-    if word == "INSERT":
-        return _insert(c, first, end)
-    if word == "UPDATE":
-        return _update(c, first, end)
-    if word == "DELETE":
-        return _delete(c, first, end)
-    if word in ("ALTER", "ADD", "DROP"):
-        return _alter(c, first, end)
+    try:
+        if word == "INSERT":
+            return _insert(c, first, end)
+        if word == "UPDATE":
+            return _update(c, first, end)
+        if word == "DELETE":
+            return _delete(c, first, end)
+        if word in ("ALTER", "ADD", "DROP"):
+            return _alter(c, first, end)
+    except _Empty as empty:
+        before = "" if following is None else f" before: '{toks[following].text}'"
+        raise c.error(f"missing auxiliary clauses in {empty.op}{before}", tok) from None
     text = c.text(first, end - 1)
     message = _MISSING_OP.get(word, "missing ALTER / INSERT / UPDATE / DELETE keyword before SQL clause: '{}'")
     raise c.error(message.format(text), tok)
+
+
+class _Empty(Exception):
+    """A command with no clauses (``INSERT``, ``UPDATE AS i``, ``ALTER SNAPSHOT``)."""
+
+    def __init__(self, op: str):
+        super().__init__(op)
+        self.op = op
 
 
 def _clause(c: Cursor, first: int, end: int) -> tuple[str, str]:
@@ -124,7 +137,7 @@ def _insert(c: Cursor, first: int, end: int) -> P.SnapshotCommand:
             )
         k += 2
     if k >= end:
-        raise c.error("missing auxiliary clauses in INSERT", toks[first])
+        raise _Empty("INSERT")
     if not any(t.is_word("SELECT", "VALUES") for t in toks[k:end]):
         raise c.error("missing SELECT or VALUES clause in INSERT operation", toks[k])
     rest = c.text(k, end - 1)
@@ -137,7 +150,7 @@ def _update(c: Cursor, first: int, end: int) -> P.SnapshotCommand:
         k += 1
     alias, as_piece, k = _alias(c, k, end, "UPDATE")
     if k >= end:
-        raise c.error("missing auxiliary clauses in UPDATE", toks[first])
+        raise _Empty("UPDATE")
     if not toks[k].is_word("SET"):
         if toks[k].is_word("FROM", "WHERE"):
             raise c.error("missing SET clause in UPDATE operation", toks[k])
@@ -174,6 +187,11 @@ def _delete(c: Cursor, first: int, end: int) -> P.SnapshotCommand:
         raise _illegal(c, k, end, "DELETE")
     if k < end and toks[k].is_word("USING"):
         where_k = top_level(toks, k + 1, end, "WHERE")
+        again = top_level(toks, k + 1, where_k, "USING")
+        while again < where_k and again + 1 < where_k and is_op(toks[again + 1], "("):
+            again = top_level(toks, again + 1, where_k, "USING")  # JOIN ... USING (col)
+        if again < where_k:
+            raise c.error(f"multiple USING clauses in DELETE at: '{c.text(again, end - 1)}'", toks[again])
         piece, using_text = _clause(c, k, where_k)
         pieces.append(piece)
         k = where_k
@@ -198,11 +216,13 @@ def _alter(c: Cursor, first: int, end: int) -> P.SnapshotCommand:
                               toks[k + 1] if k + 1 < end else toks[k])
             k += 2
     if k >= end:
-        raise c.error("missing auxiliary clauses in ALTER", toks[first])
+        raise _Empty("ALTER")
     for word in ("WHERE", "FROM", "USING"):
         j = top_level(toks, k, end, word)
         if j < end:
             raise c.error(f"illegal {word} clause in ALTER at: '{c.text(j, end - 1)}'", toks[j])
+    if toks[k].is_word("SET", "AS", "VALUES", "SELECT") or is_op(toks[k], "("):
+        raise _illegal(c, k, end, "ALTER")
     text = c.text(k, end - 1)
     actions = tuple(
         _alter_action(c, lo, hi, text) for lo, hi in split_top_level(toks, k, end, OP, ",")
@@ -224,7 +244,7 @@ def _alter_action(c: Cursor, lo: int, hi: int, whole: str) -> P.AlterAction:
     action = tok.upper
     text = c.text(lo, hi - 1)
     k = lo + 1
-    if k + 1 < hi and toks[k].is_word("COLUMN"):
+    if k < hi and toks[k].is_word("COLUMN"):  # a keyword, as in openGauss: quote a column named so
         k += 1
     if_exists = False
     if action == "DROP" and k < hi and toks[k].is_word("IF"):
@@ -236,10 +256,15 @@ def _alter_action(c: Cursor, lo: int, hi: int, whole: str) -> P.AlterAction:
         if_exists, k = True, k + 2
     if k >= hi or toks[k].kind not in (WORD, QIDENT):
         raise c.error(
-            f"unable to extract column name in {action} operation: '{text}'", toks[k] if k < hi else tok
+            f"unable to extract column name in {action} operation: '{whole}'", toks[k] if k < hi else tok
         )
     column = name_value(toks[k])
     k += 1
+    if (toks[k - 1].kind == QIDENT and k + 1 < hi and toks[k].kind == WORD
+            and toks[k].start == toks[k - 1].end
+            and toks[k + 1].kind == WORD and not toks[k + 1].is_word(*_AFTER_TYPE)):
+        # "abc"d int: openGauss reads the type d, then stops at int ("x"INT DEFAULT 2 is fine)
+        raise c.error(f'syntax error at or near "{toks[k + 1].text}"', toks[k + 1])
     definition = ""
     if action == "DROP" and k < hi:
         raise c.error(f'syntax error at or near "{toks[k].text}"', toks[k])
@@ -256,6 +281,11 @@ def _alter_action(c: Cursor, lo: int, hi: int, whole: str) -> P.AlterAction:
 # GENERATED name the column, which CSS storage calls f<n>; PRIMARY KEY / UNIQUE SQLite
 # refuses in ALTER TABLE ADD anyway.
 _CONSTRAINTS = ("REFERENCES", "CHECK", "GENERATED", "AS", "PRIMARY", "UNIQUE")
+
+
+# What may follow a column's type in an ADD (a second bare word after a type glued to a quoted
+# name, as in "abc"d int, is a syntax error there).
+_AFTER_TYPE = ("DEFAULT", "NOT", "NULL", "COLLATE", "CONSTRAINT", *_CONSTRAINTS)
 
 
 def _check_no_constraint(c: Cursor, lo: int, hi: int) -> None:

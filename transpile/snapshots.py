@@ -32,8 +32,10 @@ PARAMETERS = frozenset(
         "db4ai_snapshot_version_delimiter",
         "db4ai_snapshot_version_separator",
         "db4ai_sample_seed",
+        "galaxlite.dialect",  # how statements are read: 'sqlite' (as written) or 'postgres'
     }
 )
+_TYPOGRAPHIC = ("\u2018", "\u2019")  # ‘ ’: quotes a word processor put around a value
 NAME_HINT = "reference a snapshot using the format: snapshot_name@version"
 
 
@@ -214,21 +216,27 @@ build_purge = _manage("purge")
 # --------------------------------------------------------------------------- parameters
 
 
-def _parameter_name(c: Cursor, statement: str) -> Token:
+def _parameter_name(c: Cursor, statement: str) -> tuple[str, Token]:
+    """The (lower-cased) parameter name at the cursor, ``ext.name`` too, and its first token."""
     tok = c.peek()
     if tok is None or tok.kind not in (WORD, QIDENT):
         raise c.error(f"expected a parameter name after {statement}")
     if tok.is_word("ALL"):
         raise c.error(f"{statement} ALL is not supported: name the parameter", tok, UnsupportedSyntax)
-    if name_value(tok) not in PARAMETERS:
-        raise c.error(f'unrecognized configuration parameter "{tok.value}"', tok)
+    name, written = name_value(tok), tok.value
     c.i += 1
-    return tok
+    nxt = c.peek(1)
+    if is_op(c.peek(), ".") and nxt is not None and nxt.kind in (WORD, QIDENT):
+        name, written = f"{name}.{name_value(nxt)}", f"{written}.{nxt.value}"
+        c.i += 2
+    if name not in PARAMETERS:
+        raise c.error(f'unrecognized configuration parameter "{written}"', tok)
+    return name, tok
 
 
-def _assignment(c: Cursor, statement: str, persist: bool) -> P.Parameter:
+def _assignment(c: Cursor, statement: str, persist: bool, local: bool = False) -> P.Parameter:
     """``p = value`` / ``p TO value`` / ``p = DEFAULT`` (value None: back to the default)."""
-    name = name_value(_parameter_name(c, statement))
+    name, _ = _parameter_name(c, statement)
     if not (is_op(c.peek(), "=") or c.at("TO")):
         raise c.error(f"expected = or TO after {name}")
     c.i += 1
@@ -238,7 +246,7 @@ def _assignment(c: Cursor, statement: str, persist: bool) -> P.Parameter:
     if tok.is_word("DEFAULT"):
         c.i += 1
         c.end()
-        return P.Parameter(name, None, persist, tok.start)
+        return P.Parameter(name, None, persist, tok.start, local)
     sign = ""
     if tok.kind == OP and tok.text in "+-" and c.peek(1) is not None and c.peek(1).kind == NUMBER:
         sign = "-" if tok.text == "-" else ""
@@ -248,41 +256,51 @@ def _assignment(c: Cursor, statement: str, persist: bool) -> P.Parameter:
         value = sign + val.text
     elif sign or val.kind not in (WORD, QIDENT, STRING):
         raise c.error(f"expected a value (a name, 'string' or number) for {name}", val)
+    elif val.kind == WORD and len(val.text) > 2 and val.text[0] in _TYPOGRAPHIC and val.text[-1] in _TYPOGRAPHIC:
+        value = val.text[1:-1]  # ’_’ as a document prints '_'
     else:
         value = name_value(val) if val.kind == WORD else val.value
     c.end()
-    return P.Parameter(name, value, persist, tok.start)
+    return P.Parameter(name, value, persist, tok.start, local)
 
 
 def build_set(c: Cursor) -> tuple[str, object]:
-    """``SET p = v`` / ``SET p TO v`` (``SET SESSION p ...`` too)."""
+    """``SET p = v`` / ``SET p TO v``; ``SET SESSION p ...`` (the same) and ``SET LOCAL p ...``
+    (until the transaction ends)."""
     c.expect("SET")
+    if c.accept("LOCAL"):
+        return P.SET_PARAMETER, _assignment(c, "SET LOCAL", persist=False, local=True)
     c.accept("SESSION")
     return P.SET_PARAMETER, _assignment(c, "SET", persist=False)
 
 
 def build_reset(c: Cursor) -> tuple[str, object]:
     c.expect("RESET")
-    tok = _parameter_name(c, "RESET")
+    name, tok = _parameter_name(c, "RESET")
     c.end()
-    return P.SET_PARAMETER, P.Parameter(name_value(tok), None, False, tok.start)
+    return P.SET_PARAMETER, P.Parameter(name, None, False, tok.start)
 
 
 def build_show(c: Cursor) -> tuple[str, object]:
     c.expect("SHOW")
-    tok = _parameter_name(c, "SHOW")
+    name, tok = _parameter_name(c, "SHOW")
     c.end()
-    return P.SHOW_PARAMETER, P.Parameter(name_value(tok), None, False, tok.start)
+    return P.SHOW_PARAMETER, P.Parameter(name, None, False, tok.start)
 
 
 def build_alter_database(c: Cursor) -> tuple[str, object]:
-    """``ALTER DATABASE SET p = v`` / ``ALTER DATABASE RESET p``: stored in the file."""
+    """``ALTER DATABASE [name] SET p = v`` / ``ALTER DATABASE [name] RESET p``: stored in the
+    file (the name is not checked: the database is the file)."""
     c.expect("ALTER", "DATABASE")
+    nxt = c.peek(1)
+    if (c.peek() is not None and c.peek().kind in (WORD, QIDENT) and not c.at("SET")
+            and not c.at("RESET") and nxt is not None and nxt.is_word("SET", "RESET")):
+        c.i += 1
     if c.accept("SET"):
         return P.SET_PARAMETER, _assignment(c, "ALTER DATABASE SET", persist=True)
     if c.accept("RESET"):
-        tok = _parameter_name(c, "ALTER DATABASE RESET")
+        name, tok = _parameter_name(c, "ALTER DATABASE RESET")
         c.end()
-        return P.SET_PARAMETER, P.Parameter(name_value(tok), None, True, tok.start)
+        return P.SET_PARAMETER, P.Parameter(name, None, True, tok.start)
     raise c.error("expected SET or RESET after ALTER DATABASE (galaxlite has one database per file)")
 

@@ -49,6 +49,7 @@ class _State:
     """What the error handler of ``galaxlite.cli.run`` needs to know about the command line."""
 
     debug = bool(os.environ.get("GALAXLITE_DEBUG"))
+    dialect = "sqlite"  # --dialect: how query and shell read SQL
 
 
 STATE = _State()
@@ -74,6 +75,11 @@ def debug_option(f):
     )(f)
 
 
+def _set_dialect(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        STATE.dialect = value
+
+
 class GalaxliteGroup(click.Group):
     """A click group whose default command is ``query``: ``galaxlite DB "SQL"``.
 
@@ -86,7 +92,7 @@ class GalaxliteGroup(click.Group):
         for i, arg in enumerate(args):
             if arg == "--":
                 break
-            if arg.startswith("-"):
+            if arg.startswith("-") or (i > 0 and args[i - 1] == "--dialect"):
                 continue
             if arg not in self.commands:
                 if not looks_like_database(arg):
@@ -117,6 +123,9 @@ EXISTING_DB = click.Path(exists=True, dir_okay=True, path_type=str)
 
 @click.group(cls=GalaxliteGroup, context_settings=CONTEXT)
 @click.version_option(__version__, "-V", "--version", prog_name="galaxlite")
+@click.option("--dialect", type=click.Choice(transpile.DIALECTS), expose_value=False, is_eager=True,
+              callback=_set_dialect, help="SQL dialect of query and shell (default sqlite: as written; "
+              "postgres: translated by sqlglot).")
 @debug_option
 def cli() -> None:
     """galaxlite: a single-file, versioned SQL database for ML training data.
@@ -159,7 +168,7 @@ def query(db: str, sql: str | None, sql_file: TextIO | None, fmt: str) -> None:
     """
     text = _sql_text(sql, sql_file)
     out = sys.stdout
-    with open_database(db) as database:
+    with open_database(db, STATE.dialect) as database:
         run_sql(database, text, fmt, out)
         if database.in_transaction:
             raise click.ClickException(OPEN_TRANSACTION)
@@ -195,7 +204,7 @@ def shell(db: str) -> None:
       galaxlite> SELECT count(*) FROM items
            ...> AT VERSION 'v1';
     """
-    with open_database(db) as database:
+    with open_database(db, STATE.dialect) as database:
         code = Shell(database).run()
     if code:
         sys.exit(code)
@@ -384,7 +393,7 @@ def info(db: str) -> None:
       galaxlite info shop.db
     """
     out = sys.stdout
-    with Database(db) as database:
+    with Database(db, dialect=STATE.dialect) as database:
         for line in info_lines(database):
             out.write(line + "\n")
 

@@ -37,9 +37,9 @@ def _let_signals_run() -> bool:
     return False  # never aborts by itself: a pending Ctrl-C raises KeyboardInterrupt here
 
 
-def open_database(path: str) -> Database:
-    """``Database(path)`` whose statements Ctrl-C interrupts."""
-    database = Database(path)
+def open_database(path: str, dialect: str = "sqlite") -> Database:
+    """``Database(path, dialect=dialect)`` whose statements Ctrl-C interrupts."""
+    database = Database(path, dialect=dialect)
     database.set_progress_handler(_let_signals_run, INTERRUPT_STEPS)
     return database
 
@@ -60,15 +60,26 @@ def run_sql(db: Database, sql: str, fmt: str, out: TextIO, source: str | None = 
     position counts from the start of ``source`` (default: ``sql``) plus ``offset``."""
     source = sql if source is None else source
     try:
-        parts = transpile.split_statements(sql)
+        parts = _statements(sql, db.dialect)
     except transpile.TranspileError as exc:
         raise located(errors.from_transpile(exc), sql, 0, source, offset) from None
-    for part in parts:
-        text = part.text
+    for text, start in parts:
         try:
             write_result(out, db.execute(text), fmt)
         except errors.Error as exc:
-            raise located(exc, text, part.start, source, offset) from None
+            raise located(exc, text, start, source, offset) from None
         except KeyboardInterrupt:
             raise Interrupted() from None
         out.flush()
+
+
+def _statements(sql: str, dialect: str) -> list[tuple[str, int]]:
+    """(text, start in ``sql``) of each statement of ``sql``, cut as ``dialect`` reads them."""
+    if dialect == "sqlite":
+        return [(p.text, p.start) for p in transpile.split_statements(sql)]
+    found, at = [], 0
+    for text in transpile.split(sql, dialect):
+        start = sql.find(text, at)
+        found.append((text, max(start, 0)))
+        at = start + len(text) if start >= 0 else at
+    return found

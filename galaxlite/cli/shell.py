@@ -41,7 +41,7 @@ Examples:
 USAGE_WIDTH = 18  # the summaries of .help start in one column, after at least two spaces
 
 
-def is_complete(text: str) -> bool:
+def is_complete(text: str, dialect: str = "sqlite") -> bool:
     """Does ``text`` end with a complete statement (a top-level ``;``)?
 
     A word appended after ``text`` is a statement of its own exactly when every statement of
@@ -50,11 +50,10 @@ def is_complete(text: str) -> bool:
     if not text.strip():
         return False
     try:
-        parts = transpile.split_statements(f"{text}\n{_SENTINEL}")
+        parts = transpile.split(f"{text}\n{_SENTINEL}", dialect)
     except transpile.TranspileError:
         return False  # an unterminated string or identifier: more lines to come
-    last = parts[-1].tokens if parts else ()
-    return len(parts) > 1 and len(last) == 1 and last[0].text == _SENTINEL
+    return len(parts) > 1 and parts[-1] == _SENTINEL
 
 
 def user_objects_sql(db: Database, table: str | None) -> list[str]:
@@ -139,7 +138,7 @@ class Shell:
                     continue
                 buffer.append(line)
                 text = "\n".join(buffer)
-                if is_complete(text):
+                if is_complete(text, self.db.dialect):
                     self._remember(buffer)
                     buffer = []
                     self.run_sql(text, start)

@@ -36,7 +36,7 @@ def render(session: Session, plan: P.Plan, params: Params) -> tuple[str, Params]
         if isinstance(ref, P.SnapshotRef):
             # a statement reads the snapshot's storage; a definition that SQLite keeps
             # (CREATE VIEW / TRIGGER) names its view, so a PURGE makes it fail loudly
-            views[i], rows = snapshot_catalog.view_of(session.conn, session.settings, plan, ref)
+            views[i], rows = snapshot_catalog.view_of(session.conn, session.parameters(), plan, ref)
             versions.append(-1)
             subqueries.append(f"main.{q(views[i])}" if plan.kind == P.OTHER else f"({rows})")
             continue

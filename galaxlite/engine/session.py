@@ -24,7 +24,7 @@ import apsw
 
 from galaxlite import errors as E
 from galaxlite import exports, transpile
-from galaxlite.engine.write_paths import WritePaths
+from galaxlite.engine.write_paths import WritePaths, named_conflicts
 from galaxlite.engine.writes import WriteScope, claim_write_lock
 from galaxlite.semantic import SemanticEngine
 from galaxlite.storage import (
@@ -119,8 +119,11 @@ class Session:
         self.write_epoch = 0
         self._memo: dict[object, object] = {}
         self._memo_stamp: tuple[int, int] = (-1, -1)
-        # SET db4ai_* parameters of this session (over ALTER DATABASE SET ones)
+        # SET db4ai_* parameters of this session (over ALTER DATABASE SET ones), and SET LOCAL
+        # ones (over both, until the transaction ends)
         self.settings: dict[str, str] = {}
+        self.local_settings: dict[str, str] = {}
+        self.dialect = "sqlite"  # how statements are read (galaxlite.transpile.dialects)
         # SEMANTIC_MATCH / SEMANTIC_SCORE, the embedding cache, vector() and list/array bindings;
         # ``embedder``: the default embedder's name (None: a column's recorded one, else minilm)
         try:
@@ -221,7 +224,7 @@ class Session:
                 sql, exc.start,
             ) from None
         try:
-            plan = transpile.parse_statement(sql)
+            plan = transpile.parse_statement(sql, self.dialect)
         except transpile.TranspileError as exc:
             raise E.from_transpile(exc) from None
         if len(self._plans) > PLAN_CACHE_SIZE:
@@ -234,7 +237,19 @@ class Session:
 
     # ------------------------------------------------------------------ writes
 
+    def parameters(self) -> dict[str, str]:
+        """The parameters this session SET, SET LOCAL ones over SET ones."""
+        return {**self.settings, **self.local_settings} if self.local_settings else self.settings
+
+    def set_dialect(self, dialect: str) -> None:
+        """Read the next statements in ``dialect`` (plans of the other one are forgotten)."""
+        if dialect != self.dialect:
+            self.dialect = dialect
+            self._plans.clear()
+            self.plain_reads.clear()
+
     def _transaction_ended(self) -> bool:
+        self.local_settings.clear()
         self.pinned = False
         self.write_epoch += 1  # a rollback: what was remembered inside may be gone
         self._forget_appends()
@@ -246,6 +261,7 @@ class Session:
             # their version must never be committed: the commit becomes a rollback.
             self._forget_appends()
             return True
+        self.local_settings.clear()
         self.pinned = False
         self._forget_appends()
         if self.filename != ":memory:":
@@ -348,18 +364,7 @@ class Session:
     def schema_conflicts(self) -> frozenset[str]:
         """Conflict resolutions (REPLACE, FAIL) named by table constraints or user triggers."""
         if self._schema_clauses is None:
-            found = set()
-            for word in ("REPLACE", "FAIL"):
-                (used,) = next(
-                    self.conn.execute(
-                        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE sql LIKE ? "
-                        "AND name NOT LIKE '\\_gl\\_%' ESCAPE '\\')",
-                        (f"%{word}%",),
-                    )
-                )
-                if used:
-                    found.add(word)
-            self._schema_clauses = frozenset(found)
+            self._schema_clauses = named_conflicts(self.conn)
         return self._schema_clauses
 
     def bulk(

@@ -57,6 +57,20 @@ def _read_facts(conn: apsw.Connection, cookie: int) -> SchemaFacts:
                        conflicts=frozenset(conflicts))
 
 
+def named_conflicts(conn: apsw.Connection) -> frozenset[str]:
+    """Conflict resolutions (REPLACE, FAIL) named by table constraints or user triggers."""
+    found = set()
+    for word in ("REPLACE", "FAIL"):
+        (used,) = next(conn.execute(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE sql LIKE ? "
+            "AND name NOT LIKE '\\_gl\\_%' ESCAPE '\\')",
+            (f"%{word}%",),
+        ))
+        if used:
+            found.add(word)
+    return frozenset(found)
+
+
 class WritePaths:
     """The path choice and the trigger switch of one session's connection."""
 

@@ -207,7 +207,7 @@ def executescript(session: Session, script: str) -> None:
     transaction: if a statement fails, none of the script's changes remain.
     """
     try:
-        plans = transpile.parse_script(script)
+        plans = transpile.parse_script(script, session.dialect)
     except transpile.TranspileError as exc:
         raise E.from_transpile(exc) from None
     controls = {P.BEGIN, P.COMMIT, P.ROLLBACK, P.SAVEPOINT, P.RELEASE}

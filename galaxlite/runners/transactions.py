@@ -33,11 +33,13 @@ def run_commit(session: Session, plan: P.Plan, params: Params) -> Result:
         except apsw.Error as exc:
             raise statement_error(exc, plan, plan.sql) from None
     session.outer_savepoint = None
+    session.local_settings.clear()  # SET LOCAL ends with the transaction
     return run_read(session, plan, params)
 
 
 def run_rollback(session: Session, plan: P.Plan, params: Params) -> Result:
     session.outer_savepoint = None
+    session.local_settings.clear()
     return run_read(session, plan, params)
 
 

@@ -35,6 +35,8 @@ def version_text(version: P.SnapshotVersion, s: Settings, plan: P.Plan, position
             E.SnapshotError,
             f"i_vers may contain only one single, leading '{s.delimiter}' character", plan,
             position,
+            hint=f"specify snapshot version as [{s.delimiter}]x{s.separator}y{s.separator}z or "
+            f"[{s.delimiter}]label with optional, leading '{s.delimiter}'",
         )
     return text
 
@@ -89,7 +91,7 @@ def bumped(plan: P.Plan, parent: Snapshot, commands: Sequence[P.SnapshotCommand]
         raise error_at(
             E.SnapshotError,
             f"parent has nonstandard version {parent.version}. i_vers cannot be null or empty",
-            plan, position,
+            plan, position, hint="provide custom version using i_vers parameter for new snapshot",
         )
     major, minor, patch = (int(p) for p in parts)
     ops = {c.op for c in commands}

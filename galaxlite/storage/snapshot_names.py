@@ -148,12 +148,18 @@ def qualified(schema: str, name: str) -> str:
     return f"{quote_ident(schema)}.{quote_ident(name)}"
 
 
+PUBLIC = "public"  # openGauss's default schema: SQLite's main database
+
+
 def schema_of(plan: P.Plan, name: P.SnapshotName) -> str:
-    """The schema a written snapshot name is in: only ``main`` holds snapshots."""
-    if name.schema is not None and name.schema.lower() != SCHEMA:
+    """The schema a written snapshot name is in: only ``main`` (alias ``public``) holds
+    snapshots; any other schema is refused, naming that choice."""
+    if name.schema is not None and name.schema.lower() not in (SCHEMA, PUBLIC):
         raise error_at(
             E.NotSupportedError,
-            f"snapshots live in the main database (schema main), not in {name.schema!r}",
+            f'schema "{name.schema}" does not exist: galaxlite keeps every snapshot in one '
+            "schema, public (SQLite's main database); write the name without a schema or as "
+            f"public.{quote_ident(name.name)}",
             plan, name.position,
         )
     return SCHEMA
