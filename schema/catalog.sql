@@ -101,6 +101,16 @@ BEGIN
     SELECT RAISE(ABORT, 'galaxlite: training export records are immutable');
 END;
 
+-- Retention (PURGE HISTORY ... BEFORE VERSION a): per table, the horizon before which row
+-- versions that no tag, snapshot or definition sees were removed; reading such a version is
+-- an error (HistoryPurgedError), never a silently incomplete answer. galaxlite_meta's row
+-- 'history_purged' says that a purge happened (so a dropped galaxlite_purges is damage).
+CREATE TABLE IF NOT EXISTS galaxlite_purges (
+    table_id  INTEGER PRIMARY KEY,
+    horizon   INTEGER NOT NULL,
+    purged_us INTEGER NOT NULL
+);
+
 -- Guards: every catalog is read-only for other clients (Python's sqlite3, the sqlite3 shell,
 -- sqlite-utils, Datasette, ...). Only galaxlite's own statements change them: their guards
 -- call galaxlite_catalog_writer(), an SQL function that only galaxlite connections define
@@ -144,6 +154,21 @@ CREATE TRIGGER IF NOT EXISTS galaxlite_exports_no_delete BEFORE DELETE ON galaxl
 WHEN NOT galaxlite_catalog_writer()
 BEGIN
     SELECT RAISE(ABORT, 'galaxlite: training export records are immutable (the catalog is read-only for other clients)');
+END;
+CREATE TRIGGER IF NOT EXISTS galaxlite_purges_no_insert BEFORE INSERT ON galaxlite_purges
+WHEN NOT galaxlite_catalog_writer()
+BEGIN
+    SELECT RAISE(ABORT, 'galaxlite: purge horizons are recorded only by PURGE HISTORY (the catalog is read-only for other clients)');
+END;
+CREATE TRIGGER IF NOT EXISTS galaxlite_purges_no_update BEFORE UPDATE ON galaxlite_purges
+WHEN NOT galaxlite_catalog_writer()
+BEGIN
+    SELECT RAISE(ABORT, 'galaxlite: purge horizons are recorded only by PURGE HISTORY (the catalog is read-only for other clients)');
+END;
+CREATE TRIGGER IF NOT EXISTS galaxlite_purges_no_delete BEFORE DELETE ON galaxlite_purges
+WHEN NOT galaxlite_catalog_writer()
+BEGIN
+    SELECT RAISE(ABORT, 'galaxlite: purge horizons are recorded only by PURGE HISTORY (the catalog is read-only for other clients)');
 END;
 CREATE TRIGGER IF NOT EXISTS galaxlite_tables_no_insert BEFORE INSERT ON galaxlite_tables
 WHEN NOT galaxlite_catalog_writer()

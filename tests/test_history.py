@@ -325,3 +325,21 @@ def test_cli_diff_gc_info(tmp_path):
     out = ok("gc", path, "--before", "v2", "--vacuum")
     assert "freed 0 row versions" in out and "vacuumed" in out
     assert "history size" in ok("info", path)
+
+
+def test_purge_horizons_are_a_guarded_catalog(tmp_path, plain) -> None:
+    """A plain client can neither forge nor remove a purge horizon without galaxlite noticing:
+    dropping galaxlite_purges after a purge is damage at the next open, not an empty catalog
+    (which would let a purged version read as if it were whole)."""
+    path = tmp_path / "p.db"
+    with galaxlite.Database(path) as db:
+        db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, n)")
+        db.execute("INSERT INTO t (n) VALUES (1)")
+        db.execute("UPDATE t SET n = 2")
+        db.execute("CREATE VERSION TAG 'cut'")
+        db.execute("PURGE HISTORY BEFORE VERSION 'cut'")
+    with pytest.raises(sqlite3.OperationalError, match="galaxlite_catalog_writer"):
+        plain(path).execute("DELETE FROM galaxlite_purges")
+    plain(path).execute("DROP TABLE galaxlite_purges")
+    with pytest.raises(galaxlite.DatabaseError, match="galaxlite_purges is missing"):
+        galaxlite.Database(path)

@@ -50,7 +50,7 @@ def _check_readable(conn: apsw.Connection, filename: str) -> None:
     """A file opened read-only must be a complete galaxlite file: nothing can be created."""
     if filename == ":memory:":
         raise E.NotSupportedError("a read-only database cannot be in memory (nothing could be in it)")
-    missing = [t for t in guards.CATALOGS if not conn.table_exists("main", t)]
+    missing = [t for t in ("galaxlite_tables", "galaxlite_tags", "galaxlite_clock") if not conn.table_exists("main", t)]
     if missing:
         raise E.OperationalError(
             f"cannot open {filename!r} read-only: it has no galaxlite catalog (no table "

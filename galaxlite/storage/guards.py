@@ -114,6 +114,7 @@ _WHAT_IS_LOST = {
     "galaxlite_exports": "the records of the training exports",
     "galaxlite_embedding_columns": "which embedder each column's embeddings come from",
     "db4ai_snapshot": "every snapshot",
+    "galaxlite_purges": "which versions PURGE HISTORY removed (their reads would be incomplete)",
 }
 
 
@@ -230,6 +231,8 @@ def _referred_to(conn: apsw.Connection, catalog: str, present: set[str]) -> bool
         return any(re.fullmatch(r"_gl_[hc]\d+", t) for t in present)
     if catalog == "galaxlite_tags":
         return rows("galaxlite_tables") or rows("galaxlite_exports")
+    if catalog == "galaxlite_purges":
+        return rows("galaxlite_meta", "key = 'history_purged'")
     return True
 
 

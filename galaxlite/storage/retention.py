@@ -30,22 +30,7 @@ from galaxlite.storage import clock
 from galaxlite.storage.table_versions import TableVersion, version_of_row
 from galaxlite.transpile import quote_identifier as q
 
-PURGES = "galaxlite_purges"
-_PURGES_SQL = f"""
-CREATE TABLE IF NOT EXISTS {PURGES} (
-    table_id  INTEGER PRIMARY KEY,
-    horizon   INTEGER NOT NULL,
-    purged_us INTEGER NOT NULL
-);
-""" + "".join(
-    f"""CREATE TRIGGER IF NOT EXISTS {PURGES}_no_{verb.lower()} BEFORE {verb} ON {PURGES}
-WHEN NOT galaxlite_catalog_writer()
-BEGIN
-    SELECT RAISE(ABORT, 'galaxlite: purge horizons are recorded only by PURGE HISTORY (the catalog is read-only for other clients)');
-END;
-"""
-    for verb in ("INSERT", "UPDATE", "DELETE")
-)
+PURGES = "galaxlite_purges"  # (a catalog: schema/catalog.sql)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +96,7 @@ def purge(conn: apsw.Connection, before: int, table_id: int | None = None) -> li
     """Delete the history rows of one table (or all) that no version ``>= before``, no tag and
     no definition can see; record the horizon. Inside the caller's write transaction, with the
     catalog guards open (``catalog_writer``)."""
-    conn.execute(_PURGES_SQL)
+    conn.execute("INSERT OR REPLACE INTO galaxlite_meta (key, value) VALUES ('history_purged', 1)")
     (page_size,) = next(conn.execute("PRAGMA page_size"))
     now = clock.now_us()
     out = []
