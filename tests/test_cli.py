@@ -256,6 +256,7 @@ def test_demo_builds_a_database_and_narrates(tmp_path):
         "FROM docs CHANGES BETWEEN VERSION 'raw' AND VERSION 'clean'",
         "ALTER TABLE docs RENAME COLUMN text TO body",
         "ALTER TABLE reviews ENABLE VERSIONING",
+        "RESTORE TABLE reviews TO VERSION", "SET galaxlite.dialect = 'postgres'",
         "SAMPLE SNAPSHOT corpus@1.1.0 STRATIFY BY label",
         "FOR TRAINING",
         "body: float32[32, 384]",  # sq8 codes decoded by galaxlite.training_batches
@@ -274,7 +275,9 @@ def test_demo_builds_a_database_and_narrates(tmp_path):
         assert db.unversioned_tables() == []
         ((first,),) = db.query("SELECT valid_from FROM galaxlite_tables WHERE name = 'reviews'")
         assert db.query("SELECT verdict FROM reviews AT VERSION ? WHERE doc_id = 1", (first,)) == [("unsure",)]
-        assert db.query("SELECT verdict FROM reviews WHERE doc_id = 1") == [("good",)]
+        assert db.query("SELECT verdict FROM reviews WHERE doc_id = 1") == [("unsure",)]  # RESTOREd
+        assert db.query("SELECT count(*) FROM reviews CHANGES BETWEEN VERSION ? AND VERSION 'train-v1'",
+                        (first,)) == [(0,)]  # the plain UPDATE, then the RESTORE: no net change
         with pytest.raises(galaxlite.TableNotAtVersionError):
             db.query("SELECT * FROM reviews AT VERSION 'clean'")
         assert [s.name for s in db.lineage("corpus_train@1.1.0")] == [

@@ -122,6 +122,7 @@ def run_demo(directory: str | None, fixtures: Path | None, out: TextIO) -> Path:
         snapshots(demo)
         semantic_search(demo)
         plain_client(demo)
+        restore_and_dialect(demo)
         training_export(demo)
         export_again(demo)
         finish(demo, where)
@@ -325,6 +326,18 @@ def plain_client(demo: Demo) -> None:
         [enabled],
         note="the plain client's UPDATE was versioned",
     )
+
+
+def restore_and_dialect(demo: Demo) -> None:
+    demo.step("Undo with RESTORE, speak PostgreSQL",
+              "RESTORE makes a table equal its past as one new version; dialect postgres translates.")
+    (enabled,) = demo.db.query("SELECT min(valid_from) FROM galaxlite_tables WHERE name = 'reviews'")[0]
+    demo.sql("RESTORE TABLE reviews TO VERSION ?", [enabled], note="the plain client's UPDATE undone (and kept in history)")
+    demo.sql("SELECT doc_id, verdict FROM reviews ORDER BY doc_id")
+    demo.sql("SET galaxlite.dialect = 'postgres'")
+    demo.sql("SELECT label, count(*)::text AS n FROM docs WHERE body ILIKE '%MOON%' GROUP BY label ORDER BY label",
+             note="PostgreSQL's ILIKE and :: casts, translated to SQLite by sqlglot")
+    demo.sql("RESET galaxlite.dialect")
 
 
 def training_export(demo: Demo) -> None:
