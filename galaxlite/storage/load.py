@@ -238,16 +238,12 @@ def convert(arr: pa.Array | pa.ChunkedArray, aff: str, column: str, source: Sour
 
 
 def _numbers(arr: pa.Array, aff: str, column: str, source: Source, first_row: int) -> list:
-    try:
-        return arr.cast(pa.int64()).to_pylist() if aff == "INTEGER" else arr.cast(pa.float64()).to_pylist()
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        pass
-    try:
-        values = arr.cast(pa.float64()).to_pylist()
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        values = None
-    if values is not None:  # as SQLite's INTEGER affinity: integral reals become integers
-        return [int(v) if v is not None and v.is_integer() and abs(v) < 2**63 else v for v in values]
+    exact = _cast(arr, pa.int64() if aff == "INTEGER" else pa.float64())
+    if exact is not None:
+        return exact.to_pylist()
+    reals = _cast(arr, pa.float64())
+    if reals is not None:  # as SQLite's INTEGER affinity: integral reals become integers
+        return [int(v) if v is not None and v.is_integer() and abs(v) < 2**63 else v for v in reals.to_pylist()]
     i, v = next(((i, v) for i, v in enumerate(arr.to_pylist()) if not _is_number(v)), (0, None))
     raise E.DataError(
         f"{source.where(first_row + i)}, column {column!r}: {v!r} is not a number "
@@ -256,11 +252,20 @@ def _numbers(arr: pa.Array, aff: str, column: str, source: Source, first_row: in
 
 
 def _is_number(v: str | None) -> bool:
+    return _cast(pa.array([v], pa.string()), pa.float64()) is not None
+
+
+# What Arrow raises for a cast it cannot make (a text that is no number; a type it has no
+# cast for): the value is then reported, not the exception.
+_CAST_REFUSED = (pa.ArrowInvalid, pa.ArrowNotImplementedError)
+
+
+def _cast(arr: pa.Array, to: pa.DataType) -> pa.Array | None:
+    """``arr`` cast to ``to``, or None when Arrow refuses the cast."""
     try:
-        pa.array([v], pa.string()).cast(pa.float64())
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return False
-    return True
+        return arr.cast(to)
+    except _CAST_REFUSED:
+        return None
 
 
 class Inserter:
