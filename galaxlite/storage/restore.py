@@ -6,6 +6,12 @@ updated back to their values then, keys deleted since are inserted again (with t
 The versioning triggers record it like any write, so it is one new version and history
 keeps everything (a restore can itself be undone). Rows unchanged since ``a`` are not
 touched: the cost is the rows changed since.
+
+Rows that took one another's UNIQUE values since ``a`` (a swap, a cycle) cannot be updated
+back one at a time: UPDATE OR IGNORE moves every row whose old values are free, again while
+that frees more (a chain); the rows left are deleted and inserted again with their old
+values (foreign keys to them deferred to the commit). Within one version that leaves the
+same history as the UPDATE would: the old version closed, the new one current.
 """
 
 from __future__ import annotations
@@ -18,6 +24,8 @@ from galaxlite.storage.table_versions import TableVersion, version_at
 from galaxlite.transpile import quote_identifier as q
 
 _WORK = "temp._gl_restore"
+_PENDING = "temp._gl_restore_pending"
+_PASSES = 8  # of UPDATE OR IGNORE: a chain of moves in the wrong order takes one each
 
 
 def schema_differences(now: TableVersion, then: TableVersion | None) -> list[str]:
@@ -70,27 +78,103 @@ def _apply(conn: apsw.Connection, tv: TableVersion) -> int:
         key_cols = [q(k) for k in tv.key_columns]
         keys = [f"_gl_key{i}" for i in range(len(key_cols))]
     key = f"({', '.join(key_cols)})"
-    written = 0
-
-    def rows_of(change: str) -> str:
-        return f"SELECT {', '.join(keys)} FROM {_WORK} WHERE _change = '{change}'"
-
-    conn.execute(f"DELETE FROM {table} WHERE {key} IN ({rows_of('delete')})")
-    written += conn.changes()
-    if writable:
-        cols = ", ".join(q(c) for c in writable)
-        match = " AND ".join(f"w.{k} = {table}.{c}" for k, c in zip(keys, key_cols, strict=True))
-        conn.execute(
-            f"UPDATE {table} SET ({cols}) = (SELECT {', '.join('w.' + q(c) for c in writable)} "
-            f"FROM {_WORK} AS w WHERE w._change = 'update_after' AND {match}) "
-            f"WHERE {key} IN ({rows_of('update_after')})"
-        )
-        written += conn.changes()
+    conn.execute(f"DELETE FROM {table} WHERE {key} IN (SELECT {', '.join(keys)} FROM {_WORK} WHERE _change = 'delete')")
+    written = conn.changes()
+    stuck = bool(writable) and _update(conn, table, writable, key_cols, keys)
     rowid = [tv.key_columns[0]] if tv.rowid_table else []
     # the rowid last: for an INTEGER PRIMARY KEY both name the same value, the last one wins
     into = ", ".join([q(c) for c in writable] + rowid)
     values = ", ".join([q(c) for c in writable] + (["_gl_key0"] if rowid else []))
-    if into:
-        conn.execute(f"INSERT INTO {table} ({into}) SELECT {values} FROM {_WORK} WHERE _change = 'insert'")
-        written += conn.changes()
+    # OR ABORT: a REPLACE declared on a UNIQUE constraint must not delete other rows
+    insert = f"INSERT OR ABORT INTO {table} ({into}) SELECT {values} FROM {_WORK} WHERE _change = 'insert'"
+    if not stuck:
+        if into:
+            conn.execute(insert)
+            written += conn.changes()
+        return written
+    # rows whose old values are held by one another (a swap, a cycle): out, then in again,
+    # after the other rows are back; foreign keys to them are checked at commit
+    deferred = conn.pragma("defer_foreign_keys")
+    conn.pragma("defer_foreign_keys", 1)
+    try:
+        _refuse_cascades(conn, tv, key_cols)
+        conn.execute(f"DELETE FROM {table} WHERE {key} IN (SELECT * FROM {_PENDING})")
+        stuck_rows = conn.changes()
+        conn.execute(f"{insert} OR (_change = 'update_after' AND ({', '.join(keys)}) IN (SELECT * FROM {_PENDING}))")
+        written += conn.changes() - stuck_rows
+    finally:
+        conn.pragma("defer_foreign_keys", deferred)
+        conn.execute(f"DROP TABLE IF EXISTS {_PENDING}")
     return written
+
+
+def _update(conn: apsw.Connection, table: str, writable: list[str], key_cols: list[str], keys: list[str]) -> bool:
+    """UPDATE the changed rows back to their values at the version (counted in ``written``
+    by the caller). UPDATE OR IGNORE skips a row whose old UNIQUE values another changed row
+    still holds; it is tried again once that row moved (a chain), up to ``_PASSES`` times.
+    True when rows are left (a swap or a cycle: none can move first): their keys are in
+    ``_PENDING``."""
+    cols = ", ".join(q(c) for c in writable)
+    match = " AND ".join(f"w.{k} = {table}.{c}" for k, c in zip(keys, key_cols, strict=True))
+    target = f"(SELECT {', '.join('w.' + q(c) for c in writable)} FROM {_WORK} AS w WHERE w._change = 'update_after' AND {match})"
+    key = f"({', '.join(key_cols)})"
+    conn.execute(f"DROP TABLE IF EXISTS {_PENDING}")
+    conn.execute(f"CREATE TABLE {_PENDING} AS SELECT {', '.join(keys)} FROM {_WORK} WHERE _change = 'update_after'")
+    left = _count(conn)
+    same = " AND ".join(
+        f"{table}.{q(c)} IS w.{q(c)} COLLATE BINARY AND typeof({table}.{q(c)}) = typeof(w.{q(c)})" for c in writable
+    )
+    for _ in range(_PASSES):
+        if not left:
+            break
+        conn.execute(f"UPDATE OR IGNORE {table} SET ({cols}) = {target} WHERE {key} IN (SELECT * FROM {_PENDING})")
+        moved = conn.changes()
+        if moved == left:
+            left = 0
+        elif moved:  # forget the rows now back to their old values
+            conn.execute(
+                f"DELETE FROM {_PENDING} WHERE ({', '.join(keys)}) IN (SELECT {', '.join(f'{table}.{c}' for c in key_cols)} "
+                f"FROM {table} JOIN {_WORK} AS w ON w._change = 'update_after' AND {match} WHERE {same})"
+            )
+            left = _count(conn)
+        else:
+            break
+    if left:
+        return True
+    conn.execute(f"DROP TABLE {_PENDING}")
+    return False
+
+
+def _count(conn: apsw.Connection) -> int:
+    return conn.execute(f"SELECT count(*) FROM {_PENDING}").fetchone()[0]
+
+
+def _refuse_cascades(conn: apsw.Connection, tv: TableVersion, key_cols: list[str]) -> None:
+    """NotSupportedError if deleting the pending rows for a moment would fire an ON DELETE
+    action (CASCADE, SET NULL, SET DEFAULT, RESTRICT) of a foreign key on rows that refer to
+    them: those rows would not come back with them."""
+    if not conn.pragma("foreign_keys"):
+        return
+    pending = f"({', '.join('p.' + c for c in key_cols)}) IN (SELECT * FROM {_PENDING})"
+    parent_key = [r[1] for r in sorted(
+        (r for r in conn.execute("SELECT cid, name, pk FROM pragma_table_info(?)", (tv.name,)) if r[2]),
+        key=lambda r: r[2])]
+    children = [n for (n,) in conn.execute("SELECT name FROM sqlite_schema WHERE type = 'table'")]
+    for child in children:
+        fks: dict[int, list[tuple]] = {}
+        for fk_id, _, parent, src, dst, _, on_delete, _ in conn.execute(
+            "SELECT * FROM pragma_foreign_key_list(?)", (child,)
+        ):
+            if parent.lower() == tv.name.lower() and on_delete.upper() != "NO ACTION":
+                fks.setdefault(fk_id, []).append((src, dst, on_delete))
+        for cols in fks.values():
+            dsts = [d for _, d, _ in cols] if all(d for _, d, _ in cols) else parent_key
+            on = " AND ".join(f"c.{q(s)} = p.{q(d)}" for (s, _, _), d in zip(cols, dsts, strict=True))
+            if conn.execute(f"SELECT EXISTS (SELECT 1 FROM {q(child)} AS c JOIN {q(tv.name)} AS p ON {on} WHERE {pending})").fetchone()[0]:
+                src = ", ".join(s for s, _, _ in cols)
+                raise E.NotSupportedError(
+                    f"cannot restore table {tv.name!r}: some of its rows took one another's UNIQUE values "
+                    f"since (a swap or a cycle), so they are deleted and inserted again, and the foreign key "
+                    f"{child}({src}) ON DELETE {cols[0][2]} would change the rows of {child!r} that refer to "
+                    "them; move one of the values aside with an UPDATE first, then restore"
+                )
