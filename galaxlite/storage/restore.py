@@ -80,6 +80,9 @@ def _apply(conn: apsw.Connection, tv: TableVersion) -> int:
     key = f"({', '.join(key_cols)})"
     conn.execute(f"DELETE FROM {table} WHERE {key} IN (SELECT {', '.join(keys)} FROM {_WORK} WHERE _change = 'delete')")
     written = conn.changes()
+    if writable:
+        (updated,) = conn.execute(f"SELECT count(*) FROM {_WORK} WHERE _change = 'update_after'").fetchone()
+        written += updated
     stuck = bool(writable) and _update(conn, table, writable, key_cols, keys)
     rowid = [tv.key_columns[0]] if tv.rowid_table else []
     # the rowid last: for an INTEGER PRIMARY KEY both name the same value, the last one wins
@@ -109,8 +112,7 @@ def _apply(conn: apsw.Connection, tv: TableVersion) -> int:
 
 
 def _update(conn: apsw.Connection, table: str, writable: list[str], key_cols: list[str], keys: list[str]) -> bool:
-    """UPDATE the changed rows back to their values at the version (counted in ``written``
-    by the caller). UPDATE OR IGNORE skips a row whose old UNIQUE values another changed row
+    """UPDATE the changed rows back to their values at the version. UPDATE OR IGNORE skips a row whose old UNIQUE values another changed row
     still holds; it is tried again once that row moved (a chain), up to ``_PASSES`` times.
     True when rows are left (a swap or a cycle: none can move first): their keys are in
     ``_PENDING``."""
