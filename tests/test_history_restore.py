@@ -173,19 +173,25 @@ def swap_emails(db: galaxlite.Database, table: str = "u") -> None:
         db.execute(f"UPDATE {table} SET email = 'y' WHERE id = 1")
 
 
-def test_a_long_chain_and_a_declared_replace(db: galaxlite.Database) -> None:
-    """A shift of 40 UNIQUE values (longer than the UPDATE passes) comes back; a UNIQUE
-    declared ON CONFLICT REPLACE does not make the restore delete rows."""
+@pytest.mark.parametrize("children", [False, True])
+def test_a_long_chain_and_a_declared_replace(db: galaxlite.Database, children: bool) -> None:
+    """A shift of 40 UNIQUE values (a chain longer than the first UPDATE passes) comes back;
+    with children that cascade, by every pass it takes (none deleted); a UNIQUE declared ON
+    CONFLICT REPLACE does not make the restore delete rows."""
     db.execute("CREATE TABLE u (id INTEGER PRIMARY KEY, pos INTEGER UNIQUE ON CONFLICT REPLACE, email TEXT)")
     db.executemany("INSERT INTO u VALUES (?, ?, ?)", [(i, i, f"e{i}") for i in range(40)])
+    if children:
+        db.execute("CREATE TABLE c (id INTEGER PRIMARY KEY, u INTEGER REFERENCES u (id) ON DELETE CASCADE)")
+        db.executemany("INSERT INTO c VALUES (?, ?)", [(i, i) for i in range(40)])
     db.create_tag("a")
     then = db.query("SELECT * FROM u ORDER BY id")
-    for i in range(39, -1, -1):  # each row to the next position, from the top down
-        db.execute("UPDATE u SET pos = pos + 1 WHERE id = ?", (i,))
-    db.execute("UPDATE u SET pos = 0 WHERE id = 39")  # and the last one round to the start
-    db.execute("RESTORE TABLE u TO VERSION 'a'")
+    for i in range(40):  # each row to the position before, from the bottom up
+        db.execute("UPDATE u SET pos = pos - 1 WHERE id = ?", (i,))
+    assert db.execute("RESTORE TABLE u TO VERSION 'a'").rowcount == 40
     assert db.query("SELECT * FROM u ORDER BY id") == then
     assert db.query("SELECT count(*) FROM u CHANGES BETWEEN VERSION 'a' AND VERSION ?", (db.version,)) == [(0,)]
+    if children:
+        assert db.query("SELECT count(*) FROM c") == [(40,)]
 
 
 def test_swapped_parents_keep_their_children(db: galaxlite.Database) -> None:

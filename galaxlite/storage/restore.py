@@ -67,6 +67,7 @@ def restore_table(conn: apsw.Connection, now: TableVersion, version: int, curren
         return _apply(conn, now)
     finally:
         conn.execute(f"DROP TABLE IF EXISTS {_WORK}")
+        conn.execute(f"DROP TABLE IF EXISTS {_PENDING}")
 
 
 def _apply(conn: apsw.Connection, tv: TableVersion) -> int:
@@ -80,17 +81,25 @@ def _apply(conn: apsw.Connection, tv: TableVersion) -> int:
     key = f"({', '.join(key_cols)})"
     conn.execute(f"DELETE FROM {table} WHERE {key} IN (SELECT {', '.join(keys)} FROM {_WORK} WHERE _change = 'delete')")
     written = conn.changes()
-    if writable:
-        (updated,) = conn.execute(f"SELECT count(*) FROM {_WORK} WHERE _change = 'update_after'").fetchone()
-        written += updated
-    stuck = bool(writable) and _update(conn, table, writable, key_cols, keys)
+    moves = _Moves(conn, table, writable, key_cols, keys) if writable else None
+    written += moves.left if moves else 0
+    left = moves.run(_PASSES) if moves else 0
     rowid = [tv.key_columns[0]] if tv.rowid_table else []
     # the rowid last: for an INTEGER PRIMARY KEY both name the same value, the last one wins
     into = ", ".join([q(c) for c in writable] + rowid)
     values = ", ".join([q(c) for c in writable] + (["_gl_key0"] if rowid else []))
     # OR ABORT: a REPLACE declared on a UNIQUE constraint must not delete other rows
     insert = f"INSERT OR ABORT INTO {table} ({into}) SELECT {values} FROM {_WORK} WHERE _change = 'insert'"
-    if not stuck:
+    if left and _delete_action(conn, tv, key_cols):
+        left = moves.run(None)  # every pass it takes, rather than delete rows others refer to
+        if left and (action := _delete_action(conn, tv, key_cols)):
+            raise E.NotSupportedError(
+                f"cannot restore table {tv.name!r}: some of its rows took one another's UNIQUE values "
+                f"since (a swap or a cycle), so they would be deleted and inserted again, and the foreign "
+                f"key {action} would change the rows that refer to them; move one of the values aside "
+                "with an UPDATE first, then restore"
+            )
+    if not left:
         if into:
             conn.execute(insert)
             written += conn.changes()
@@ -100,63 +109,67 @@ def _apply(conn: apsw.Connection, tv: TableVersion) -> int:
     deferred = conn.pragma("defer_foreign_keys")
     conn.pragma("defer_foreign_keys", 1)
     try:
-        _refuse_cascades(conn, tv, key_cols)
         conn.execute(f"DELETE FROM {table} WHERE {key} IN (SELECT * FROM {_PENDING})")
-        stuck_rows = conn.changes()
+        stuck = conn.changes()
         conn.execute(f"{insert} OR (_change = 'update_after' AND ({', '.join(keys)}) IN (SELECT * FROM {_PENDING}))")
-        written += conn.changes() - stuck_rows
+        written += conn.changes() - stuck
     finally:
         conn.pragma("defer_foreign_keys", deferred)
-        conn.execute(f"DROP TABLE IF EXISTS {_PENDING}")
     return written
 
 
-def _update(conn: apsw.Connection, table: str, writable: list[str], key_cols: list[str], keys: list[str]) -> bool:
-    """UPDATE the changed rows back to their values at the version. UPDATE OR IGNORE skips a row whose old UNIQUE values another changed row
-    still holds; it is tried again once that row moved (a chain), up to ``_PASSES`` times.
-    True when rows are left (a swap or a cycle: none can move first): their keys are in
-    ``_PENDING``."""
-    cols = ", ".join(q(c) for c in writable)
-    match = " AND ".join(f"w.{k} = {table}.{c}" for k, c in zip(keys, key_cols, strict=True))
-    target = f"(SELECT {', '.join('w.' + q(c) for c in writable)} FROM {_WORK} AS w WHERE w._change = 'update_after' AND {match})"
-    key = f"({', '.join(key_cols)})"
-    conn.execute(f"DROP TABLE IF EXISTS {_PENDING}")
-    conn.execute(f"CREATE TABLE {_PENDING} AS SELECT {', '.join(keys)} FROM {_WORK} WHERE _change = 'update_after'")
-    left = _count(conn)
-    same = " AND ".join(
-        f"{table}.{q(c)} IS w.{q(c)} COLLATE BINARY AND typeof({table}.{q(c)}) = typeof(w.{q(c)})" for c in writable
-    )
-    for _ in range(_PASSES):
-        if not left:
-            break
-        conn.execute(f"UPDATE OR IGNORE {table} SET ({cols}) = {target} WHERE {key} IN (SELECT * FROM {_PENDING})")
-        moved = conn.changes()
-        if moved == left:
-            left = 0
-        elif moved:  # forget the rows now back to their old values
-            conn.execute(
-                f"DELETE FROM {_PENDING} WHERE ({', '.join(keys)}) IN (SELECT {', '.join(f'{table}.{c}' for c in key_cols)} "
-                f"FROM {table} JOIN {_WORK} AS w ON w._change = 'update_after' AND {match} WHERE {same})"
-            )
-            left = _count(conn)
-        else:
-            break
-    if left:
-        return True
-    conn.execute(f"DROP TABLE {_PENDING}")
-    return False
+class _Moves:
+    """The changed rows, UPDATEd back to their values at the version.
+
+    UPDATE OR IGNORE skips a row whose old UNIQUE values another changed row still holds; it
+    is tried again once that row moved (a chain). ``left``: how many rows are still to move,
+    their keys in ``_PENDING`` (dropped with ``_WORK``'s other temporary tables by the caller)."""
+
+    def __init__(self, conn: apsw.Connection, table: str, writable: list[str], key_cols: list[str], keys: list[str]):
+        self.conn = conn
+        match = " AND ".join(f"w.{k} = {table}.{c}" for k, c in zip(keys, key_cols, strict=True))
+        target = f"SELECT {', '.join('w.' + q(c) for c in writable)} FROM {_WORK} AS w WHERE w._change = 'update_after' AND {match}"
+        self.update = (
+            f"UPDATE OR IGNORE {table} SET ({', '.join(q(c) for c in writable)}) = ({target}) "
+            f"WHERE ({', '.join(key_cols)}) IN (SELECT * FROM {_PENDING})"
+        )
+        same = " AND ".join(
+            f"{table}.{q(c)} IS w.{q(c)} COLLATE BINARY AND typeof({table}.{q(c)}) = typeof(w.{q(c)})" for c in writable
+        )
+        self.forget = (  # the rows now back to their old values
+            f"DELETE FROM {_PENDING} WHERE ({', '.join(keys)}) IN (SELECT {', '.join(f'{table}.{c}' for c in key_cols)} "
+            f"FROM {table} JOIN {_WORK} AS w ON w._change = 'update_after' AND {match} WHERE {same})"
+        )
+        conn.execute(f"DROP TABLE IF EXISTS {_PENDING}")
+        conn.execute(f"CREATE TABLE {_PENDING} AS SELECT {', '.join(keys)} FROM {_WORK} WHERE _change = 'update_after'")
+        self.left = self._count()
+
+    def run(self, passes: int | None) -> int:
+        """Up to ``passes`` UPDATEs (None: while one moves a row); the rows left."""
+        done = 0
+        while self.left and (passes is None or done < passes):
+            done += 1
+            self.conn.execute(self.update)
+            moved = self.conn.changes()
+            if not moved:
+                break
+            if moved == self.left:
+                self.left = 0
+            else:
+                self.conn.execute(self.forget)
+                self.left = self._count()
+        return self.left
+
+    def _count(self) -> int:
+        return self.conn.execute(f"SELECT count(*) FROM {_PENDING}").fetchone()[0]
 
 
-def _count(conn: apsw.Connection) -> int:
-    return conn.execute(f"SELECT count(*) FROM {_PENDING}").fetchone()[0]
-
-
-def _refuse_cascades(conn: apsw.Connection, tv: TableVersion, key_cols: list[str]) -> None:
-    """NotSupportedError if deleting the pending rows for a moment would fire an ON DELETE
-    action (CASCADE, SET NULL, SET DEFAULT, RESTRICT) of a foreign key on rows that refer to
-    them: those rows would not come back with them."""
+def _delete_action(conn: apsw.Connection, tv: TableVersion, key_cols: list[str]) -> str | None:
+    """The foreign key (``child(columns) ON DELETE action``) whose action (CASCADE, SET NULL,
+    SET DEFAULT, RESTRICT) deleting the pending rows for a moment would fire on rows that
+    refer to them, if any: those rows would not come back with them."""
     if not conn.pragma("foreign_keys"):
-        return
+        return None
     pending = f"({', '.join('p.' + c for c in key_cols)}) IN (SELECT * FROM {_PENDING})"
     parent_key = [r[1] for r in sorted(
         (r for r in conn.execute("SELECT cid, name, pk FROM pragma_table_info(?)", (tv.name,)) if r[2]),
@@ -172,11 +185,7 @@ def _refuse_cascades(conn: apsw.Connection, tv: TableVersion, key_cols: list[str
         for cols in fks.values():
             dsts = [d for _, d, _ in cols] if all(d for _, d, _ in cols) else parent_key
             on = " AND ".join(f"c.{q(s)} = p.{q(d)}" for (s, _, _), d in zip(cols, dsts, strict=True))
-            if conn.execute(f"SELECT EXISTS (SELECT 1 FROM {q(child)} AS c JOIN {q(tv.name)} AS p ON {on} WHERE {pending})").fetchone()[0]:
-                src = ", ".join(s for s, _, _ in cols)
-                raise E.NotSupportedError(
-                    f"cannot restore table {tv.name!r}: some of its rows took one another's UNIQUE values "
-                    f"since (a swap or a cycle), so they are deleted and inserted again, and the foreign key "
-                    f"{child}({src}) ON DELETE {cols[0][2]} would change the rows of {child!r} that refer to "
-                    "them; move one of the values aside with an UPDATE first, then restore"
-                )
+            if conn.execute(f"SELECT EXISTS (SELECT 1 FROM {q(child)} AS c JOIN {q(tv.name)} AS p ON {on} "
+                            f"WHERE {pending})").fetchone()[0]:
+                return f"{child}({', '.join(s for s, _, _ in cols)}) ON DELETE {cols[0][2]}"
+    return None
