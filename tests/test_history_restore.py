@@ -227,3 +227,21 @@ def test_swapped_parents_with_cascading_children_are_refused(db: galaxlite.Datab
     db.execute("RESTORE TABLE u TO VERSION 'a'")
     assert db.query("SELECT * FROM u ORDER BY id") == [(1, "x"), (2, "y")]
     assert db.query("SELECT * FROM orders") == [(10, 1)]
+
+
+def test_swapped_values_that_children_follow_on_update_are_refused(db: galaxlite.Database) -> None:
+    """Children referring to the swapped UNIQUE column ON UPDATE CASCADE would follow an UPDATE
+    but not a delete and insert: refused by name; a key referred to ON UPDATE CASCADE is fine."""
+    db.execute("CREATE TABLE u (id INTEGER PRIMARY KEY, email TEXT NOT NULL UNIQUE)")
+    db.execute("CREATE TABLE mail (id INTEGER PRIMARY KEY, email TEXT REFERENCES u (email) ON UPDATE CASCADE)")
+    db.execute("CREATE TABLE owner (id INTEGER PRIMARY KEY, u INTEGER REFERENCES u (id) ON UPDATE CASCADE)")
+    db.execute("INSERT INTO u VALUES (1, 'x'), (2, 'y')")
+    db.execute("INSERT INTO owner VALUES (10, 1)")
+    db.create_tag("a")
+    swap_emails(db)
+    db.execute("RESTORE TABLE u TO VERSION 'a'")  # owner refers to the key, which never changes
+    assert db.query("SELECT * FROM u ORDER BY id") == [(1, "x"), (2, "y")]
+    swap_emails(db)
+    db.execute("INSERT INTO mail VALUES (20, 'y')")  # refers to row 1 (email 'y' now)
+    with pytest.raises(galaxlite.NotSupportedError, match=r"mail\(email\) ON UPDATE CASCADE"):
+        db.execute("RESTORE TABLE u TO VERSION 'a'")

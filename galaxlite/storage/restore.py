@@ -165,9 +165,11 @@ class _Moves:
 
 
 def _delete_action(conn: apsw.Connection, tv: TableVersion, key_cols: list[str]) -> str | None:
-    """The foreign key (``child(columns) ON DELETE action``) whose action (CASCADE, SET NULL,
-    SET DEFAULT, RESTRICT) deleting the pending rows for a moment would fire on rows that
-    refer to them, if any: those rows would not come back with them."""
+    """The foreign key (``child(columns) ON DELETE|UPDATE action``) whose action deleting the
+    pending rows for a moment and inserting them again would fire, or fail to fire, on rows
+    that refer to them, if any: ON DELETE CASCADE, SET NULL, SET DEFAULT or RESTRICT (the
+    rows would not come back), or an ON UPDATE action on columns other than the primary key
+    (an UPDATE would have carried the referring rows along)."""
     if not conn.pragma("foreign_keys"):
         return None
     pending = f"({', '.join('p.' + c for c in key_cols)}) IN (SELECT * FROM {_PENDING})"
@@ -177,15 +179,22 @@ def _delete_action(conn: apsw.Connection, tv: TableVersion, key_cols: list[str])
     children = [n for (n,) in conn.execute("SELECT name FROM sqlite_schema WHERE type = 'table'")]
     for child in children:
         fks: dict[int, list[tuple]] = {}
-        for fk_id, _, parent, src, dst, _, on_delete, _ in conn.execute(
+        for fk_id, _, parent, src, dst, on_update, on_delete, _ in conn.execute(
             "SELECT * FROM pragma_foreign_key_list(?)", (child,)
         ):
-            if parent.lower() == tv.name.lower() and on_delete.upper() != "NO ACTION":
-                fks.setdefault(fk_id, []).append((src, dst, on_delete))
+            if parent.lower() == tv.name.lower():
+                fks.setdefault(fk_id, []).append((src, dst or None, on_update.upper(), on_delete.upper()))
         for cols in fks.values():
-            dsts = [d for _, d, _ in cols] if all(d for _, d, _ in cols) else parent_key
-            on = " AND ".join(f"c.{q(s)} = p.{q(d)}" for (s, _, _), d in zip(cols, dsts, strict=True))
+            dsts = [d for _, d, _, _ in cols] if all(d for _, d, _, _ in cols) else parent_key
+            _, _, on_update, on_delete = cols[0]
+            if on_delete != "NO ACTION":
+                action = f"ON DELETE {on_delete}"
+            elif on_update != "NO ACTION" and {d.lower() for d in dsts} - {k.lower() for k in parent_key}:
+                action = f"ON UPDATE {on_update}"
+            else:
+                continue
+            on = " AND ".join(f"c.{q(s)} = p.{q(d)}" for (s, _, _, _), d in zip(cols, dsts, strict=True))
             if conn.execute(f"SELECT EXISTS (SELECT 1 FROM {q(child)} AS c JOIN {q(tv.name)} AS p ON {on} "
                             f"WHERE {pending})").fetchone()[0]:
-                return f"{child}({', '.join(s for s, _, _ in cols)}) ON DELETE {cols[0][2]}"
+                return f"{child}({', '.join(c[0] for c in cols)}) {action}"
     return None
