@@ -4,8 +4,10 @@ FROM a CSV / Parquet file against plain ``executemany`` of the same parsed rows.
 Usage:
     python benchmarks/bench_history.py [--rows 1000000] [--quick] [--repeat 5] [--dir DIR]
 
-* **diff**: a versioned table of ``--rows`` rows (BULK INSERT ... SELECT), tag ``a``, an
-  UPDATE of 1 % of the rows at random ids, tag ``b``; galaxlite reads
+* **diff**: a versioned table of ``--rows`` rows, tag ``a``, an UPDATE of 1 % of the rows
+  at random ids, tag ``b``; the table bulk-loaded (BULK INSERT ... SELECT: one range row, so
+  the companion holds only the updated rows) and written row by row (small inserts: every row
+  has a companion row, which the diff scans; the notes give that scan's share); galaxlite reads
   ``SELECT * FROM t CHANGES BETWEEN VERSION 'a' AND VERSION 'b'`` (every row fetched). Plain:
   two plain copies of the table (as at ``a`` and at ``b``) in one plain file, and the rows
   of ``b EXCEPT a`` plus ``a EXCEPT b`` — what one does without history. Goal: proportional
@@ -35,13 +37,17 @@ LOAD_GOAL = 1.2
 DIFF_SQL = "SELECT * FROM t CHANGES BETWEEN VERSION 'a' AND VERSION 'b'"
 
 
+def fill_row_by_row(db, rows: int) -> None:
+    """``t`` written by small inserts (60 rows per ``executemany``, under the bulk path's
+    64): every row has a companion row, as after a stream of small writes."""
+    db.execute(C.CREATE_TABLE)
+    with db.transaction():
+        for start in range(1, rows + 1, 60):
+            db.executemany(C.INSERT, C.make_rows(min(60, rows + 1 - start), start))
+
+
 def diff_lines(folder: Path, rows: int, repeat: int) -> tuple[list[C.Line], list[str]]:
-    db = C.open_ours(folder / "diff.db")
-    C.fill_ours(db, rows)
-    db.create_tag("a")
     ids = random.Random(7).sample(range(1, rows + 1), rows // 100)
-    db.executemany("UPDATE t SET score = score + 1, name = name || '!' WHERE id = ?", [(i,) for i in ids])
-    db.create_tag("b")
     plain = C.open_plain(folder / "plain.db")
     plain.execute(C.CREATE_TABLE.replace("TABLE t", "TABLE a"))
     plain.execute(C.CREATE_TABLE.replace("TABLE t", "TABLE b"))
@@ -50,19 +56,44 @@ def diff_lines(folder: Path, rows: int, repeat: int) -> tuple[list[C.Line], list
         plain.execute("INSERT INTO b SELECT * FROM a")
         plain.executemany("UPDATE b SET score = score + 1, name = name || '!' WHERE id = ?", [(i,) for i in ids])
     C.checkpoint(plain)
-    C.checkpoint(C.raw(db))
     expected = 2 * len(ids)
-    assert len(db.query(DIFF_SQL)) == expected
     plain_sql = "SELECT * FROM b EXCEPT SELECT * FROM a UNION ALL SELECT * FROM (SELECT * FROM a EXCEPT SELECT * FROM b)"
     assert len(plain.execute(plain_sql).fetchall()) == expected
-    t_ours, t_plain = C.compare(lambda: db.query(DIFF_SQL), lambda: plain.execute(plain_sql).fetchall(), repeat)
-    plan = [r[3] for r in db.query("EXPLAIN QUERY PLAN " + DIFF_SQL)]
-    notes = ["EXPLAIN QUERY PLAN of the CHANGES BETWEEN query (scans and searches):"]
-    notes += [f"    {p}" for p in plan if p.startswith(("SCAN", "SEARCH"))]
-    db.close()
+    out, notes = [], []
+    for how, fill in (("bulk-loaded", C.fill_ours), ("written row by row", fill_row_by_row)):
+        db = C.open_ours(folder / f"diff-{how.split()[0]}.db")
+        fill(db, rows)
+        db.create_tag("a")
+        db.executemany("UPDATE t SET score = score + 1, name = name || '!' WHERE id = ?", [(i,) for i in ids])
+        db.create_tag("b")
+        C.checkpoint(C.raw(db))
+        assert len(db.query(DIFF_SQL)) == expected
+        t_ours, t_plain = C.compare(lambda db=db: db.query(DIFF_SQL), lambda: plain.execute(plain_sql).fetchall(), repeat)
+        what = f"diff, {rows:,} rows {how}, 1 % updated ({expected:,} change rows)"
+        out.append(C.compared_line(what, t_ours, t_plain, None, unit="ms"))
+        notes += scan_share(db, how, t_ours)
+        db.close()
     plain.close()
-    what = f"diff, {rows:,} rows, 1 % updated ({expected:,} change rows)"
-    return [C.compared_line(what, t_ours, t_plain, None, unit="ms")], notes
+    return out, notes
+
+
+def scan_share(db, how: str, t_diff: list[float]) -> list[str]:
+    """How much of the diff the companion's scan (its rows that started between the two
+    versions, no valid_from index) costs, and the query plan."""
+    conn = C.raw(db)
+    (companion,) = conn.execute("SELECT companion FROM galaxlite_tables WHERE name = 't'").fetchone()
+    a, b = db.tag_version("a"), db.tag_version("b")
+    scan = f"SELECT count(*) FROM {companion} WHERE valid_from > {a} AND valid_from <= {b}"
+    t_scan = [C.timed(lambda: conn.execute(scan).fetchall()) for _ in range(len(t_diff))]
+    (size,) = conn.execute(f"SELECT count(*) FROM {companion}").fetchone()
+    notes = [f"diff of the table {how}: its companion has {size:,} rows; scanning it takes "
+             f"{C.median(t_scan) * 1000:.1f} ms of the diff's {C.median(t_diff) * 1000:.1f} ms "
+             f"({C.median(t_scan) / C.median(t_diff):.0%})"]
+    if how == "bulk-loaded":
+        notes.append("EXPLAIN QUERY PLAN of the CHANGES BETWEEN query (scans and searches):")
+        plan = [r[3] for r in db.query("EXPLAIN QUERY PLAN " + DIFF_SQL)]
+        notes += [f"    {p}" for p in plan if p.startswith(("SCAN", "SEARCH"))]
+    return notes
 
 
 def write_files(folder: Path, rows: int) -> tuple[Path, Path]:

@@ -250,13 +250,16 @@ def test_demo_builds_a_database_and_narrates(tmp_path):
     target = tmp_path / "demo"
     out = ok("demo", str(target))
     for expected in (
-        "BULK INSERT INTO docs",
+        "BULK INSERT INTO docs FROM '", "200 rows changed",  # the fixture's docs.csv
         "CREATE VERSION TAG 'raw'",
         "AT VERSION 'raw' AS past JOIN docs AS now",
         "FROM docs CHANGES BETWEEN VERSION 'raw' AND VERSION 'clean'",
         "ALTER TABLE docs RENAME COLUMN text TO body",
         "ALTER TABLE reviews ENABLE VERSIONING",
         "RESTORE TABLE reviews TO VERSION", "SET galaxlite.dialect = 'postgres'",
+        "con.row_factory = sqlite3.Row", "('cooking', ['id', 'label'])",  # galaxlite.connect's habits
+        "PURGE HISTORY BEFORE VERSION 'reviewed'", "HistoryPurgedError: the history of table 'reviews'",
+        f"galaxlite browse {target}",
         "SAMPLE SNAPSHOT corpus@1.1.0 STRATIFY BY label",
         "FOR TRAINING",
         "body: float32[32, 384]",  # sq8 codes decoded by galaxlite.training_batches
@@ -264,7 +267,7 @@ def test_demo_builds_a_database_and_narrates(tmp_path):
     ):
         assert expected in out, expected
     with galaxlite.Database(target) as db:
-        assert [t.name for t in db.tags()] == ["raw", "clean", "split", "train-v1"]
+        assert [t.name for t in db.tags()] == ["raw", "clean", "split", "reviewed", "train-v1"]
         tables = ["docs", "labels", "reviews"]  # exported at tag time, again, and at rabitq4
         assert [(e.table, e.precision, e.seed) for e in db.exports("train-v1")] == [
             *((t, "sq8", 42) for t in tables), *((t, "sq8", 42) for t in tables),
@@ -274,10 +277,13 @@ def test_demo_builds_a_database_and_narrates(tmp_path):
         # the plain client's table, versioned by ENABLE VERSIONING, and its UPDATE after it
         assert db.unversioned_tables() == []
         ((first,),) = db.query("SELECT valid_from FROM galaxlite_tables WHERE name = 'reviews'")
-        assert db.query("SELECT verdict FROM reviews AT VERSION ? WHERE doc_id = 1", (first,)) == [("unsure",)]
         assert db.query("SELECT verdict FROM reviews WHERE doc_id = 1") == [("unsure",)]  # RESTOREd
-        assert db.query("SELECT count(*) FROM reviews CHANGES BETWEEN VERSION ? AND VERSION 'train-v1'",
-                        (first,)) == [(0,)]  # the plain UPDATE, then the RESTORE: no net change
+        # the plain UPDATE, then the RESTORE, both seen by no tag: purged before 'reviewed'
+        assert db.query("SELECT count(*) FROM reviews CHANGES BETWEEN VERSION 'reviewed' AND VERSION 'train-v1'"
+                        ) == [(0,)]
+        with pytest.raises(galaxlite.HistoryPurgedError):
+            db.query("SELECT verdict FROM reviews AT VERSION ? WHERE doc_id = 1", (first,))
+        assert {h.table: h.horizon for h in db.history_sizes()}["docs"] == db.tag_version("reviewed")
         with pytest.raises(galaxlite.TableNotAtVersionError):
             db.query("SELECT * FROM reviews AT VERSION 'clean'")
         assert [s.name for s in db.lineage("corpus_train@1.1.0")] == [

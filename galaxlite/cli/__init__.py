@@ -16,7 +16,9 @@ and the ``galaxlite.*`` functions). Its modules import in one direction:
     galaxlite.cli.output     what is printed: result sets, catalog listings, ``galaxlite info``
     galaxlite.cli.running    opening a database, running a script, Ctrl-C     (imports output)
     galaxlite.cli.shell      ``galaxlite shell``: the read-eval-print loop (imports output, running)
-    galaxlite.cli.demo       ``galaxlite demo``: the narrated tour               (imports output)
+    galaxlite.cli.narration  the demo's narrator: steps, SQL, results           (imports output)
+    galaxlite.cli.demo_history, galaxlite.cli.demo   ``galaxlite demo``: the narrated tour
+                                                                 (import narration, output)
     galaxlite.cli.commands   the click group and its commands           (imports those above)
     galaxlite.cli.maintenance, galaxlite.cli.browse   more commands          (import commands)
     galaxlite.cli            the entry point                                 (imports commands)

@@ -6,25 +6,30 @@ directory afterwards, for ``galaxlite shell DIR`` or ``galaxlite info DIR``.
 The demo's data, ``fixtures/demo`` in the repository, installs as the package
 ``galaxlite.demo_data`` and is read through ``importlib.resources``, so the demo runs from an
 installed wheel as from the checkout. Results print with ``galaxlite.cli.output``, as
-``galaxlite query`` prints them.
+``galaxlite query`` prints them (``galaxlite.cli.narration``); the history-as-data steps are
+in ``galaxlite.cli.demo_history``.
 """
 
 from __future__ import annotations
 
 import csv
-import subprocess
-import sys
 import tempfile
-from collections.abc import Sequence
 from importlib.resources import files
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 import click
 
 import galaxlite
 from galaxlite import Database, errors
-from galaxlite.cli.output import table_lines, tag_rows, write_result
+from galaxlite.cli.demo_history import (
+    keep_it_small,
+    like_sqlite3,
+    restore_and_dialect,
+    what_changed,
+)
+from galaxlite.cli.narration import Demo, run_plain
+from galaxlite.cli.output import table_lines, tag_rows
 from galaxlite.database import DATABASE_FILE
 
 # fixtures/demo in the repository; installed as the package galaxlite.demo_data
@@ -57,64 +62,18 @@ def prepare_directory(directory: str | None) -> Path:
     return path.resolve()
 
 
-class Demo:
-    """Prints steps, SQL and results while running them on one database."""
-
-    def __init__(self, db: Database, out: TextIO):
-        self.db = db
-        self.out = out
-        self.steps = 0
-
-    def echo(self, text: str = "", **style: Any) -> None:
-        click.secho(text, file=self.out, **style)
-
-    def step(self, title: str, why: str) -> None:
-        self.steps += 1
-        self.echo()
-        self.echo(f"{self.steps}. {title}", bold=True)
-        self.echo(f"   {why}", dim=True)
-
-    def show_sql(self, sql: str, note: str | None = None) -> None:
-        lines = sql.splitlines()
-        self.echo(f"sql> {lines[0]}", fg="cyan")
-        for line in lines[1:]:
-            self.echo(f"...> {line}", fg="cyan")
-        if note:
-            self.echo(f"     -- {note}", dim=True)
-
-    def sql(self, sql: str, params: Sequence[Any] | None = None, note: str | None = None) -> Any:
-        """Show ``sql``, run it, show its result; returns the first value of the first row."""
-        self.show_sql(sql, note)
-        result = self.db.execute(sql, params)
-        description = result.description
-        rows = result.fetchall() if description is not None else []
-        if description is not None:
-            for line in table_lines([d[0] for d in description], rows):
-                self.echo(line)
-        else:
-            write_result(self.out, result, "table")
-        return rows[0][0] if rows else None
-
-    def many(self, sql: str, rows: list[tuple], note: str) -> None:
-        """Show ``sql``, run it once per row (one version), show the count."""
-        self.show_sql(sql, note)
-        result = self.db.executemany(sql, rows)
-        n = result.rowcount
-        self.echo(f"{n} row{'' if n == 1 else 's'} changed")
-
-
 def run_demo(directory: str | None, fixtures: Path | None, out: TextIO) -> Path:
     """Build the demo database in ``directory`` and narrate; returns the directory."""
     data = fixtures or DEFAULT_FIXTURES
     if not (data / "docs.csv").is_file():
         raise errors.InterfaceError(f"the demo data is not in {str(data)!r}: give --fixtures DIR")
-    docs, labels = read_csv(data / "docs.csv"), read_csv(data / "labels.csv")
+    labels = read_csv(data / "labels.csv")
     corrections = read_csv(data / "corrections.csv")
     where = prepare_directory(directory)
     click.secho(f"galaxlite demo: building a database in {where}", file=out, bold=True)
     with Database(where) as db:
         demo = Demo(db, out)
-        load(demo, docs, labels)
+        load(demo, data / "docs.csv", labels)
         clean(demo, corrections)
         time_travel(demo)
         what_changed(demo)
@@ -122,30 +81,30 @@ def run_demo(directory: str | None, fixtures: Path | None, out: TextIO) -> Path:
         snapshots(demo)
         semantic_search(demo)
         plain_client(demo)
-        restore_and_dialect(demo)
+        like_sqlite3(demo)
+        keep_it_small(demo, restore_and_dialect(demo))
         training_export(demo)
         export_again(demo)
         finish(demo, where)
     return where
 
 
-def load(demo: Demo, docs: list[dict[str, str]], labels: list[dict[str, str]]) -> None:
+def load(demo: Demo, docs: Path, labels: list[dict[str, str]]) -> None:
     demo.step("Create tables", "Every ordinary table is versioned; it still looks like a plain table.")
     demo.sql("CREATE TABLE labels (name TEXT PRIMARY KEY, description TEXT)")
     demo.sql(
         "CREATE TABLE docs (id INTEGER PRIMARY KEY, text TEXT NOT NULL,\n"
         "                   label TEXT NOT NULL REFERENCES labels (name), source TEXT)"
     )
-    demo.step("Load the data with BULK INSERT", "One version, all-or-nothing, on the fast path.")
+    demo.step("Load the data with BULK INSERT", "From Python rows or a file: one version, all-or-nothing, on the fast path.")
     demo.many(
         "BULK INSERT INTO labels (name, description) VALUES (?, ?)",
         [(r["name"], r["description"]) for r in labels],
         f"{len(labels)} rows from labels.csv",
     )
-    demo.many(
-        "BULK INSERT INTO docs (id, text, label, source) VALUES (?, ?, ?, ?)",
-        [(int(r["id"]), r["text"], r["label"], r["source"]) for r in docs],
-        f"{len(docs)} rows from docs.csv",
+    demo.sql(
+        f"BULK INSERT INTO docs FROM '{str(docs).replace(chr(39), chr(39) * 2)}'",
+        note="a CSV (or Parquet) file, streamed; values typed by the columns' affinity",
     )
     demo.sql("SELECT label, count(*) AS docs FROM docs GROUP BY label ORDER BY label")
     demo.step("Tag the raw data", "A tag names the current version; it copies nothing.")
@@ -193,16 +152,6 @@ def time_travel(demo: Demo) -> None:
         "SELECT count(*) AS docs FROM docs AT VERSION ?",
         [raw_version],
         note=f"a bound int is a µs timestamp: {raw_version}, the version of tag 'raw'",
-    )
-
-
-def what_changed(demo: Demo) -> None:
-    demo.step("See what changed with CHANGES BETWEEN", "The net changes between two versions, read from history.")
-    demo.sql(
-        "SELECT _change, count(*) AS docs\n"
-        "FROM docs CHANGES BETWEEN VERSION 'raw' AND VERSION 'clean'\n"
-        "GROUP BY _change ORDER BY _change",
-        note="galaxlite diff DB raw clean --rows prints the rows themselves",
     )
 
 
@@ -280,30 +229,6 @@ def semantic_search(demo: Demo) -> None:
     demo.sql("SHOW EMBEDDING HEALTH", note="per embedding column: its model, how many values are embedded")
 
 
-# A plain SQLite client in its own process: two SQLite libraries in one process (apsw's and
-# sqlite3's) do not see each other's POSIX locks (https://sqlite.org/howtocorrupt.html).
-PLAIN_CLIENT = """
-import sqlite3, sys
-conn = sqlite3.connect(sys.argv[1], isolation_level=None)
-for row in conn.execute(sys.argv[2]):
-    print(*row)
-conn.close()
-"""
-
-
-def run_plain(demo: Demo, sql: str, note: str) -> None:
-    """Show ``sql``, run it with Python's sqlite3 in another process, show its rows."""
-    demo.show_sql(sql, note=note)
-    done = subprocess.run(
-        [sys.executable, "-c", PLAIN_CLIENT, demo.db.filename, sql],
-        capture_output=True, text=True, check=False,
-    )
-    if done.returncode != 0:
-        raise errors.OperationalError(f"the plain sqlite3 client failed: {done.stderr.strip()}")
-    for line in done.stdout.splitlines():
-        demo.echo(line)
-
-
 def plain_client(demo: Demo) -> None:
     demo.step(
         "Share the file with plain SQLite",
@@ -326,18 +251,6 @@ def plain_client(demo: Demo) -> None:
         [enabled],
         note="the plain client's UPDATE was versioned",
     )
-
-
-def restore_and_dialect(demo: Demo) -> None:
-    demo.step("Undo with RESTORE, speak PostgreSQL",
-              "RESTORE makes a table equal its past as one new version; dialect postgres translates.")
-    (enabled,) = demo.db.query("SELECT min(valid_from) FROM galaxlite_tables WHERE name = 'reviews'")[0]
-    demo.sql("RESTORE TABLE reviews TO VERSION ?", [enabled], note="the plain client's UPDATE undone (and kept in history)")
-    demo.sql("SELECT doc_id, verdict FROM reviews ORDER BY doc_id")
-    demo.sql("SET galaxlite.dialect = 'postgres'")
-    demo.sql("SELECT label, count(*)::text AS n FROM docs WHERE body ILIKE '%MOON%' GROUP BY label ORDER BY label",
-             note="PostgreSQL's ILIKE and :: casts, translated to SQLite by sqlglot")
-    demo.sql("RESET galaxlite.dialect")
 
 
 def training_export(demo: Demo) -> None:
@@ -401,4 +314,5 @@ def finish(demo: Demo, where: Path) -> None:
     demo.echo(f"  galaxlite info {where}")
     demo.echo(f"  galaxlite snapshots {where}")
     demo.echo(f"  galaxlite lineage {where} corpus_train@1.1.0")
+    demo.echo(f"  galaxlite browse {where}   (Datasette: pip install 'galaxlite[datasette]')")
     demo.echo(f"  galaxlite {where} \"SELECT * FROM docs AT VERSION 'raw' LIMIT 5\"")

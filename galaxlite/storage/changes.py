@@ -13,7 +13,9 @@ version at either end and does not appear: the net effect.
 
 The current rows' part reads the companion, which has no index on ``valid_from`` (one
 would slow every write): a scan of its narrow rows, joined to the user's table only for the
-changed keys. Everything else costs the rows changed. Both sides are materialized (SQLite
+changed keys. No plan avoids it: a row inserted in the range without replacing one leaves
+only its companion row (no history row, no bulk range). A bulk-loaded table's companion
+holds only the rows written since by single writes; one written row by row, every row. Everything else costs the rows changed. Both sides are materialized (SQLite
 3.35 or later), so each is read once.
 """
 

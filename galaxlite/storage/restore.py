@@ -6,6 +6,12 @@ updated back to their values then, keys deleted since are inserted again (with t
 The versioning triggers record it like any write, so it is one new version and history
 keeps everything (a restore can itself be undone). Rows unchanged since ``a`` are not
 touched: the cost is the rows changed since.
+
+Rows that took one another's UNIQUE values since ``a`` (a swap, a cycle) cannot be updated
+back one at a time: UPDATE OR IGNORE moves every row whose old values are free, again while
+that frees more (a chain); the rows left are deleted and inserted again with their old
+values (foreign keys to them deferred to the commit). Within one version that leaves the
+same history as the UPDATE would: the old version closed, the new one current.
 """
 
 from __future__ import annotations
@@ -18,6 +24,8 @@ from galaxlite.storage.table_versions import TableVersion, version_at
 from galaxlite.transpile import quote_identifier as q
 
 _WORK = "temp._gl_restore"
+_PENDING = "temp._gl_restore_pending"
+_PASSES = 8  # of UPDATE OR IGNORE: a chain of moves in the wrong order takes one each
 
 
 def schema_differences(now: TableVersion, then: TableVersion | None) -> list[str]:
@@ -59,6 +67,7 @@ def restore_table(conn: apsw.Connection, now: TableVersion, version: int, curren
         return _apply(conn, now)
     finally:
         conn.execute(f"DROP TABLE IF EXISTS {_WORK}")
+        conn.execute(f"DROP TABLE IF EXISTS {_PENDING}")
 
 
 def _apply(conn: apsw.Connection, tv: TableVersion) -> int:
@@ -70,27 +79,122 @@ def _apply(conn: apsw.Connection, tv: TableVersion) -> int:
         key_cols = [q(k) for k in tv.key_columns]
         keys = [f"_gl_key{i}" for i in range(len(key_cols))]
     key = f"({', '.join(key_cols)})"
-    written = 0
-
-    def rows_of(change: str) -> str:
-        return f"SELECT {', '.join(keys)} FROM {_WORK} WHERE _change = '{change}'"
-
-    conn.execute(f"DELETE FROM {table} WHERE {key} IN ({rows_of('delete')})")
-    written += conn.changes()
-    if writable:
-        cols = ", ".join(q(c) for c in writable)
-        match = " AND ".join(f"w.{k} = {table}.{c}" for k, c in zip(keys, key_cols, strict=True))
-        conn.execute(
-            f"UPDATE {table} SET ({cols}) = (SELECT {', '.join('w.' + q(c) for c in writable)} "
-            f"FROM {_WORK} AS w WHERE w._change = 'update_after' AND {match}) "
-            f"WHERE {key} IN ({rows_of('update_after')})"
-        )
-        written += conn.changes()
+    conn.execute(f"DELETE FROM {table} WHERE {key} IN (SELECT {', '.join(keys)} FROM {_WORK} WHERE _change = 'delete')")
+    written = conn.changes()
+    moves = _Moves(conn, table, writable, key_cols, keys) if writable else None
+    written += moves.left if moves else 0
+    left = moves.run(_PASSES) if moves else 0
     rowid = [tv.key_columns[0]] if tv.rowid_table else []
     # the rowid last: for an INTEGER PRIMARY KEY both name the same value, the last one wins
     into = ", ".join([q(c) for c in writable] + rowid)
     values = ", ".join([q(c) for c in writable] + (["_gl_key0"] if rowid else []))
-    if into:
-        conn.execute(f"INSERT INTO {table} ({into}) SELECT {values} FROM {_WORK} WHERE _change = 'insert'")
-        written += conn.changes()
+    # OR ABORT: a REPLACE declared on a UNIQUE constraint must not delete other rows
+    insert = f"INSERT OR ABORT INTO {table} ({into}) SELECT {values} FROM {_WORK} WHERE _change = 'insert'"
+    if left and _delete_action(conn, tv, key_cols):
+        left = moves.run(None)  # every pass it takes, rather than delete rows others refer to
+        if left and (action := _delete_action(conn, tv, key_cols)):
+            raise E.NotSupportedError(
+                f"cannot restore table {tv.name!r}: some of its rows took one another's UNIQUE values "
+                f"since (a swap or a cycle), so they would be deleted and inserted again, and the foreign "
+                f"key {action} would change the rows that refer to them; move one of the values aside "
+                "with an UPDATE first, then restore"
+            )
+    if not left:
+        if into:
+            conn.execute(insert)
+            written += conn.changes()
+        return written
+    # rows whose old values are held by one another (a swap, a cycle): out, then in again,
+    # after the other rows are back; foreign keys to them are checked at commit
+    deferred = conn.pragma("defer_foreign_keys")
+    conn.pragma("defer_foreign_keys", 1)
+    try:
+        conn.execute(f"DELETE FROM {table} WHERE {key} IN (SELECT * FROM {_PENDING})")
+        stuck = conn.changes()
+        conn.execute(f"{insert} OR (_change = 'update_after' AND ({', '.join(keys)}) IN (SELECT * FROM {_PENDING}))")
+        written += conn.changes() - stuck
+    finally:
+        conn.pragma("defer_foreign_keys", deferred)
     return written
+
+
+class _Moves:
+    """The changed rows, UPDATEd back to their values at the version.
+
+    UPDATE OR IGNORE skips a row whose old UNIQUE values another changed row still holds; it
+    is tried again once that row moved (a chain). ``left``: how many rows are still to move,
+    their keys in ``_PENDING`` (dropped with ``_WORK``'s other temporary tables by the caller)."""
+
+    def __init__(self, conn: apsw.Connection, table: str, writable: list[str], key_cols: list[str], keys: list[str]):
+        self.conn = conn
+        match = " AND ".join(f"w.{k} = {table}.{c}" for k, c in zip(keys, key_cols, strict=True))
+        target = f"SELECT {', '.join('w.' + q(c) for c in writable)} FROM {_WORK} AS w WHERE w._change = 'update_after' AND {match}"
+        self.update = (
+            f"UPDATE OR IGNORE {table} SET ({', '.join(q(c) for c in writable)}) = ({target}) "
+            f"WHERE ({', '.join(key_cols)}) IN (SELECT * FROM {_PENDING})"
+        )
+        same = " AND ".join(
+            f"{table}.{q(c)} IS w.{q(c)} COLLATE BINARY AND typeof({table}.{q(c)}) = typeof(w.{q(c)})" for c in writable
+        )
+        self.forget = (  # the rows now back to their old values
+            f"DELETE FROM {_PENDING} WHERE ({', '.join(keys)}) IN (SELECT {', '.join(f'{table}.{c}' for c in key_cols)} "
+            f"FROM {table} JOIN {_WORK} AS w ON w._change = 'update_after' AND {match} WHERE {same})"
+        )
+        conn.execute(f"DROP TABLE IF EXISTS {_PENDING}")
+        conn.execute(f"CREATE TABLE {_PENDING} AS SELECT {', '.join(keys)} FROM {_WORK} WHERE _change = 'update_after'")
+        self.left = self._count()
+
+    def run(self, passes: int | None) -> int:
+        """Up to ``passes`` UPDATEs (None: while one moves a row); the rows left."""
+        done = 0
+        while self.left and (passes is None or done < passes):
+            done += 1
+            self.conn.execute(self.update)
+            moved = self.conn.changes()
+            if not moved:
+                break
+            if moved == self.left:
+                self.left = 0
+            else:
+                self.conn.execute(self.forget)
+                self.left = self._count()
+        return self.left
+
+    def _count(self) -> int:
+        return self.conn.execute(f"SELECT count(*) FROM {_PENDING}").fetchone()[0]
+
+
+def _delete_action(conn: apsw.Connection, tv: TableVersion, key_cols: list[str]) -> str | None:
+    """The foreign key (``child(columns) ON DELETE|UPDATE action``) whose action deleting the
+    pending rows for a moment and inserting them again would fire, or fail to fire, on rows
+    that refer to them, if any: ON DELETE CASCADE, SET NULL, SET DEFAULT or RESTRICT (the
+    rows would not come back), or an ON UPDATE action on columns other than the primary key
+    (an UPDATE would have carried the referring rows along)."""
+    if not conn.pragma("foreign_keys"):
+        return None
+    pending = f"({', '.join('p.' + c for c in key_cols)}) IN (SELECT * FROM {_PENDING})"
+    parent_key = [r[1] for r in sorted(
+        (r for r in conn.execute("SELECT cid, name, pk FROM pragma_table_info(?)", (tv.name,)) if r[2]),
+        key=lambda r: r[2])]
+    children = [n for (n,) in conn.execute("SELECT name FROM sqlite_schema WHERE type = 'table'")]
+    for child in children:
+        fks: dict[int, list[tuple]] = {}
+        for fk_id, _, parent, src, dst, on_update, on_delete, _ in conn.execute(
+            "SELECT * FROM pragma_foreign_key_list(?)", (child,)
+        ):
+            if parent.lower() == tv.name.lower():
+                fks.setdefault(fk_id, []).append((src, dst or None, on_update.upper(), on_delete.upper()))
+        for cols in fks.values():
+            dsts = [d for _, d, _, _ in cols] if all(d for _, d, _, _ in cols) else parent_key
+            _, _, on_update, on_delete = cols[0]
+            if on_delete != "NO ACTION":
+                action = f"ON DELETE {on_delete}"
+            elif on_update != "NO ACTION" and {d.lower() for d in dsts} - {k.lower() for k in parent_key}:
+                action = f"ON UPDATE {on_update}"
+            else:
+                continue
+            on = " AND ".join(f"c.{q(s)} = p.{q(d)}" for (s, _, _, _), d in zip(cols, dsts, strict=True))
+            if conn.execute(f"SELECT EXISTS (SELECT 1 FROM {q(child)} AS c JOIN {q(tv.name)} AS p ON {on} "
+                            f"WHERE {pending})").fetchone()[0]:
+                return f"{child}({', '.join(c[0] for c in cols)}) {action}"
+    return None
