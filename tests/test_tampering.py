@@ -678,3 +678,53 @@ def test_ordinary_plain_writes_around_bulk_ranges_still_version(tmp_path, plain,
         db.execute("UPDATE docs SET label = label + 1")  # galaxlite's own writes go on too
         db.execute("DELETE FROM kv")
     assert _reads(path, tuple(tags)) == expected
+
+
+OLD_FILE = Path(__file__).resolve().parent.parent / "fixtures" / "old_files" / "guards_level2.sql"
+
+
+def _old_file(path: Path) -> Path:
+    conn = sqlite3.connect(path)
+    conn.executescript(OLD_FILE.read_text(encoding="utf-8"))
+    conn.close()
+    return path
+
+
+def test_a_file_with_an_older_galaxlites_guards_gets_todays_when_opened(tmp_path, plain) -> None:
+    """A file made by a galaxlite whose guards let the forgeries above through: a writer
+    opening it replaces its versioning triggers and guards with today's (not damage for
+    check), and the forgeries are refused from then on; the past reads the same."""
+    old = _old_file(tmp_path / "old.db")
+    forge = f"INSERT INTO _gl_c1 VALUES (1, {CLOCK})"  # a bulk row's version moved to now
+    shutil.copy(old, tmp_path / "forged.db")
+    plain(tmp_path / "forged.db").execute(forge)  # (the older guards let it through)
+    with galaxlite.Database(old, read_only=True) as db:
+        then = {t: sorted(db.query(f"SELECT * FROM {t} AT VERSION 'v1'")) for t in ("docs", "kv")}
+    with galaxlite.Database(old) as db:
+        assert db.check() == []
+        assert db.query("SELECT value FROM galaxlite_meta WHERE key = 'galaxlite_guards'") == [(3,)]
+    client = plain(old)
+    client.execute("UPDATE galaxlite_clock SET version = version + 1")
+    with pytest.raises(sqlite3.IntegrityError, match=FORGERY_REFUSED):
+        client.execute(forge)
+    for sql in (HISTORY_FORGERIES["docs-new-key"], HISTORY_FORGERIES["kv-row-earlier"]):
+        with pytest.raises(sqlite3.IntegrityError, match=FORGERY_REFUSED):
+            client.execute(sql)
+    for sql in FOLLOW_UP:
+        client.execute(sql)
+    client.close()
+    with galaxlite.Database(old) as db:
+        assert {t: sorted(db.query(f"SELECT * FROM {t} AT VERSION 'v1'")) for t in ("docs", "kv")} == then
+        assert db.check() == []
+
+
+def test_an_older_galaxlites_missing_guard_stays_missing_when_its_file_is_upgraded(tmp_path, plain) -> None:
+    """Bringing the guards up to date does not make again one that another program dropped:
+    check still names it (``--repair`` makes it)."""
+    old = _old_file(tmp_path / "old.db")
+    plain(old).execute("DROP TRIGGER _gl_t1_au")
+    with galaxlite.Database(old) as db:
+        assert [f.problem for f in db.check()] == ["versioning triggers missing: _gl_t1_au (writes since then "
+                                                   "were not versioned)"]
+        assert not db.query("SELECT 1 FROM sqlite_master WHERE name = '_gl_t1_au'")
+        assert db.query("SELECT 1 FROM sqlite_master WHERE name = '_gl_t1_p_no_forgery'")
