@@ -129,7 +129,9 @@ DROP TRIGGER IF EXISTS {prefix}_p_no_update;
 -- the stash). galaxlite's own writes (clock pinned) handle REPLACE with recursive triggers.
 -- A new row (or, for UPDATE, a new rowid) inside a bulk range is noted too, without a
 -- version: its companion row is then known to start a row, not to move a bulk row's version
--- (see companion_guards).
+-- (see companion_guards). (Made again inside galaxlite's own writes, after a bulk insert
+-- for one: the stash is emptied then, so no note outlives rows written without triggers.)
+DELETE FROM {stash};
 CREATE TRIGGER {prefix}_bi BEFORE INSERT ON {table}
 WHEN (SELECT pinned FROM galaxlite_clock) = 0
     AND (EXISTS (SELECT 1 FROM {table} AS o WHERE {o_conflicts_with_new}){insert_in_range})

@@ -728,3 +728,20 @@ def test_an_older_galaxlites_missing_guard_stays_missing_when_its_file_is_upgrad
                                                    "were not versioned)"]
         assert not db.query("SELECT 1 FROM sqlite_master WHERE name = '_gl_t1_au'")
         assert db.query("SELECT 1 FROM sqlite_master WHERE name = '_gl_t1_p_no_forgery'")
+
+
+def test_a_stash_note_does_not_outlive_a_bulk_insert(tmp_path, plain) -> None:
+    """A versionless note (what the insert triggers write for a new row) for a rowid no row
+    holds yet, then galaxlite's BULK INSERT of that rowid, which fires no triggers: the bulk
+    insert empties the stash, so the note cannot vouch for moving the new row's version."""
+    path = _copy(tmp_path)
+    plain(path).execute("INSERT INTO _gl_p1 (_gl_k0) VALUES (20)")
+    with galaxlite.Database(path) as db:
+        db.execute("BULK INSERT INTO docs (id, body, label) VALUES (20, 't', 0), (21, 'u', 1)")
+        db.create_tag("v4")
+    client = plain(path)
+    client.execute("UPDATE galaxlite_clock SET version = version + 1")
+    with pytest.raises(sqlite3.IntegrityError, match=FORGERY_REFUSED):
+        client.execute(f"INSERT INTO _gl_c1 VALUES (20, {CLOCK})")
+    client.close()
+    assert {(20, "t", 0), (21, "u", 1)} <= set(_reads(path, ("v4",))[("v4", "docs")])
