@@ -71,22 +71,24 @@ def _guard_placeholders(tv: TableVersion, keys: list[str], rowid_column: str | N
 
     bulk_row_moved = ""
     if tv.rowid_table:
-        # a companion row for a row that has none: the row's bulk range version (b.r) ends
+        # a companion row for a row that has none: the row's bulk range version (b, the
+        # latest range covering it) ends
         # now, which needs the same proof as a companion row's (closed now), or the row is
         # new: noted in the stash without a version by the insert triggers, or (a REPLACE
-        # with recursive triggers) its DELETE trigger closed the version that b.r started
+        # with recursive triggers) its DELETE trigger closed the version that b started
         h = q(tv.history)
         probe = f"h.{rowid_column} = NEW._gl_k0 AND " if rowid_column else ""
         bulk_row_moved = (
-            f" OR EXISTS (SELECT 1 FROM (SELECT {_latest_range(tv, 'NEW._gl_k0')} AS r) AS b "
-            f"WHERE b.r < NEW.valid_from "
-            f"AND NOT EXISTS (SELECT 1 FROM {q(tv.companion)} AS c WHERE c._gl_k0 = NEW._gl_k0) "
+            f" OR (NOT EXISTS (SELECT 1 FROM {q(tv.companion)} AS c WHERE c._gl_k0 = NEW._gl_k0) "
+            f"AND EXISTS (SELECT 1 FROM {q(tv.ranges)} AS b WHERE b.lo <= NEW._gl_k0 AND b.hi >= NEW._gl_k0 "
+            f"AND b.valid_from < NEW.valid_from AND NOT EXISTS (SELECT 1 FROM {q(tv.ranges)} AS n "
+            f"WHERE n.lo <= NEW._gl_k0 AND n.hi >= NEW._gl_k0 AND n.valid_from > b.valid_from) "
             f"AND NOT EXISTS (SELECT 1 FROM {h} AS h WHERE h.valid_to = NEW.valid_from "
-            f"AND h._gl_rowid = NEW._gl_k0 AND h.valid_from = b.r) "
+            f"AND h._gl_rowid = NEW._gl_k0 AND h.valid_from = b.valid_from) "
             f"AND NOT EXISTS (SELECT 1 FROM {q(tv.stash)} AS s WHERE s._gl_k0 = NEW._gl_k0 "
             f"AND s.valid_from IS NULL) "
-            f"AND NOT EXISTS (SELECT 1 FROM {h} AS h WHERE {probe}h.valid_to > b.r "
-            f"AND h._gl_rowid = NEW._gl_k0 AND h.valid_from = b.r))"
+            f"AND NOT EXISTS (SELECT 1 FROM {h} AS h WHERE {probe}h.valid_to > b.valid_from "
+            f"AND h._gl_rowid = NEW._gl_k0 AND h.valid_from = b.valid_from)))"
         )
     return {
         "c_is_new": " AND ".join(f"c.{k} = NEW.{k}" for k in keys),
@@ -161,8 +163,8 @@ def _new_row_placeholders(tv: TableVersion, keys: list[str], key_exprs: list[str
         out["update_in_range"] = f" OR (NEW.{rowid} IS NOT OLD.{rowid} AND {in_range})"
         out["note_new_row"] = (
             f"INSERT INTO {q(tv.stash)} (_gl_k0) SELECT n.k FROM (SELECT {new} AS k) AS n "
-            f"WHERE EXISTS (SELECT 1 FROM {q(tv.ranges)} WHERE lo <= n.k AND hi >= n.k) "
-            f"AND NOT EXISTS (SELECT 1 FROM {q(tv.name)} WHERE {rowid} = n.k);"
+            f"WHERE NOT EXISTS (SELECT 1 FROM {q(tv.name)} WHERE {rowid} = n.k) "
+            f"AND EXISTS (SELECT 1 FROM {q(tv.ranges)} WHERE lo <= n.k AND hi >= n.k);"
         )
     return out
 
