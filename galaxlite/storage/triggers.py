@@ -108,8 +108,8 @@ def _history_keys(tv: TableVersion) -> list[str]:
 
 def _latest_range(tv: TableVersion, rowid: str) -> str:
     """SQL: the valid_from of the latest bulk range covering ``rowid`` (NULL: none)."""
-    return (f"(SELECT valid_from FROM {q(tv.ranges)} WHERE lo <= {rowid} AND hi >= {rowid} "
-            "ORDER BY valid_from DESC LIMIT 1)")
+    # (max(), not ORDER BY ... LIMIT 1: no sorter per probe, a tenth of a plain REPLACE's cost)
+    return f"(SELECT max(valid_from) FROM {q(tv.ranges)} WHERE lo <= {rowid} AND hi >= {rowid})"
 
 
 def rowid_history_column(conn: apsw.Connection, tv: TableVersion) -> str | None:
