@@ -183,10 +183,11 @@ END;
 -- only galaxlite connections define: see catalog.sql), never by another client.
 -- A trigger closes only a key's current version, so a new closed version starts where the
 -- key's current one does (its companion row's valid_from, or the bulk range's covering its
--- rowid: a REPLACE's flush_stash runs before the companion row moves on) and overlaps no other closed version of
--- the key (one probe of the history key index, where the table has one). (A row forged with
--- exactly those values cannot be told from a trigger's by a trigger: galaxlite check finds
--- it overlapping the current version, unless the companion row moves on too.)
+-- rowid: a REPLACE's flush_stash runs before the companion row moves on) and overlaps no
+-- other closed version of the key (one probe of the history key index, where the table has
+-- one). (A row forged with exactly those values cannot be told from a trigger's by a
+-- trigger: galaxlite check finds it overlapping the current version, unless the companion
+-- row moves on too.)
 CREATE TRIGGER {prefix}_h_no_forgery BEFORE INSERT ON {history}
 WHEN NEW.valid_to IS NOT (SELECT version FROM galaxlite_clock)
     OR (NEW.valid_from < NEW.valid_to) IS NOT 1
