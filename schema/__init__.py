@@ -57,4 +57,4 @@ def render(section: str, **values: str) -> str:
     return body.format(now=NOW_US_SQL, **values)
 
 
-_NESTED = ("close_old_version", "flush_stash", "history_guards", "companion_guards", "ranges_guards")
+_NESTED = ("close_old_version", "flush_stash", "forget_stash", "history_guards", "companion_guards", "ranges_guards")

@@ -150,11 +150,13 @@ def test_a_table_dropped_and_made_again_outside_galaxlite_is_not_repairable(path
 
 
 def test_a_forged_history_row_is_found(path: Path, plain) -> None:
-    """A history row stamped with the clock's current version passes the history guard (a
-    trigger cannot tell it from the versioning triggers' own): check finds the overlap."""
+    """A history row forged with the values a real write would use (the key's current
+    valid_from, the clock's version) passes the history guard (a trigger cannot tell it from
+    the versioning triggers' own): check finds it overlapping the current version."""
     plain(path).execute(
-        "INSERT INTO _gl_h1 (h0, h1, h2, _gl_rowid, valid_from, valid_to) SELECT h0, 'forged', h2, "
-        "_gl_rowid, valid_from, (SELECT version FROM galaxlite_clock) FROM _gl_h1 LIMIT 1"
+        "INSERT INTO _gl_h1 (h0, h1, h2, _gl_rowid, valid_from, valid_to) SELECT id, 'forged', label, "
+        "id, coalesce((SELECT valid_from FROM _gl_c1 WHERE _gl_k0 = id), (SELECT max(valid_from) FROM _gl_r1 "
+        "WHERE id BETWEEN lo AND hi)), (SELECT version FROM galaxlite_clock) FROM docs WHERE id = 50"
     )
     with galaxlite.Database(path) as db:
         [finding] = db.check()

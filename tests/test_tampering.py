@@ -464,3 +464,284 @@ def test_plain_replace_through_a_partial_or_expression_unique_index_keeps_histor
         assert [f.problem for f in db.check()] == ["1 companion row(s) without a current row (left by a "
                                                    "REPLACE without recursive triggers)"]
         assert db.query("SELECT * FROM items AT VERSION 'v1'") == [(1, "a", 1)]
+
+
+# ------------------------------------------------------------------ values a real write would use
+#
+# The guards of history, companion and stash (schema/versioned.sql) refuse a row that a
+# versioning trigger would never write, even one stamped with the clock's version: a closed
+# version starts where its key's current one does and overlaps no other; a row without a
+# companion row keeps its bulk range's version until that version is closed or the row is
+# new; the stash holds only current rows. Each forgery below is refused; ordinary plain
+# writes of every shape around bulk ranges still version (every tag reads what it held).
+
+FORGERY_REFUSED = r"galaxlite: (closed row versions|row versions are immutable|the stash holds)"
+
+
+def _shapes(path: Path) -> None:
+    """docs: bulk rows (a range), one row updated by a plain UPDATE (a companion row), a hole
+    (id 3 deleted before an UPDATE of every row, whose range then covers it), history;
+    kv: WITHOUT ROWID; tags before and after."""
+    with galaxlite.Database(path) as db:
+        db.executescript("""
+            CREATE TABLE docs (id INTEGER PRIMARY KEY, body TEXT, label INTEGER);
+            CREATE TABLE kv (k TEXT PRIMARY KEY, v) WITHOUT ROWID;
+        """)
+        db.execute("BULK INSERT INTO docs (id, body, label) VALUES (1, 'a', 1), (2, 'b', 0), (3, 'c', 1), "
+                   "(4, 'd', 0), (5, 'e', 1), (6, 'f', 0)")
+        db.execute("INSERT INTO kv VALUES ('x', 1), ('y', 2)")
+        db.create_tag("v1")
+        db.execute("DELETE FROM docs WHERE id = 3")
+        db.execute("UPDATE kv SET v = 10 WHERE k = 'x'")
+        db.create_tag("v2")
+        db.execute("UPDATE docs SET label = label + 10")  # every row: one range, covering the hole at 3
+        db.execute("BULK INSERT INTO docs (id, body, label) VALUES (7, 'g', 1), (8, 'h', 0)")
+        db.create_tag("v3")
+
+
+@functools.cache
+def _shapes_template() -> Path:
+    folder = Path(tempfile.mkdtemp(prefix="galaxlite-forgery-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    _shapes(folder / "f.db")
+    return folder / "f.db"
+
+
+def _copy(tmp_path: Path) -> Path:
+    path = tmp_path / "f.db"
+    shutil.copy(_shapes_template(), path)
+    return path
+
+
+def _reads(path: Path, tags: tuple[str, ...] = ("v1", "v2", "v3")) -> dict:
+    with galaxlite.Database(path) as db:
+        return {(t, table): sorted(db.query(f"SELECT * FROM {table} AT VERSION '{t}'"), key=repr)
+                for t in tags for table in ("docs", "kv")}
+
+
+def _current(table: str, key: str) -> str:
+    """SQL: the valid_from a real write would close for ``key`` (``docs`` rowid or kv key)."""
+    if table == "docs":
+        return (f"coalesce((SELECT valid_from FROM _gl_c1 WHERE _gl_k0 = {key}), (SELECT valid_from FROM _gl_r1 "
+                f"WHERE lo <= {key} AND hi >= {key} ORDER BY valid_from DESC LIMIT 1))")
+    return f"(SELECT valid_from FROM _gl_c2 WHERE _gl_k0 = {key})"
+
+
+_DOCS_H = "INSERT INTO _gl_h1 (h0, h1, h2, _gl_rowid, valid_from, valid_to) "
+_KV_H = "INSERT INTO _gl_h2 (h0, h1, _gl_rowid, valid_from, valid_to) "
+_TAG = "(SELECT version FROM galaxlite_tags WHERE name = '{}')"
+HISTORY_FORGERIES = {
+    # a key that never had a version
+    "docs-new-key": _DOCS_H + f"VALUES (99, 'forged', 0, 99, {_TAG.format('v1')}, {CLOCK})",
+    "kv-new-key": _KV_H + f"VALUES ('zz', 'forged', NULL, {_TAG.format('v1')}, {CLOCK})",
+    # a deleted key's closed version again, to now (the copy that check found as an overlap)
+    "docs-deleted-key-again": _DOCS_H + f"SELECT h0, 'forged', h2, _gl_rowid, valid_from, {CLOCK} "
+                                        "FROM _gl_h1 WHERE _gl_rowid = 3",
+    # a current key, from a version before its current one
+    "docs-bulk-row-earlier": _DOCS_H + f"VALUES (5, 'forged', 0, 5, {_TAG.format('v1')}, {CLOCK})",
+    "kv-row-earlier": _KV_H + f"VALUES ('x', 'forged', NULL, {_TAG.format('v1')}, {CLOCK})",
+    # an empty interval, at the key's current version
+    "docs-empty": _DOCS_H + f"VALUES (5, 'forged', 0, 5, {CLOCK}, {CLOCK})",
+}
+
+
+@pytest.mark.parametrize("sql", list(HISTORY_FORGERIES.values()), ids=list(HISTORY_FORGERIES))
+def test_a_history_row_no_write_would_close_is_refused(tmp_path, plain, sql: str) -> None:
+    path = _copy(tmp_path)
+    with pytest.raises(sqlite3.IntegrityError, match=FORGERY_REFUSED):
+        plain(path).execute(sql)
+    assert _reads(path) == _reads(_shapes_template())
+    with galaxlite.Database(path) as db:
+        assert db.check() == []
+
+
+@pytest.mark.parametrize(("table", "key", "sql"), [
+    ("docs", "5", _DOCS_H + "VALUES (5, 'forged', 0, 5, {current}, " + CLOCK + ")"),
+    ("kv", "'y'", _KV_H + "VALUES ('y', 'forged', NULL, {current}, " + CLOCK + ")"),
+], ids=["docs", "kv"])
+def test_a_history_row_overlapping_another_version_of_its_key_is_refused(tmp_path, plain, table, key, sql) -> None:
+    """The values a real write would use pass once (a trigger cannot tell them from its own:
+    check finds the row overlapping the current version); the same row again overlaps a
+    closed version, which the history key index finds at once."""
+    path = _copy(tmp_path)
+    client = plain(path)
+    client.execute(sql.format(current=_current(table, key)))
+    with pytest.raises(sqlite3.IntegrityError, match=FORGERY_REFUSED):
+        client.execute(sql.format(current=_current(table, key)))
+    client.close()
+    with galaxlite.Database(path) as db:
+        assert [f.table for f in db.check()] == [table]
+
+
+COMPANION_FORGERIES = {
+    "bulk-row": f"INSERT INTO _gl_c1 VALUES (5, {CLOCK})",
+    "bulk-row-or-replace": f"INSERT OR REPLACE INTO _gl_c1 VALUES (7, {CLOCK})",
+    "bulk-row-upsert": f"INSERT INTO _gl_c1 VALUES (1, {CLOCK}) ON CONFLICT DO UPDATE SET valid_from = excluded.valid_from",
+}
+
+
+@pytest.mark.parametrize("sql", list(COMPANION_FORGERIES.values()), ids=list(COMPANION_FORGERIES))
+def test_a_companion_row_that_moves_a_bulk_rows_version_is_refused(tmp_path, plain, sql: str) -> None:
+    path = _copy(tmp_path)
+    client = plain(path)
+    client.execute("UPDATE galaxlite_clock SET version = version + 1")  # (a clock any client moves on)
+    with pytest.raises(sqlite3.IntegrityError, match=FORGERY_REFUSED):
+        client.execute(sql)
+    client.close()
+    assert _reads(path) == _reads(_shapes_template())
+    with galaxlite.Database(path) as db:
+        assert db.check() == []
+
+
+STASH_FORGERIES = {
+    "changed-values": "INSERT INTO _gl_p1 SELECT id, id, body || 'x', label, " + _current("docs", "id") + " FROM docs WHERE id = 5",
+    "earlier-version": f"INSERT INTO _gl_p1 SELECT id, id, body, label, {_TAG.format('v1')} FROM docs WHERE id = 6",
+    "deleted-key": f"INSERT INTO _gl_p1 VALUES (3, 3, 'c', 1, {_TAG.format('v1')})",
+    "kv-changed": "INSERT INTO _gl_p2 SELECT k, k, 'forged', " + _current("kv", "k") + " FROM kv WHERE k = 'y'",
+    "present-key-without-version": "INSERT INTO _gl_p1 (_gl_k0) VALUES (5)",
+}
+
+
+@pytest.mark.parametrize("sql", list(STASH_FORGERIES.values()), ids=list(STASH_FORGERIES))
+def test_a_stash_row_that_is_not_a_current_row_is_refused(tmp_path, plain, sql: str) -> None:
+    """The stash's rows go to history when a plain REPLACE's flush runs: a forged one would
+    become a forged closed version (the deleted key's), so only current rows get in."""
+    path = _copy(tmp_path)
+    with pytest.raises(sqlite3.IntegrityError, match=FORGERY_REFUSED):
+        plain(path).execute(sql)
+
+
+def test_a_true_stash_row_does_not_let_a_rows_version_move(tmp_path, plain) -> None:
+    """The two-step forgery: a stash row equal to the current row (which a plain INSERT OR
+    IGNORE leaves too), then the row's companion valid_from moved to now without its version
+    reaching history. The companion's guard wants the closed version in history."""
+    path = _copy(tmp_path)
+    client = plain(path)
+    client.execute("INSERT INTO _gl_p1 SELECT id, id, body, label, " + _current("docs", "id") + " FROM docs WHERE id IN (5, 8)")
+    client.execute("INSERT INTO _gl_p2 SELECT k, k, v, " + _current("kv", "k") + " FROM kv WHERE k = 'y'")
+    with pytest.raises(sqlite3.IntegrityError, match=FORGERY_REFUSED):
+        client.execute("UPDATE _gl_p1 SET h1 = 'forged'")
+    client.execute("UPDATE galaxlite_clock SET version = version + 1")
+    for sql in (f"INSERT INTO _gl_c1 VALUES (5, {CLOCK})", f"UPDATE _gl_c2 SET valid_from = {CLOCK} WHERE _gl_k0 = 'y'",
+                f"INSERT INTO _gl_c1 VALUES (8, {CLOCK}) ON CONFLICT DO UPDATE SET valid_from = excluded.valid_from"):
+        with pytest.raises(sqlite3.IntegrityError, match=FORGERY_REFUSED):
+            client.execute(sql)
+    for sql in FOLLOW_UP:  # and the leftovers are ordinary ones: writes go on
+        client.execute(sql)
+    client.close()
+    assert _reads(path) == _reads(_shapes_template())
+    with galaxlite.Database(path) as db:
+        assert db.check() == []
+
+
+LEGIT_PLAIN_WRITES = {  # every shape that makes a companion row or a history row next to a bulk range
+    "re-insert-into-the-hole": ["INSERT INTO docs VALUES (3, 'again', 0)"],
+    "delete-then-re-insert": ["DELETE FROM docs WHERE id = 5", "INSERT INTO docs VALUES (5, 'again', 0)"],
+    "auto-rowid-into-the-range": ["DELETE FROM docs WHERE id > 6", "DELETE FROM docs WHERE id IN (4, 5, 6)",
+                                  "INSERT INTO docs (body, label) VALUES ('auto', 0)",
+                                  "INSERT INTO docs (body, label) SELECT 'more', 1"],
+    "key-change-into-the-hole": ["UPDATE docs SET id = 3 WHERE id = 2"],
+    "key-change-onto-a-bulk-row": ["UPDATE OR REPLACE docs SET id = 7 WHERE id = 8"],
+    "update-a-bulk-row": ["UPDATE docs SET body = 'u' WHERE id IN (1, 7)"],
+    "replace-a-bulk-row": ["REPLACE INTO docs VALUES (7, 'r', 0)", "REPLACE INTO docs VALUES (7, 'r2', 0)"],
+    "replace-with-recursive-triggers": ["PRAGMA recursive_triggers = ON", "REPLACE INTO docs VALUES (6, 'r', 0)",
+                                        "INSERT OR REPLACE INTO docs VALUES (3, 'r', 0)"],
+    "insert-or-ignore-then-update": ["INSERT OR IGNORE INTO docs VALUES (4, 'ignored', 0)",
+                                     "UPDATE docs SET label = 0 WHERE id = 4"],
+    "upsert": ["INSERT INTO docs VALUES (4, 'z', 0) ON CONFLICT (id) DO UPDATE SET body = 'up'",
+               "INSERT INTO kv VALUES ('y', 0) ON CONFLICT (k) DO UPDATE SET v = 5"],
+    "kv-writes": ["UPDATE kv SET k = 'w' WHERE k = 'y'", "REPLACE INTO kv VALUES ('x', 0)",
+                  "DELETE FROM kv WHERE k = 'w'", "INSERT INTO kv VALUES ('y', 1)"],
+}
+
+
+@pytest.mark.parametrize("writes", list(LEGIT_PLAIN_WRITES.values()), ids=list(LEGIT_PLAIN_WRITES))
+def test_ordinary_plain_writes_around_bulk_ranges_still_version(tmp_path, plain, writes: list[str]) -> None:
+    """None of them is refused, and after each one a tag reads exactly the rows then."""
+    path = _copy(tmp_path)
+    expected = _reads(path)
+    client = plain(path)
+    tags = ["v1", "v2", "v3"]
+    for n, sql in enumerate(writes):
+        client.execute(sql)
+        if sql.startswith("PRAGMA"):
+            continue
+        with galaxlite.Database(path) as db:
+            tags.append(f"after{n}")
+            db.create_tag(tags[-1])
+            for table in ("docs", "kv"):
+                expected[(tags[-1], table)] = sorted(db.query(f"SELECT * FROM {table}"), key=repr)
+    client.close()
+    assert _reads(path, tuple(tags)) == expected
+    with galaxlite.Database(path) as db:
+        assert db.check() == []
+        db.execute("UPDATE docs SET label = label + 1")  # galaxlite's own writes go on too
+        db.execute("DELETE FROM kv")
+    assert _reads(path, tuple(tags)) == expected
+
+
+OLD_FILE = Path(__file__).resolve().parent.parent / "fixtures" / "old_files" / "guards_level2.sql"
+
+
+def _old_file(path: Path) -> Path:
+    conn = sqlite3.connect(path)
+    conn.executescript(OLD_FILE.read_text(encoding="utf-8"))
+    conn.close()
+    return path
+
+
+def test_a_file_with_an_older_galaxlites_guards_gets_todays_when_opened(tmp_path, plain) -> None:
+    """A file made by a galaxlite whose guards let the forgeries above through: a writer
+    opening it replaces its versioning triggers and guards with today's (not damage for
+    check), and the forgeries are refused from then on; the past reads the same."""
+    old = _old_file(tmp_path / "old.db")
+    forge = f"INSERT INTO _gl_c1 VALUES (1, {CLOCK})"  # a bulk row's version moved to now
+    shutil.copy(old, tmp_path / "forged.db")
+    plain(tmp_path / "forged.db").execute(forge)  # (the older guards let it through)
+    with galaxlite.Database(old, read_only=True) as db:
+        then = {t: sorted(db.query(f"SELECT * FROM {t} AT VERSION 'v1'")) for t in ("docs", "kv")}
+    with galaxlite.Database(old) as db:
+        assert db.check() == []
+        assert db.query("SELECT value FROM galaxlite_meta WHERE key = 'galaxlite_guards'") == [(3,)]
+    client = plain(old)
+    client.execute("UPDATE galaxlite_clock SET version = version + 1")
+    with pytest.raises(sqlite3.IntegrityError, match=FORGERY_REFUSED):
+        client.execute(forge)
+    for sql in (HISTORY_FORGERIES["docs-new-key"], HISTORY_FORGERIES["kv-row-earlier"]):
+        with pytest.raises(sqlite3.IntegrityError, match=FORGERY_REFUSED):
+            client.execute(sql)
+    for sql in FOLLOW_UP:
+        client.execute(sql)
+    client.close()
+    with galaxlite.Database(old) as db:
+        assert {t: sorted(db.query(f"SELECT * FROM {t} AT VERSION 'v1'")) for t in ("docs", "kv")} == then
+        assert db.check() == []
+
+
+def test_an_older_galaxlites_missing_guard_stays_missing_when_its_file_is_upgraded(tmp_path, plain) -> None:
+    """Bringing the guards up to date does not make again one that another program dropped:
+    check still names it (``--repair`` makes it)."""
+    old = _old_file(tmp_path / "old.db")
+    plain(old).execute("DROP TRIGGER _gl_t1_au")
+    with galaxlite.Database(old) as db:
+        assert [f.problem for f in db.check()] == ["versioning triggers missing: _gl_t1_au (writes since then "
+                                                   "were not versioned)"]
+        assert not db.query("SELECT 1 FROM sqlite_master WHERE name = '_gl_t1_au'")
+        assert db.query("SELECT 1 FROM sqlite_master WHERE name = '_gl_t1_p_no_forgery'")
+
+
+def test_a_stash_note_does_not_outlive_a_bulk_insert(tmp_path, plain) -> None:
+    """A versionless note (what the insert triggers write for a new row) for a rowid no row
+    holds yet, then galaxlite's BULK INSERT of that rowid, which fires no triggers: the bulk
+    insert empties the stash, so the note cannot vouch for moving the new row's version."""
+    path = _copy(tmp_path)
+    plain(path).execute("INSERT INTO _gl_p1 (_gl_k0) VALUES (20)")
+    with galaxlite.Database(path) as db:
+        db.execute("BULK INSERT INTO docs (id, body, label) VALUES (20, 't', 0), (21, 'u', 1)")
+        db.create_tag("v4")
+    client = plain(path)
+    client.execute("UPDATE galaxlite_clock SET version = version + 1")
+    with pytest.raises(sqlite3.IntegrityError, match=FORGERY_REFUSED):
+        client.execute(f"INSERT INTO _gl_c1 VALUES (20, {CLOCK})")
+    client.close()
+    assert {(20, "t", 0), (21, "u", 1)} <= set(_reads(path, ("v4",))[("v4", "docs")])

@@ -46,10 +46,9 @@ from galaxlite.storage.tables import (
 )
 from galaxlite.storage.triggers import (
     companion_keys,
-    conflict_sql,
     exec_section,
     install_triggers,
-    placeholders,
+    render_section,
 )
 from galaxlite.transpile import quote_identifier as q
 
@@ -79,12 +78,16 @@ def _sections(tv: TableVersion) -> list[str]:
 
 def _expected_triggers(conn: apsw.Connection, tv: TableVersion) -> dict[str, str]:
     """Trigger name → SQL of every trigger galaxlite puts on ``tv``'s tables."""
-    values = placeholders(tv, conflict_sql(conn, tv))
     found = {}
     for section in _sections(tv):
-        for m in re.finditer(r"CREATE TRIGGER (\S+) .*?\nEND", schema.render(section, **values), re.S):
-            found[m.group(1)] = m.group(0)
+        found.update(_section_triggers(conn, section, tv))
     return found
+
+
+def _section_triggers(conn: apsw.Connection, section: str, tv: TableVersion) -> dict[str, str]:
+    """Trigger name → SQL of the triggers of versioned.sql section ``section`` for ``tv``."""
+    text = render_section(conn, section, tv)
+    return {m.group(1): m.group(0) for m in re.finditer(r"CREATE TRIGGER (\S+) .*?\nEND", text, re.S)}
 
 
 def _user_triggers(tv: TableVersion) -> set[str]:
@@ -281,14 +284,35 @@ def bring_up_to_date(conn: apsw.Connection, tables: list[TableVersion]) -> None:
     if guards_outdated(conn):
         guards.upgrade_catalog_guards(conn)
         for tv in current_versions(conn):
-            for section, table in (("history_guards", tv.history), ("companion_guards", tv.companion),
-                                   ("ranges_guards", tv.ranges if tv.rowid_table else None)):
-                if table and conn.table_exists("main", table):
-                    text = schema.render(section, **placeholders(tv))
-                    for name in re.findall(r"CREATE TRIGGER (\S+) ", text):
-                        conn.execute(f"DROP TRIGGER IF EXISTS {q(name)}")
-                    conn.execute(text)
+            _upgrade_table_guards(conn, tv)
         guards.set_level(conn)
+
+
+# Triggers on a versioned table's tables that an older galaxlite did not make (guards level 3:
+# the stash's guards); the others, when missing, stay missing for check to name.
+_ADDED_LATER = ("_p_no_forgery", "_p_no_update")
+
+
+def _upgrade_table_guards(conn: apsw.Connection, tv: TableVersion) -> None:
+    """Replace the guards and versioning triggers an older galaxlite put on ``tv``'s tables
+    with today's: those there are made again as galaxlite makes them now, those it did not
+    make are added (inside ``guards.catalog_writer``)."""
+    if not conn.table_exists("main", tv.name):
+        return
+    have = guards.triggers(conn)
+    for section in ("insert_trigger", "update_delete_triggers", *_GUARD_SECTIONS):
+        if section == "ranges_guards" and not tv.rowid_table:
+            continue
+        wanted = _section_triggers(conn, section, tv)
+        names = [n for n in wanted if n in have or n.endswith(_ADDED_LATER)]
+        if not all(conn.table_exists("main", t) for t in _section_tables(tv, section)):
+            continue
+        guards.remake_triggers(conn, wanted, names)
+
+
+def _section_tables(tv: TableVersion, section: str) -> tuple[str, ...]:
+    return {"insert_trigger": (tv.name, tv.stash), "update_delete_triggers": (tv.name,), "history_guards": (tv.history,),
+            "companion_guards": (tv.companion,), "ranges_guards": (tv.ranges,)}[section]
 
 
 def catalog_outdated(conn: apsw.Connection) -> bool:

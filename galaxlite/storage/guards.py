@@ -41,9 +41,10 @@ from galaxlite.transpile import quote_identifier as q
 
 WRITER_FUNCTION = "galaxlite_catalog_writer"
 # The guards' generation, recorded in galaxlite_meta: files of a lower (or no) level were
-# made by an older galaxlite (guards that trusted a galaxlite_meta marker row any client
-# could insert) and are brought up to date when opened.
-GUARDS_LEVEL = 2
+# made by an older galaxlite (level 0-1: guards that trusted a galaxlite_meta marker row any
+# client could insert; 2: history and companion guards that let through values a real
+# write would use, no stash guards) and are brought up to date when a writer opens them.
+GUARDS_LEVEL = 3
 LEVEL_KEY = "galaxlite_guards"
 _LEGACY_MARKERS = ("galaxlite_catalog_writer", "db4ai_snapshot_writer")
 

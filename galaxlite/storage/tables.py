@@ -224,6 +224,7 @@ def drop_table(conn: apsw.Connection, tv: TableVersion, version: int, run_user_s
     conn.execute(f"DROP TABLE {q(tv.companion)}")
     conn.execute(f"DROP TABLE IF EXISTS {q(tv.ranges)}")
     conn.execute(f"DROP TABLE IF EXISTS {q(tv.stash)}")
+    exec_section(conn, "dropped_history_guard", tv)
     conn.execute(
         "UPDATE galaxlite_tables SET valid_to = ? WHERE table_id = ? AND valid_to IS NULL",
         (version, tv.table_id),

@@ -18,9 +18,10 @@ def companion_keys(tv: TableVersion) -> tuple[list[str], list[str]]:
     return keys, key_exprs
 
 
-def placeholders(tv: TableVersion, conflicts: str = "0") -> dict[str, str]:
+def placeholders(tv: TableVersion, conflicts: str = "0", rowid_column: str | None = None) -> dict[str, str]:
     """The values that fill versioned.sql's templates for this table version (``conflicts``:
-    ``conflict_sql``, for the insert triggers)."""
+    ``conflict_sql``, for the insert triggers; ``rowid_column``: ``rowid_history_column``,
+    for the history guard's key probe)."""
     keys, key_exprs = companion_keys(tv)
     names = [n for n, _ in tv.columns]
     c_is_old_key = " AND ".join(f"{k} = OLD.{e}" for k, e in zip(keys, key_exprs, strict=True))
@@ -50,33 +51,122 @@ def placeholders(tv: TableVersion, conflicts: str = "0") -> dict[str, str]:
         "companion_pk": "" if tv.rowid_table else f", PRIMARY KEY ({', '.join(keys)})",
         "companion_options": "" if tv.rowid_table else " WITHOUT ROWID",
         **_stash_placeholders(tv, keys, key_exprs, conflicts),
-        **_guard_placeholders(tv, keys),
+        **_guard_placeholders(tv, keys, rowid_column),
+        **_history_guard_placeholders(tv, keys, rowid_column),
+        **_new_row_placeholders(tv, keys, key_exprs),
     }
 
 
-def _guard_placeholders(tv: TableVersion, keys: list[str]) -> dict[str, str]:
+def _guard_placeholders(tv: TableVersion, keys: list[str], rowid_column: str | None) -> dict[str, str]:
     """The companion guards' tests (versioned.sql, companion_guards)."""
-    if tv.rowid_table:
-        history_keys = ["_gl_rowid"]
-    else:
-        history_keys = [tv.history_column(k) or "NULL" for k in tv.key_columns]
+    history_keys = _history_keys(tv)
 
     def closed(row: str) -> str:
         """Is the version of companion row ``row`` closed by this write (at NEW.valid_from)?"""
         in_history = " AND ".join(f"h.{h} = {row}.{k}" for h, k in zip(history_keys, keys, strict=True))
-        in_stash = " AND ".join(f"s.{k} = {row}.{k}" for k in keys)
         return (
             f"EXISTS (SELECT 1 FROM {q(tv.history)} AS h WHERE h.valid_to = NEW.valid_from "
-            f"AND h.valid_from = {row}.valid_from AND {in_history}) "
-            f"OR EXISTS (SELECT 1 FROM {q(tv.stash)} AS s WHERE {in_stash} AND s.valid_from = {row}.valid_from)"
+            f"AND h.valid_from = {row}.valid_from AND {in_history})"
         )
 
+    bulk_row_moved = ""
+    if tv.rowid_table:
+        # a companion row for a row that has none: the row's bulk range version (b, the
+        # latest range covering it) ends
+        # now, which needs the same proof as a companion row's (closed now), or the row is
+        # new: noted in the stash without a version by the insert triggers, or (a REPLACE
+        # with recursive triggers) its DELETE trigger closed the version that b started
+        h = q(tv.history)
+        probe = f"h.{rowid_column} = NEW._gl_k0 AND " if rowid_column else ""
+        bulk_row_moved = (
+            f" OR (NOT EXISTS (SELECT 1 FROM {q(tv.companion)} AS c WHERE c._gl_k0 = NEW._gl_k0) "
+            f"AND EXISTS (SELECT 1 FROM {q(tv.ranges)} AS b WHERE b.lo <= NEW._gl_k0 AND b.hi >= NEW._gl_k0 "
+            f"AND b.valid_from < NEW.valid_from AND NOT EXISTS (SELECT 1 FROM {q(tv.ranges)} AS n "
+            f"WHERE n.lo <= NEW._gl_k0 AND n.hi >= NEW._gl_k0 AND n.valid_from > b.valid_from) "
+            f"AND NOT EXISTS (SELECT 1 FROM {h} AS h WHERE h.valid_to = NEW.valid_from "
+            f"AND h._gl_rowid = NEW._gl_k0 AND h.valid_from = b.valid_from) "
+            f"AND NOT EXISTS (SELECT 1 FROM {q(tv.stash)} AS s WHERE s._gl_k0 = NEW._gl_k0 "
+            f"AND s.valid_from IS NULL) "
+            f"AND NOT EXISTS (SELECT 1 FROM {h} AS h WHERE {probe}h.valid_to > b.valid_from "
+            f"AND h._gl_rowid = NEW._gl_k0 AND h.valid_from = b.valid_from)))"
+        )
     return {
         "c_is_new": " AND ".join(f"c.{k} = NEW.{k}" for k in keys),
         "c_key_unchanged": " AND ".join(f"OLD.{k} IS NEW.{k}" for k in keys),
         "c_closed": closed("c"),
         "old_closed": closed("OLD"),
+        "bulk_row_moved": bulk_row_moved,
     }
+
+
+def _history_keys(tv: TableVersion) -> list[str]:
+    """The history columns that hold a row's key (rowid tables: ``_gl_rowid``)."""
+    if tv.rowid_table:
+        return ["_gl_rowid"]
+    return [tv.history_column(k) or "NULL" for k in tv.key_columns]
+
+
+def _latest_range(tv: TableVersion, rowid: str) -> str:
+    """SQL: the valid_from of the latest bulk range covering ``rowid`` (NULL: none)."""
+    # (max(), not ORDER BY ... LIMIT 1: no sorter per probe, a tenth of a plain REPLACE's cost)
+    return f"(SELECT max(valid_from) FROM {q(tv.ranges)} WHERE lo <= {rowid} AND hi >= {rowid})"
+
+
+def rowid_history_column(conn: apsw.Connection, tv: TableVersion) -> str | None:
+    """The history column of rowid table ``tv``'s INTEGER PRIMARY KEY (the first column of
+    its history key index), None if it has none."""
+    if not tv.rowid_table:
+        return None
+    pk = [(r[1], r[2]) for r in conn.execute("SELECT * FROM pragma_table_info(?)", (tv.name,)) if r[5]]
+    if len(pk) != 1 or pk[0][1].upper() != "INTEGER":
+        return None
+    return tv.history_column(pk[0][0])
+
+
+def _history_guard_placeholders(tv: TableVersion, keys: list[str], rowid_column: str | None) -> dict[str, str]:
+    """The history guard's tests (versioned.sql, history_guards): the current valid_from of
+    the new history row's key, a closed version of the key it overlaps."""
+    history_keys = _history_keys(tv)
+    match = " AND ".join(f"{k} = NEW.{h}" for k, h in zip(keys, history_keys, strict=True))
+    overlap = "h.valid_to > NEW.valid_from AND h.valid_from < NEW.valid_to"
+    if not tv.rowid_table:
+        probe = " AND ".join(f"h.{h} = NEW.{h}" for h in history_keys) + f" AND {overlap}"
+    elif rowid_column:  # (the key index leads with it; it equals _gl_rowid)
+        probe = f"h.{rowid_column} = NEW._gl_rowid AND h._gl_rowid = NEW._gl_rowid AND {overlap}"
+    else:
+        probe = "0"  # no index to probe: galaxlite check finds the overlap
+    return {
+        "h_current": valid_from_sql(tv, "NEW.", match, rowid="NEW._gl_rowid"),
+        "h_overlaps_new": probe,
+    }
+
+
+def _new_row_placeholders(tv: TableVersion, keys: list[str], key_exprs: list[str]) -> dict[str, str]:
+    """The insert triggers' note of a new row inside a bulk range, and the stash guard's
+    tests (versioned.sql, insert_trigger)."""
+    pairs = list(zip(keys, key_exprs, strict=True))
+    match = " AND ".join(f"{k} = t.{e}" for k, e in pairs)
+    out = {
+        "t_is_new_stash_key": " AND ".join(f"t.{e} = NEW.{k}" for k, e in pairs),
+        "new_stash_is_t": " AND ".join(f"NEW.{h} IS t.{q(n)}" for n, h in tv.columns) or "1",
+        "t_valid_from": valid_from_sql(tv, "t.", match),
+        "insert_in_range": "",
+        "update_in_range": "",
+        "note_new_row": "",
+    }
+    if tv.rowid_table:
+        rowid = tv.key_columns[0]
+        # (NEW.rowid is -1 before an insert that lets SQLite choose it: the largest + 1)
+        new = f"CASE WHEN NEW.{rowid} = -1 THEN (SELECT coalesce(max({rowid}), 0) + 1 FROM {q(tv.name)}) ELSE NEW.{rowid} END"
+        in_range = f"EXISTS (SELECT 1 FROM {q(tv.ranges)} WHERE lo <= {new} AND hi >= {new})"
+        out["insert_in_range"] = f" OR {in_range}"
+        out["update_in_range"] = f" OR (NEW.{rowid} IS NOT OLD.{rowid} AND {in_range})"
+        out["note_new_row"] = (
+            f"INSERT INTO {q(tv.stash)} (_gl_k0) SELECT n.k FROM (SELECT {new} AS k) AS n "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {q(tv.name)} WHERE {rowid} = n.k) "
+            f"AND EXISTS (SELECT 1 FROM {q(tv.ranges)} WHERE lo <= n.k AND hi >= n.k);"
+        )
+    return out
 
 
 def _stash_placeholders(tv: TableVersion, keys: list[str], key_exprs: list[str], conflicts: str) -> dict[str, str]:
@@ -128,7 +218,8 @@ def conflict_sql(conn: apsw.Connection, tv: TableVersion) -> str:
 
 
 def valid_from_sql(
-    tv: TableVersion, row: str, companion_match: str, ranges: list[tuple[int, int, int]] | None = None
+    tv: TableVersion, row: str, companion_match: str, ranges: list[tuple[int, int, int]] | None = None,
+    rowid: str | None = None,
 ) -> str:
     """SQL for the valid_from of the current row ``row`` (``OLD.`` or ``t.``): its companion
     row's, else (rowid tables) that of the latest bulk range covering its rowid.
@@ -136,6 +227,8 @@ def valid_from_sql(
     ``ranges``: the ranges table's rows (lo, hi, valid_from) as they are now, for a statement
     that runs at once: inlined as a CASE (a per-row probe of the ranges table costs more than
     the row copy it serves). None (triggers, definitions SQLite keeps): probe the table.
+    ``rowid``: the row's rowid, if not ``row`` followed by the key column (``NEW._gl_rowid``
+    for a history row).
 
     >>> tv = TableVersion(1, "t", 0, None, "h", "c", ("rowid",), (("a", "h0"),))
     >>> valid_from_sql(tv, "t.", "_gl_k0 = t.rowid", [(1, 9, 5), (1, 3, 7)])
@@ -144,10 +237,9 @@ def valid_from_sql(
     own = f"(SELECT valid_from FROM {q(tv.companion)} WHERE {companion_match})"
     if not tv.rowid_table:
         return own
-    rowid = f"{row}{tv.key_columns[0]}"
+    rowid = rowid or f"{row}{tv.key_columns[0]}"
     if ranges is None:
-        latest = (f"(SELECT valid_from FROM {q(tv.ranges)} WHERE lo <= {rowid} "
-                  f"AND hi >= {rowid} ORDER BY valid_from DESC LIMIT 1)")
+        latest = _latest_range(tv, rowid)
     elif not ranges:
         return own
     else:
@@ -159,8 +251,13 @@ def valid_from_sql(
 
 
 def exec_section(conn: apsw.Connection, section: str, tv: TableVersion) -> None:
+    conn.execute(render_section(conn, section, tv))
+
+
+def render_section(conn: apsw.Connection, section: str, tv: TableVersion) -> str:
+    """Section ``section`` of versioned.sql for ``tv``, as galaxlite makes it in this file."""
     conflicts = conflict_sql(conn, tv) if section == "insert_trigger" else "0"
-    conn.execute(schema.render(section, **placeholders(tv, conflicts)))
+    return schema.render(section, **placeholders(tv, conflicts, rowid_history_column(conn, tv)))
 
 
 def install_triggers(conn: apsw.Connection, tv: TableVersion) -> None:
