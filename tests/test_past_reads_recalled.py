@@ -95,3 +95,19 @@ def test_a_tag_moved_by_another_connection_is_read_anew(tagged, open_db) -> None
     with pytest.raises(galaxlite.UnknownTagError):
         other.execute("DROP VERSION TAG 'v1'")
         tagged.query(TOTAL, ("v1",))
+
+
+def test_a_tag_of_a_rolled_back_nested_transaction_is_forgotten(tagged) -> None:
+    """``Database.transaction()`` nested in a transaction rolls back to a savepoint: what was
+    remembered inside it (the tag's version) goes with it."""
+    class Undo(Exception):
+        pass
+
+    tagged.begin()
+    with pytest.raises(Undo), tagged.transaction():
+        tagged.create_tag("inner")
+        assert tagged.query("SELECT count(*) FROM t AT VERSION 'inner'") == [(50,)]
+        raise Undo
+    tagged.commit()
+    with pytest.raises(galaxlite.UnknownTagError):
+        tagged.query("SELECT count(*) FROM t AT VERSION 'inner'")
