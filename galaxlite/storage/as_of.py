@@ -68,7 +68,7 @@ def as_of_sql(
 
     ``now`` is the same table's schema in force (None if it has been dropped since).
     ``with_history=False`` when no row version was closed since (``closed_since``): the
-    subquery is then a plain join that SQLite can flatten into the outer query.
+    subquery is then one SELECT (no compound) that SQLite can flatten into the outer query.
     ``newer_ranges``: ``ranges_after(version)`` of ``now`` (None: probe the ranges table per
     row instead). ``collations`` (see
     ``collations()``): a compound SELECT compares with the collations of its first part, the
