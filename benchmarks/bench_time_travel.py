@@ -1,13 +1,15 @@
 """P2: reading a tagged version (AT VERSION) vs reading a plain copy of that version.
 
 Usage:
-    python benchmarks/bench_time_travel.py [--rows 1000000] [--quick] [--repeat 5]
+    python benchmarks/bench_time_travel.py [--rows 1000000] [--quick] [--repeat 5] [--depth 0,1,10]
 
-A galaxlite file gets ``--rows`` rows and the tag ``base``; a plain SQLite file holds the
-same rows (a plain copy of ``base``). Then the galaxlite table changes, in steps, until
-1 %, 5 % and 10 % of the tagged rows have changed since ``base`` (of the changed rows,
-80 % are updated, 10 % deleted, and as many new rows as 10 % of them inserted; each step is
-one galaxlite transaction). At 0 % and after each step:
+For each history depth d of ``--depth`` (default 0, 1 and 10), a galaxlite file gets ``--rows``
+rows, then d whole-table UPDATEs that keep every value (each closes one version of every
+row: d × rows history rows, the "history depth"), and the tag ``base``; a plain SQLite
+file holds the same rows (a plain copy of ``base``). Then the galaxlite table changes, in
+steps, until 1 %, 5 % and 10 % of the tagged rows have changed since ``base`` (of the
+changed rows, 80 % are updated, 10 % deleted, and as many new rows as 10 % of them
+inserted; each step is one galaxlite transaction). At 0 % and after each step:
 
 * ``SELECT * FROM t AT VERSION 'base'`` + ``fetchall()`` vs ``SELECT * FROM t`` on the copy;
 * the same read aggregated inside SQLite (every column touched), which leaves out the
@@ -15,7 +17,8 @@ one galaxlite transaction). At 0 % and after each step:
 
 The aggregates of both sides are compared: a mismatch aborts the run (a wrong answer fast
 is not a result). Interleaved rounds, CPU time of this process, medians; goal (P2,
-benchmarks/RESULTS.md) ≤ 1.5×. Not a test.
+benchmarks/RESULTS.md) ≤ 1.5×. The notes show SQLite's ``EXPLAIN QUERY PLAN`` of the
+aggregate as galaxlite renders it (at 5 % changed, per depth). Not a test.
 """
 
 from __future__ import annotations
@@ -65,10 +68,19 @@ def check_same(db, plain) -> None:
         raise SystemExit(f"AT VERSION 'base' differs from the plain copy: {ours} != {theirs}")
 
 
-def step_lines(db, plain, fraction: float, repeat: int) -> list[C.Line]:
-    """P2 lines with ``fraction`` of the tagged rows changed since the tag."""
+def query_plan(db, sql: str, params=None) -> list[str]:
+    """SQLite's ``EXPLAIN QUERY PLAN`` of ``sql`` as galaxlite renders it, as indented lines."""
+    depth: dict[int, int] = {}
+    lines = []
+    for node, parent, _, detail in db.execute("EXPLAIN QUERY PLAN " + sql, params).fetchall():
+        depth[node] = depth.get(parent, -1) + 1
+        lines.append("    " + "  " * depth[node] + detail)
+    return lines
+
+
+def step_lines(db, plain, label: str, repeat: int) -> list[C.Line]:
+    """P2 lines at one depth and one fraction of the tagged rows changed since the tag."""
     check_same(db, plain)
-    label = f"{fraction:.0%} changed"
     cases = [
         ("AT VERSION full read, SELECT * fetchall()",
          lambda: db.execute(f"SELECT * FROM {AS_OF}").fetchall(),
@@ -85,43 +97,77 @@ def step_lines(db, plain, fraction: float, repeat: int) -> list[C.Line]:
     return lines
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = C.parser(__doc__.splitlines()[0]).parse_args(argv)
-    n = C.rows_option(args)
+def depth_lines(d: Path, plain, n: int, depth: int, repeat: int) -> tuple[list[C.Line], list[str]]:
+    """The lines of one history depth, and the notes (history size, the aggregate's plan)."""
     order = list(range(1, n + 1))
     random.Random(2).shuffle(order)
+    path = d / f"ours-{depth}.db"
+    db = C.open_ours(path)
+    C.progress(f"history depth {depth}: filling")
+    C.fill_ours(db, n)
+    for k in range(depth):
+        C.progress(f"history depth {depth}: whole-table UPDATE {k + 1}")
+        db.execute(f"UPDATE {C.TABLE} SET label = label")  # every row: one more closed version
+    db.create_tag("base")
+    lines: list[C.Line] = []
+    notes: list[str] = []
+    done, next_id = 0, n + 1
+    for fraction in STEPS:
+        target = int(n * fraction)
+        if target > done:
+            C.progress(f"history depth {depth}: changing rows up to {fraction:.0%}")
+            next_id = change(db, order[done:target], next_id)
+            done = target
+        C.checkpoint(C.raw(db))
+        lines += step_lines(db, plain, f"{depth}× history, {fraction:.0%} changed", repeat)
+        if fraction == 0.05:
+            notes += [f"{depth}× history, 5 % changed, `EXPLAIN QUERY PLAN` of the aggregate:", ""]
+            notes += query_plan(db, AGGREGATE.format(src=AS_OF)) + [""]
+    (hist,) = C.raw(db).execute("SELECT count(*) FROM _gl_h1").fetchone()
+    notes.insert(0, f"{depth}× history: {hist:,} history rows at the end, file {C.file_mib(path):.0f} MiB.")
+    db.close()
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(path) + suffix).unlink(missing_ok=True)
+    return lines, notes
+
+
+def depths_option(text: str) -> list[int]:
+    """``--depth 0,1,10`` → [0, 1, 10]."""
+    return [int(part) for part in text.split(",") if part.strip()]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = C.parser(__doc__.splitlines()[0])
+    ap.add_argument("--depth", type=depths_option, default=[0, 1, 10],
+                    help="history depths: whole-table UPDATEs before the tag (default 0,1,10)")
+    args = ap.parse_args(argv)
+    n = C.rows_option(args)
     print(C.environment())
     print(f"P2 time travel: {n:,} rows, median of {args.repeat} interleaved rounds")
     lines: list[C.Line] = []
+    notes: list[str] = []
     with C.workdir(args.dir) as d:
-        db, plain = C.open_ours(d / "ours.db"), C.open_plain(d / "copy.db")
-        C.progress("filling both files")
-        C.fill_ours(db, n)
+        plain = C.open_plain(d / "copy.db")
+        C.progress("filling the plain copy")
         C.fill_plain(plain, n)
-        db.create_tag("base")
         C.checkpoint(plain)
-        done, next_id = 0, n + 1
-        for fraction in STEPS:
-            target = int(n * fraction)
-            if target > done:
-                C.progress(f"changing rows up to {fraction:.0%}")
-                next_id = change(db, order[done:target], next_id)
-                done = target
-            C.checkpoint(C.raw(db))
-            lines += step_lines(db, plain, fraction, args.repeat)
-        (hist,) = C.raw(db).execute("SELECT count(*) FROM _gl_h1").fetchone()
-        size = C.file_mib(d / "ours.db"), C.file_mib(d / "copy.db")
-        db.close()
+        for depth in args.depth:
+            more, about = depth_lines(d, plain, n, depth, args.repeat)
+            lines += more
+            notes += about
+        size = C.file_mib(d / "copy.db")
         plain.close()
     C.print_table(
         f"P2 — AT VERSION 'base' vs a plain copy of that version, {n:,} rows (goal ≤ {GOAL}×)",
         lines,
         [
-            "Changed rows since the tag: 80 % updated, 10 % deleted, + as many new rows as 10 %. "
-            f"History rows at the end: {hist:,}; files (MiB) galaxlite {size[0]:.0f}, "
-            f"plain copy {size[1]:.0f}.",
-            "Times: CPU time of this process (warm, read-only work), medians over rounds; ratio = median of per-round ratios (both sides back "
-            "to back, order alternating). The AT VERSION aggregate matched the copy's every time.",
+            "History depth d: d whole-table UPDATEs before the tag (d × rows history rows). Changed "
+            "rows since the tag: 80 % updated, 10 % deleted, + as many new rows as 10 %. "
+            f"Plain copy {size:.0f} MiB.",
+            "Times: CPU time of this process (warm, read-only work), medians over rounds; ratio = "
+            "median of per-round ratios (both sides back to back, order alternating). The AT "
+            "VERSION aggregate matched the copy's every time.",
+            *notes,
         ],
     )
     return 0

@@ -378,6 +378,7 @@ class Database(SQLiteExtras, TrainingExports):
                 self.session.conn.execute(f"ROLLBACK TO {name}")
                 self.session.conn.execute(f"RELEASE {name}")
                 self.session.pinned = False
+                self.session.write_epoch += 1  # what was remembered inside is rolled back
                 raise
             self.session.conn.execute(f"RELEASE {name}")
             return

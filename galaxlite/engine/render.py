@@ -53,9 +53,40 @@ def render(session: Session, plan: P.Plan, params: Params) -> tuple[str, Params]
             plan = snapshot_catalog.with_views(plan, views)
         pieces = subqueries + session.semantic.render(plan, params, versions, subqueries)
         consumed |= session.semantic.consumed(plan)
+    sql = plan.template.render(pieces)
+    if plan.kind == P.READ and not plan.semantic and all(type(r) is P.VersionRef for r in plan.refs):
+        key = ("rendered", id(plan), tuple(versions), session.conn.in_transaction)
+        session.remembered(key, lambda: (plan, sql))  # for ``recalled_render``
+    return sql, _unconsumed(params, consumed)
+
+
+def _unconsumed(params: Params, consumed: set[int] | tuple[int, ...]) -> Params:
+    """``params`` without the positional ones the rendering consumed (AT VERSION ?)."""
     if consumed and params is not None and not isinstance(params, Mapping):
-        params = [p for i, p in enumerate(params) if i not in consumed]
-    return plan.template.render(pieces), params
+        return [p for i, p in enumerate(params) if i not in consumed]
+    return params
+
+
+def recalled_render(session: Session, plan: P.Plan, params: Params) -> tuple[str, Params] | None:
+    """``render``'s answer for a read from what the session remembers of a rendering made in a
+    read snapshot, without reading the file (None when it is not remembered). The caller
+    confirms, once its query has started, that the file is still what was remembered
+    (``Memo.still_as_recalled``)."""
+    versions = []
+    for ref in plan.refs:
+        if type(ref) is not P.VersionRef:
+            return None
+        tag, ts = _version_named(plan, ref, params)
+        version = session.memo.recall(session.write_epoch, ("tag", tag)) if tag is not None else ts
+        if version is None or version < 0 or (tag is None and version > clock.now_us()):
+            return None  # (the full rendering says what is wrong with it)
+        versions.append(version)
+    known = session.memo.recall(session.write_epoch, ("rendered", id(plan), tuple(versions), True))
+    if known is None or known[0] is not plan:
+        return None
+    if any(ref.version.param is not None for ref in plan.refs):
+        params = _unconsumed(params, plan.consumed_params)
+    return known[1], params
 
 
 def param_value(plan: P.Plan, ref: P.VersionRef, params: Params) -> Any:
@@ -71,6 +102,30 @@ def param_value(plan: P.Plan, ref: P.VersionRef, params: Params) -> Any:
 
 def version_of(session: Session, plan: P.Plan, ref: P.VersionRef, params: Params) -> int:
     """The µs version ``ref`` names: a tag's, a timestamp, or a bound parameter's."""
+    tag, ts = _version_named(plan, ref, params)
+    conn = session.conn
+    if tag is not None:
+        version = session.remembered(("tag", tag), lambda: tag_version(conn, tag))
+        if version is None:
+            raise E.sql_error(E.UnknownTagError, f"unknown version tag {tag!r}", plan.source, ref.position)
+        return version
+    if ts < 0:
+        raise E.sql_error(
+            E.VersionError,
+            f"AT VERSION {ts} is no version: a version is a tag name or a µs timestamp ≥ 0",
+            plan.source,
+            ref.position,
+        )
+    if ts > clock.now_us() and ts > (latest := max(clock.now_us(), clock.current(conn))):
+        raise E.sql_error(
+            E.FutureVersionError, f"AT VERSION {ts} is in the future (now is {latest})",
+            plan.source, ref.position,
+        )
+    return ts
+
+
+def _version_named(plan: P.Plan, ref: P.VersionRef, params: Params) -> tuple[str | None, int | None]:
+    """(tag, timestamp) that ``ref`` names, one of them None (a parameter's value checked)."""
     spec = ref.version
     tag, ts = spec.tag, spec.timestamp
     if spec.param is not None:
@@ -87,33 +142,20 @@ def version_of(session: Session, plan: P.Plan, ref: P.VersionRef, params: Params
                 plan.source,
                 ref.position,
             )
-    conn = session.conn
-    if tag is not None:
-        version = session.remembered(("tag", tag), lambda: tag_version(conn, tag))
-        if version is None:
-            raise E.sql_error(E.UnknownTagError, f"unknown version tag {tag!r}", plan.source, ref.position)
-        return version
-    if ts < 0:
-        raise E.sql_error(
-            E.VersionError,
-            f"AT VERSION {ts} is no version: a version is a tag name or a µs timestamp ≥ 0",
-            plan.source,
-            ref.position,
-        )
-    latest = max(clock.now_us(), clock.current(conn))
-    if ts > latest:
-        raise E.sql_error(
-            E.FutureVersionError, f"AT VERSION {ts} is in the future (now is {latest})",
-            plan.source, ref.position,
-        )
-    return ts
+    return tag, ts
 
 
 def as_of(session: Session, plan: P.Plan, ref: P.VersionRef, version: int) -> str:
     """The subquery that reads ``ref``'s table as it was at ``version`` (remembered while
     the file's data stays the same: it depends on the catalogs, history and ranges only)."""
-    key = ("as_of", ref.schema, ref.table.lower(), version, plan.kind == P.OTHER, session.conn.in_transaction)
+    key = _as_of_key(plan, ref, version, session.conn.in_transaction)
     return session.remembered(key, lambda: _as_of(session, plan, ref, version))
+
+
+def _as_of_key(plan: P.Plan, ref: P.VersionRef, version: int, in_transaction: bool) -> tuple:
+    """What ``as_of``'s subquery depends on besides the file's data. (A read outside a
+    transaction is rendered inside one: ``runners.statements``.)"""
+    return ("as_of", ref.schema, ref.table.lower(), version, plan.kind == P.OTHER, in_transaction)
 
 
 def _as_of(session: Session, plan: P.Plan, ref: P.VersionRef, version: int) -> str:

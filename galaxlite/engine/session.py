@@ -24,6 +24,7 @@ import apsw
 
 from galaxlite import errors as E
 from galaxlite import exports, transpile
+from galaxlite.engine.memo import Memo
 from galaxlite.engine.write_paths import WritePaths, named_conflicts
 from galaxlite.engine.writes import WriteScope, claim_write_lock
 from galaxlite.semantic import SemanticEngine
@@ -117,8 +118,7 @@ class Session:
         # What reading the past learnt from the file (tag versions, AT VERSION subqueries),
         # valid while the file holds the same data: see ``remembered``.
         self.write_epoch = 0
-        self._memo: dict[object, object] = {}
-        self._memo_stamp: tuple[int, int] = (-1, -1)
+        self.memo = Memo()
         # SET db4ai_* parameters of this session (over ALTER DATABASE SET ones), and SET LOCAL
         # ones (over both, until the transaction ends)
         self.settings: dict[str, str] = {}
@@ -392,20 +392,9 @@ class Session:
         return run()
 
     def remembered(self, key: object, compute: Callable[[], object]) -> object:
-        """``compute()``, remembered under ``key`` until the file's data changes (another
-        connection's commit moves ``PRAGMA data_version``, which reads the file's current
-        state, also before a read transaction; a write of this session, a rollback or a
-        schema change moves ``write_epoch``). Errors are not remembered."""
-        (data_version,) = next(self.conn.execute("PRAGMA data_version"))
-        stamp = (data_version, self.write_epoch)
-        if stamp != self._memo_stamp:
-            self._memo.clear()
-            self._memo_stamp = stamp
-        try:
-            return self._memo[key]
-        except KeyError:
-            value = self._memo[key] = compute()
-            return value
+        """``compute()``, remembered under ``key`` until the file's data changes
+        (``galaxlite.engine.memo``)."""
+        return self.memo.remembered(self.conn, self.write_epoch, key, compute)
 
     def check_not_internal(self, plan: P.Plan, name: str) -> None:
         """Refuse a user statement that would create or change a galaxlite internal table."""
