@@ -22,7 +22,7 @@ import numpy as np
 from galaxlite import errors
 from galaxlite.exports import quantize
 from galaxlite.exports.decode import Decoder, schema_metadata
-from galaxlite.exports.hashing import HASH, ContentHash, algorithm_of
+from galaxlite.exports.hashing import HASH, ContentHash, check_algorithm
 from galaxlite.exports.layout import FORMAT, FORMAT_VERSION, LANCE_VERSION, METADATA_KEY
 
 
@@ -156,7 +156,7 @@ def content_hash(
 
     ``algorithm``: ``"blake3"`` (what exports record) or ``"sha256"`` (what exports written
     before recorded): the part of a recorded hash before its colon."""
-    algorithm = algorithm_of(f"{algorithm}:")
+    check_algorithm(algorithm)
     _, dataset = open_export(path, storage_options, version)
     digest = ContentHash(dataset.schema, algorithm)
     for batch in dataset.to_batches():
