@@ -15,6 +15,9 @@ which side goes first; each round's outputs are deleted before the next.
 * the same with ``seed=42`` (the table is staged and shuffled first), ``precision="sq8"``
   and ``precision="rabitq"`` (staged, quantizer fitted): for information, against the
   same direct float32 write;
+* for the P7 line also the CPU time of the whole process (every thread) on each side, taken
+  in the same rounds: on a shared machine the wall-clock ratio drifts towards the CPU ratio
+  as the other work takes the second core;
 * the vector bytes per row each precision stores (Arrow bytes of the vector columns in the
   written dataset, RaBitQ's two factor columns included) and the size on disk, against
   float32. Goal: sq8 ¼, rabitq ≤ 1/25.
@@ -28,6 +31,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -88,26 +92,34 @@ def disk_bytes(path: str | Path) -> int:
 def parts(db: galaxlite.Database, plain, clean_direct, rows: int, dim: int, repeat: int) -> list:
     """Where the float32 export's time goes: its two big parts alone, against the same direct
     write (information, no goal): reading the table as of the last version from SQLite into
-    record batches, and the SHA-256 content hash of those batches."""
+    record batches, and the content hash of those batches (BLAKE3; and SHA-256, the
+    definition exports recorded before)."""
     conn = C.raw(db)
     plan = plan_table(conn, "t", db.version, "t.lance")
     encoder = Encoder(plan, "float32", {}, export_schema(plan, "float32", {}, {}))
     batches: list = []
 
-    def read() -> None:
-        batches.clear()
+    def read(keep: bool = False) -> None:
+        """The batches are dropped as they come (as Lance's writer does): keeping 1.5 GB of
+        them would time fresh memory too. ``keep``: for the hash parts."""
         with mmap_reads(conn):
-            batches.extend(encoder.batch(r) for r in read_rows(conn, db.session.semantic, plan))
+            for batch in (encoder.batch(r) for r in read_rows(conn, db.session.semantic, plan)):
+                if keep:
+                    batches.append(batch)
 
-    def digest() -> None:
-        hashed = ContentHash(encoder.schema)
+    def digest(algorithm: str) -> None:
+        hashed = ContentHash(encoder.schema, algorithm)
         for batch in batches:
             hashed.add(batch)
         hashed.hexdigest()
 
     out = []
-    read()  # warm
-    for label, fn in (("SQLite read into record batches only", read), ("SHA-256 content hash only", digest)):
+    read(keep=True)  # warm, and the batches the hash parts hash
+    for label, fn in (
+        ("SQLite read into record batches only", lambda: read(keep=False)),
+        ("BLAKE3 content hash only", lambda: digest("blake3")),
+        ("SHA-256 content hash only (the definition before BLAKE3)", lambda: digest("sha256")),
+    ):
         C.progress(label)
         t_ours, t_plain = C.compare(fn, plain, repeat, setup_ours=os.sync, setup_plain=clean_direct)
         out.append(C.compared_line(f"part: {label} ({rows:,} × {dim})", t_ours, t_plain, None))
@@ -162,6 +174,13 @@ def main() -> None:
         clean_direct()
         lines = []
         sizes = {}
+        cpu: dict[str, list[float]] = {"ours": [], "plain": []}
+
+        def cpu_timed(side: str, fn) -> None:
+            start = time.process_time()
+            fn()
+            cpu[side].append(time.process_time() - start)
+
         for label, options, goal in (
             ("float32, primary-key order", {}, GOAL_RATIO),
             ("float32, TRAINING SEED 42 (staged, shuffled)", {"seed": 42}, None),
@@ -169,8 +188,11 @@ def main() -> None:
             ("rabitq (staged, fitted)", {"precision": "rabitq"}, None),
         ):
             C.progress(f"export {label}")
+            for times in cpu.values():
+                times.clear()
             t_ours, t_plain = C.compare(
-                lambda o=options: ours(**o), plain, args.repeat,
+                lambda o=options: cpu_timed("ours", lambda: ours(**o)),
+                lambda: cpu_timed("plain", plain), args.repeat,
                 setup_ours=clean_ours, setup_plain=clean_direct,
             )
             precision = options.get("precision", "float32")
@@ -179,6 +201,11 @@ def main() -> None:
             lines.append(C.compared_line(
                 f"export {rows:,} × {dim}: {label}", t_ours, t_plain, goal
             ))
+            if goal is not None:
+                lines.append(C.compared_line(
+                    "(info) same rounds, CPU time of the process (all threads)",
+                    cpu["ours"], cpu["plain"], None,
+                ))
             clean_ours()
             clean_direct()
         lines += parts(db, plain, clean_direct, rows, dim, args.repeat)

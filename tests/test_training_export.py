@@ -106,7 +106,7 @@ def test_sql_for_training_writes_every_versioned_table(items):
     assert tree(items.exports_dir)[0] == folder.name
     for e in records:
         assert Path(e.path).parent == folder and e.path.endswith(".lance")
-        assert e.content_hash.startswith("sha256:") and len(e.content_hash) == 7 + 64
+        assert e.content_hash.startswith("blake3:") and len(e.content_hash) == 7 + 64
         assert e.created_us >= version
         assert lance.dataset(e.path).count_rows() == e.rows
         assert exports.content_hash(e.path) == e.content_hash

@@ -4,19 +4,39 @@
 thread of its own while the export is written, see :mod:`galaxlite.exports.write`), and
 :func:`galaxlite.exports.read.content_hash` recomputes it from the files: a check that the
 data is intact. The hash does not depend on how the rows are batched.
+
+The digest is BLAKE3 (``blake3:<hex>``): about twice as fast as SHA-256 with SHA-NI on one
+core (3.3 against 1.7 GB/s here), which matters on a 1.5 GB export. Exports written before
+recorded ``sha256:<hex>`` over the same parts: a recorded hash names its algorithm before
+the colon, so those are recomputed with SHA-256 and keep verifying.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
+from typing import Any
 
+import blake3
 import numpy as np
 import pyarrow as pa
 
+from galaxlite import errors
 from galaxlite.exports.layout import METADATA_KEY
 
-HASH = "sha256"  # SHA-256 (hardware-accelerated on x86-64 and ARMv8: ~2× BLAKE2b here)
+HASH = "blake3"  # what new exports record; both release the GIL on large updates
+ALGORITHMS: dict[str, Callable[[], Any]] = {"blake3": blake3.blake3, "sha256": hashlib.sha256}
+
+
+def check_algorithm(name: str) -> str:
+    """``name`` if it is a content hash algorithm (the part of a recorded hash before its
+    colon), else TrainingExportError."""
+    if name not in ALGORITHMS:
+        raise errors.TrainingExportError(
+            f"unknown content hash algorithm {name!r} (known: {', '.join(ALGORITHMS)})"
+        )
+    return name
 
 
 class ContentHash:
@@ -29,23 +49,24 @@ class ContentHash:
     table name, so equal data gives an equal hash.
     """
 
-    def __init__(self, schema: pa.Schema):
-        self.schema = schema
-        self.parts = [tuple(hashlib.new(HASH) for _ in range(3)) for _ in schema]
+    def __init__(self, schema: pa.Schema, algorithm: str = HASH):
+        self.schema, self.algorithm = schema, algorithm
+        new = ALGORITHMS[algorithm]
+        self.parts = [tuple(new() for _ in range(3)) for _ in schema]
 
     def add(self, batch: pa.RecordBatch) -> None:
         for hashes, column in zip(self.parts, batch.columns, strict=True):
             _feed(hashes, column)
 
     def hexdigest(self) -> str:
-        total = hashlib.new(HASH)
+        total = ALGORITHMS[self.algorithm]()
         meta = json.loads((self.schema.metadata or {}).get(METADATA_KEY, b"{}"))
         head = [[f.name, str(f.type)] for f in self.schema]
         total.update(json.dumps([head, meta.get("columns", {})], sort_keys=True).encode())
         for hashes in self.parts:
             for h in hashes:
                 total.update(h.digest())
-        return f"{HASH}:{total.hexdigest()}"
+        return f"{self.algorithm}:{total.hexdigest()}"
 
 
 def _feed(hashes: tuple, array: pa.Array) -> None:

@@ -22,7 +22,7 @@ import numpy as np
 from galaxlite import errors
 from galaxlite.exports import quantize
 from galaxlite.exports.decode import Decoder, schema_metadata
-from galaxlite.exports.hashing import ContentHash
+from galaxlite.exports.hashing import HASH, ContentHash, check_algorithm
 from galaxlite.exports.layout import FORMAT, FORMAT_VERSION, LANCE_VERSION, METADATA_KEY
 
 
@@ -148,12 +148,17 @@ def batch_decoder(
 
 
 def content_hash(
-    path: str | Path, *, version: int | None = None, storage_options: dict | None = None
+    path: str | Path, *, version: int | None = None, storage_options: dict | None = None,
+    algorithm: str = HASH,
 ) -> str:
     """Recompute the content hash of a training export from its files (the value the catalog
-    records, ``Database.exports()[i].content_hash``): a check that the data is intact."""
+    records, ``Database.exports()[i].content_hash``): a check that the data is intact.
+
+    ``algorithm``: ``"blake3"`` (what exports record) or ``"sha256"`` (what exports written
+    before recorded): the part of a recorded hash before its colon."""
+    check_algorithm(algorithm)
     _, dataset = open_export(path, storage_options, version)
-    digest = ContentHash(dataset.schema)
+    digest = ContentHash(dataset.schema, algorithm)
     for batch in dataset.to_batches():
         digest.add(batch)
     return digest.hexdigest()

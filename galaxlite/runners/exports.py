@@ -172,7 +172,7 @@ def _verify_one(e: TrainingExport) -> Verification:
     if not Path(e.path).is_dir():
         return Verification(e, "missing", f"{e.path} does not exist", None)
     try:
-        found = exports.content_hash(e.path, version=e.lance_version)
+        found = exports.content_hash(e.path, version=e.lance_version, algorithm=e.content_hash.partition(":")[0])
     except (E.TrainingExportError, E.DataError, OSError) as exc:
         return Verification(e, "changed", f"version {e.lance_version} cannot be read: {exc}", None)
     if found != e.content_hash:

@@ -45,7 +45,7 @@ class TrainingExport:
     precision: str
     seed: int | None
     rows: int
-    content_hash: str  # "sha256:<hex>", see galaxlite.content_hash
+    content_hash: str  # "blake3:<hex>" ("sha256:<hex>" before), see galaxlite.content_hash
     created_us: int
     lance_version: int = 1  # the dataset's Lance version galaxlite wrote (its readers open it)
 
