@@ -96,7 +96,7 @@ def execute(session: Session, sql: str, params: Params = None, cursor: apsw.Curs
     session's connection to run a plain query on (the DB-API reuses its cursors)."""
     if sql in session.plain_reads and not session.has_pending:
         # The hot path of a plain query (no galaxlite syntax, plan cached): run as written.
-        if type(params) is tuple:  # bindable()'s test inlined, for plain values
+        if type(params) is tuple:  # bindable()'s test inlined (plain values: one test each)
             for value in params:
                 if type(value) not in PLAIN_TYPES:
                     params = bindable(params)
@@ -115,7 +115,12 @@ def execute(session: Session, sql: str, params: Params = None, cursor: apsw.Curs
         # transaction (see ``Session.note_append``): run as written with the triggers off,
         # its rowid noted for ``Session.settle``, which versions every row appended so far
         # before the next other statement. Every such write pays for each line here.
-        if type(params) is not tuple or not PLAIN_TYPES.issuperset(map(type, params)):
+        if type(params) is tuple:
+            for value in params:
+                if type(value) not in PLAIN_TYPES:
+                    params = bindable(params)
+                    break
+        else:
             params = bindable(params)
         paths = session.write_paths
         if paths.triggers_on:
@@ -133,13 +138,7 @@ def execute(session: Session, sql: str, params: Params = None, cursor: apsw.Curs
         session.last_changes = changed  # (``session.changes = changed``, without the call)
         session.total_changes += changed
         return Result(_NO_ROWS, None, None, changed, lastrowid)
-    if type(params) is tuple:
-        for value in params:
-            if type(value) not in PLAIN_TYPES:
-                params = bindable(params)
-                break
-    elif params is not None:
-        params = bindable(params)
+    params = bindable(params)
     if session.has_pending:
         session.settle()
     if sql in session.plain_reads:  # a plain query after appended rows were versioned
