@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from sys import getrefcount
 
 import apsw
 
@@ -137,7 +138,14 @@ def execute(session: Session, sql: str, params: Params = None, cursor: apsw.Curs
             session.has_pending = True
         session.last_changes = changed  # (``session.changes = changed``, without the call)
         session.total_changes += changed
-        return Result(_NO_ROWS, None, None, changed, lastrowid)
+        result = _APPENDED[0]
+        if getrefcount(result) == 3:  # the list, ``result`` and the argument: nobody else
+            # holds the previous one-row INSERT's result (it holds no cursor, no snapshot):
+            # it serves again, which saves an allocation on every such INSERT
+            result.rowcount, result.lastrowid = changed, lastrowid
+            return result
+        result = _APPENDED[0] = Result(_NO_ROWS, None, None, changed, lastrowid)
+        return result
     params = bindable(params)
     if session.has_pending:
         session.settle()
@@ -150,6 +158,7 @@ def execute(session: Session, sql: str, params: Params = None, cursor: apsw.Curs
 
 
 _NO_ROWS = iter(())  # (always exhausted: one serves every result without rows)
+_APPENDED = [Result(_NO_ROWS, None, None, 0, None)]  # the one-row INSERT result to serve again
 
 
 def executemany(session: Session, sql: str, seq_of_parameters: Iterable[Params]) -> Result:
