@@ -139,9 +139,8 @@ def execute(session: Session, sql: str, params: Params = None, cursor: apsw.Curs
         session.last_changes = changed  # (``session.changes = changed``, without the call)
         session.total_changes += changed
         result = _APPENDED[0]
-        if getrefcount(result) == 3:  # the list, ``result`` and the argument: nobody else
-            # holds the previous one-row INSERT's result (it holds no cursor, no snapshot):
-            # it serves again, which saves an allocation on every such INSERT
+        if getrefcount(result) == _UNHELD:  # nobody holds the previous one-row INSERT's
+            # result (it has no cursor, no snapshot): it serves again (saves an allocation)
             result.rowcount, result.lastrowid = changed, lastrowid
             return result
         result = _APPENDED[0] = Result(_NO_ROWS, None, None, changed, lastrowid)
@@ -159,6 +158,20 @@ def execute(session: Session, sql: str, params: Params = None, cursor: apsw.Curs
 
 _NO_ROWS = iter(())  # (always exhausted: one serves every result without rows)
 _APPENDED = [Result(_NO_ROWS, None, None, 0, None)]  # the one-row INSERT result to serve again
+
+
+def _references() -> int:
+    """``getrefcount`` of ``_APPENDED[0]`` seen as ``execute`` sees it (same code)."""
+    result = _APPENDED[0]
+    return getrefcount(result)
+
+
+# its count when nobody else holds it; -1 (never serve again) where a holder would not show
+_UNHELD = _references()
+_held = _APPENDED[0]
+if _references() != _UNHELD + 1:
+    _UNHELD = -1
+del _held
 
 
 def executemany(session: Session, sql: str, seq_of_parameters: Iterable[Params]) -> Result:
