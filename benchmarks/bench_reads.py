@@ -15,7 +15,11 @@ gets the same UPDATEs, so both user tables have the same rows and page layout):
 * point lookups by primary key: ``SELECT * FROM t WHERE id = ?`` + ``fetchone()`` for
   random ids, galaxlite through ``Database.execute``, plain through ``Connection.execute``;
 * (info) the same point lookups through raw apsw on galaxlite's file: the storage share of
-  the difference, without galaxlite's Python front end.
+  the difference, without galaxlite's Python front end; and through one Python function
+  returning a ``Result`` around that raw call: the least a Python ``execute`` returning a
+  ``Result`` can cost. Between that and ``Database.execute`` is what galaxlite's own code
+  adds (``Database.execute`` calling ``runners.execute``, the plain-read probe, the binding
+  check).
 
 Both sides are warm (a discarded first round) and interleaved; times are CPU times of this
 process (see ``common.timed``), medians of ``--repeat`` rounds (3× as many for point
@@ -32,6 +36,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import common as C  # noqa: E402
+
+from galaxlite.engine.result import Result  # noqa: E402
 
 GOAL = 1.05
 SCAN = f"SELECT * FROM {C.TABLE}"
@@ -75,6 +81,17 @@ def read_lines(db, plain, ids: list[int], repeat: int, label: str) -> list[C.Lin
     )
     lines.append(C.compared_line(f"{label}: (info) point lookup, raw apsw on galaxlite's file",
                                  t_raw, t_plain, None, "µs", len(ids)))
+
+    def wrapped(sql: str, params: tuple) -> Result:  # one Python call + a Result, no more
+        return Result(storage.execute(sql, params), None, (storage, sql, params))
+
+    t_wrapped, t_plain = C.compare(
+        lambda: point_lookups(wrapped, ids), lambda: point_lookups(plain.execute, ids),
+        3 * repeat, cpu=True,
+    )
+    lines.append(C.compared_line(
+        f"{label}: (info) point lookup, one Python call returning a Result, galaxlite's file",
+        t_wrapped, t_plain, None, "µs", len(ids)))
     return lines
 
 

@@ -15,7 +15,9 @@ round starts from two fresh files; both sides run back to back, the order altern
   (``Database.executemany`` — the bulk path) vs ``Connection.executemany`` in
   BEGIN IMMEDIATE ... COMMIT.
 * INSERT, row by row: ``--row-by-row`` ``execute()`` calls in one explicit transaction
-  (``db.begin()`` ... ``db.commit()``), each insert fired through the triggers.
+  (``db.begin()`` ... ``db.commit()``): the set-based append path (triggers off, the rows
+  appended so far versioned together before the next other statement), so what is left
+  over plain is the Python of each ``execute`` call.
 * UPDATE / DELETE of 1 % of the rows, chosen at random, as one statement
   (``WHERE id IN (SELECT value FROM json_each(?))``), a fresh sample each round, on a
   ``--rows``-row table; (info) the same UPDATE on a contiguous id range.

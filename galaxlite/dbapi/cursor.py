@@ -7,11 +7,14 @@ from itertools import islice
 from threading import get_ident
 from typing import Any
 
+import apsw
+
 from galaxlite import runners
 from galaxlite.database import Database, Result
 from galaxlite.dbapi.rows import resolve_row_factory, row_converter
 from galaxlite.dbapi.transactions import CLOSED_MESSAGE, DML, READ, Transactions
-from galaxlite.errors import ProgrammingError
+from galaxlite.engine.binding import BIND_ERRORS, PLAIN_TYPES, bindable, binding_error
+from galaxlite.errors import ProgrammingError, from_apsw
 from galaxlite.exports.arrow import result_to_arrow
 from galaxlite.params import Params
 
@@ -108,7 +111,7 @@ class Cursor:
         the last statement produced no result set. Stays valid after the last row."""
         desc = self._description
         if desc is _UNSET:
-            desc = self._description = self._result.description
+            desc = self._description = self._opened().description
         return desc
 
     def _usable(self) -> Database:
@@ -150,6 +153,37 @@ class Cursor:
         owner = tx.owner
         if db is None or self._closed or (owner is not None and owner != get_ident()):
             self._usable()
+        session = db.session
+        if sql in session.plain_reads and not session.has_pending and not tx.shaping:
+            # The hot path: a query that runs as written (``Session.plain_reads``), bound
+            # and stepped on this cursor's apsw cursor, whose rows the fetch methods read
+            # directly; its ``Result`` (description, Arrow) is made when asked for
+            # (``_opened``). Same results and errors as ``runners.execute``.
+            self._result = None  # the previous statement's result goes first (see below)
+            self._rows = _NO_RESULT_SET
+            cur = self._apsw_cursor
+            try:
+                if cur is None:
+                    cur = self._apsw_cursor = session.conn.cursor()
+                if type(parameters) is tuple:  # bindable()'s test inlined, for plain values
+                    for value in parameters:
+                        if type(value) not in PLAIN_TYPES:
+                            parameters = bindable(parameters)
+                            break
+                elif parameters is not None:
+                    parameters = bindable(parameters)
+                cur.execute(sql, parameters)
+            except BIND_ERRORS as exc:
+                self._clear()
+                raise binding_error(exc, sql) from None
+            except BaseException:
+                self._clear()
+                raise
+            self._rows = cur
+            self._result = (cur, sql, parameters)
+            self._description = _UNSET
+            self.rowcount = -1
+            return self
         kind = tx.kinds.get(sql)
         if kind is None:
             kind = tx.kind(sql)
@@ -166,7 +200,6 @@ class Cursor:
                 self.lastrowid = result.lastrowid
                 rowcount = result.rowcount
             else:
-                session = db.session
                 cur = self._apsw_cursor
                 if sql in session.plain_reads:  # runs on this cursor's apsw cursor
                     if cur is None:
@@ -186,6 +219,14 @@ class Cursor:
         if tx.shaping:
             self._shape(result)
         return self
+
+    def _opened(self) -> Result:
+        """The result of the last statement (a plain read's is made now, see ``execute``)."""
+        result = self._result
+        if type(result) is tuple:
+            cur, sql, parameters = result
+            result = self._result = Result(cur, None, (cur.connection, sql, parameters))
+        return result
 
     def _shape(self, result: Result) -> None:
         """Apply the connection's ``text_factory`` and ``detect_types`` to the rows."""
@@ -253,6 +294,8 @@ class Cursor:
         except StopIteration:
             self._after_last_row()
             return None
+        except apsw.Error as exc:  # met stepping a plain read (see _plain_read)
+            raise from_apsw(exc) from None
         factory = self._factory
         return row if factory is None else factory(self, row)
 
@@ -260,12 +303,19 @@ class Cursor:
         """Up to ``size`` (default ``arraysize``) next rows; [] when there are no more."""
         if size is None:
             size = self.arraysize
-        rows = list(self._rows) if size < 0 else list(islice(self._rows, size))
+        try:
+            rows = list(self._rows) if size < 0 else list(islice(self._rows, size))
+        except apsw.Error as exc:
+            raise from_apsw(exc) from None
         return self._rows_out(rows)
 
     def fetchall(self) -> list:
         """All remaining rows."""
-        return self._rows_out(list(self._rows))
+        try:
+            rows = list(self._rows)
+        except apsw.Error as exc:
+            raise from_apsw(exc) from None
+        return self._rows_out(rows)
 
     def _rows_out(self, rows: list) -> list:
         if not rows:
@@ -285,6 +335,8 @@ class Cursor:
         except StopIteration:
             self._after_last_row()
             raise
+        except apsw.Error as exc:
+            raise from_apsw(exc) from None
         factory = self._factory
         return row if factory is None else factory(self, row)
 
@@ -293,7 +345,7 @@ class Cursor:
         the declared types when there are no rows)."""
         if self._result is None or self.description is None:
             self._after_last_row()
-        return result_to_arrow(self._result)
+        return result_to_arrow(self._opened())
 
     # -------------------------------------------------------------- the rest of PEP 249
 

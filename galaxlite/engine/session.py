@@ -83,7 +83,7 @@ class Session:
                 f"PRAGMA foreign_keys = {'ON' if foreign_keys else 'OFF'}; PRAGMA synchronous = NORMAL"
             )
             # changes() must count the user's statement, not the clock bookkeeping after it.
-            conn.create_scalar_function("changes", lambda: self.changes, 0)
+            conn.create_scalar_function("changes", lambda: self.last_changes, 0)
             guards.install(conn)  # galaxlite_catalog_writer(), which the guards call
             make = guards.catalogs_to_make(conn)  # (a damaged catalog: DatabaseError)
             if make and not read_only:
@@ -99,7 +99,7 @@ class Session:
         self._plans: dict[str, P.Plan | None] = {}
         self.plain_reads: set[str] = set()  # SQL texts that run as written (no rewrite)
         self.outer_savepoint: str | None = None
-        self._changes = 0  # what SQL changes() reports: rows changed by the last user write
+        self.last_changes = 0  # what SQL changes() reports: rows changed by the last user write
         self.total_changes = 0  # the sum of them since the connection opened
         # True once the open transaction holds its version (see storage/clock.py): every
         # later write in it skips the pin. Reset whenever the transaction ends or may have
@@ -140,11 +140,11 @@ class Session:
     @property
     def changes(self) -> int:
         """Rows changed by the last user write (what SQL ``changes()`` reports)."""
-        return self._changes
+        return self.last_changes
 
     @changes.setter
     def changes(self, count: int) -> None:
-        self._changes = count
+        self.last_changes = count
         self.total_changes += count
 
     def _adopt_foreign_columns(self) -> None:

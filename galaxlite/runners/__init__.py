@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from sys import getrefcount
 
 import apsw
 
@@ -94,19 +95,34 @@ RUNNERS: dict[str, Runner] = {
 def execute(session: Session, sql: str, params: Params = None, cursor: apsw.Cursor | None = None) -> Result:
     """Run one statement (SQLite or galaxlite syntax). ``cursor``: an apsw cursor of the
     session's connection to run a plain query on (the DB-API reuses its cursors)."""
-    if type(params) is tuple:  # the hot path: bindable()'s test inlined, for plain values
-        for value in params:
-            if type(value) not in PLAIN_TYPES:
-                params = bindable(params)
-                break
-    elif params is not None:
-        params = bindable(params)
+    if sql in session.plain_reads and not session.has_pending:
+        # The hot path of a plain query (no galaxlite syntax, plan cached): run as written.
+        if type(params) is tuple:  # bindable()'s test inlined (plain values: one test each)
+            for value in params:
+                if type(value) not in PLAIN_TYPES:
+                    params = bindable(params)
+                    break
+        elif params is not None:
+            params = bindable(params)
+        conn = session.conn
+        try:
+            cur = conn.execute(sql, params) if cursor is None else cursor.execute(sql, params)
+        except BIND_ERRORS as exc:
+            raise binding_error(exc, sql) from None
+        return Result(cur, None, (conn, sql, params))
     rowids = session.appends.get(sql)
     if rowids is not None and session.pinned:
         # The hot path of a one-row INSERT into a versioned table, again in the same
         # transaction (see ``Session.note_append``): run as written with the triggers off,
         # its rowid noted for ``Session.settle``, which versions every row appended so far
         # before the next other statement. Every such write pays for each line here.
+        if type(params) is tuple:
+            for value in params:
+                if type(value) not in PLAIN_TYPES:
+                    params = bindable(params)
+                    break
+        else:
+            params = bindable(params)
         paths = session.write_paths
         if paths.triggers_on:
             paths.triggers(False)
@@ -120,18 +136,20 @@ def execute(session: Session, sql: str, params: Params = None, cursor: apsw.Curs
         if changed:
             rowids.append(lastrowid)
             session.has_pending = True
-        session.changes = changed
-        return Result(_NO_ROWS, None, None, changed, lastrowid)
+        session.last_changes = changed  # (``session.changes = changed``, without the call)
+        session.total_changes += changed
+        result = _APPENDED[0]
+        if getrefcount(result) == _UNHELD:  # nobody holds the previous one-row INSERT's
+            # result (it has no cursor, no snapshot): it serves again (saves an allocation)
+            result.rowcount, result.lastrowid = changed, lastrowid
+            return result
+        result = _APPENDED[0] = Result(_NO_ROWS, None, None, changed, lastrowid)
+        return result
+    params = bindable(params)
     if session.has_pending:
         session.settle()
-    if sql in session.plain_reads:  # the hot path: a plain query, run as written
-        conn = session.conn
-        cur = cursor or conn.cursor()
-        try:
-            cur.execute(sql, params)
-        except BIND_ERRORS as exc:
-            raise binding_error(exc, sql) from None
-        return Result(cur, None, (conn, sql, params))
+    if sql in session.plain_reads:  # a plain query after appended rows were versioned
+        return execute(session, sql, params, cursor)
     plan = session.plan(sql)
     if plan is None:
         return Result(iter(()))
@@ -139,6 +157,21 @@ def execute(session: Session, sql: str, params: Params = None, cursor: apsw.Curs
 
 
 _NO_ROWS = iter(())  # (always exhausted: one serves every result without rows)
+_APPENDED = [Result(_NO_ROWS, None, None, 0, None)]  # the one-row INSERT result to serve again
+
+
+def _references() -> int:
+    """``getrefcount`` of ``_APPENDED[0]`` seen as ``execute`` sees it (same code)."""
+    result = _APPENDED[0]
+    return getrefcount(result)
+
+
+# its count when nobody else holds it; -1 (never serve again) where a holder would not show
+_UNHELD = _references()
+_held = _APPENDED[0]
+if _references() != _UNHELD + 1:
+    _UNHELD = -1
+del _held
 
 
 def executemany(session: Session, sql: str, seq_of_parameters: Iterable[Params]) -> Result:
