@@ -822,3 +822,22 @@ def test_plain_sqlite_client_sees_dbapi_commits(tmp_path):
     assert plain.execute("SELECT count(*) FROM t").fetchone() == (1,)
     plain.close()
     con.close()
+
+
+def test_connect_takes_the_exports_location(tmp_path):
+    """``galaxlite.connect(..., exports=...)`` sends training exports where ``Database`` would."""
+    elsewhere = tmp_path / "datasets"
+    con = galaxlite.connect(tmp_path / "x.db", exports=elsewhere)
+    con.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v REAL)")
+    con.executemany("INSERT INTO t VALUES (?, ?)", [(i, i / 2) for i in range(5)])
+    con.commit()
+    con.execute("CREATE VERSION TAG 'v1' FOR TRAINING")
+    con.close()
+    assert not (tmp_path / "x.db.exports").exists()
+    db = galaxlite.Database(tmp_path / "x.db", exports=elsewhere)
+    try:
+        (export,) = db.exports("v1")
+        assert Path(export.path).is_relative_to(elsewhere) and export.rows == 5
+        assert [v.status for v in db.verify_export("v1")] == ["ok"]
+    finally:
+        db.close()

@@ -83,6 +83,8 @@ def connect(
     uri: bool = False,
     *,
     autocommit: bool | int = LEGACY_TRANSACTION_CONTROL,
+    exports: str | Path | None = None,
+    storage_options: dict | None = None,
 ) -> Connection:
     """Open (or create) the galaxlite database at ``database`` and return a connection;
     the parameters are ``sqlite3.connect``'s.
@@ -95,7 +97,9 @@ def connect(
     dbapi.rows``). ``isolation_level`` and ``autocommit``: as in Python 3.12's ``sqlite3``.
     ``check_same_thread``: only the creating thread may use the connection (False: any
     thread, one at a time). ``factory``: a ``Connection`` subclass. ``cached_statements`` is
-    accepted for compatibility (apsw keeps its own statement cache).
+    accepted for compatibility (apsw keeps its own statement cache). ``exports`` and
+    ``storage_options``: where training exports go (a folder or an object-store URI such as
+    ``s3://bucket/prefix``, with Lance's storage options), as for ``galaxlite.Database``.
     """
     level = check_isolation_level(isolation_level)
     mode = check_autocommit(autocommit)
@@ -106,7 +110,8 @@ def connect(
     read_only = False
     if uri:
         database, read_only = open_target(os.fspath(database))
-    db = Database(database, timeout=timeout, read_only=read_only)
+    db = Database(database, timeout=timeout, read_only=read_only, exports=exports,
+                  storage_options=storage_options)
     try:
         return factory(db, isolation_level=level, autocommit=mode,
                        check_same_thread=bool(check_same_thread), detect_types=detect_types)
