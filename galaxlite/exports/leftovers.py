@@ -85,9 +85,10 @@ def clean(root: Path | None, named: Callable[[], set[str]]) -> list[str]:
     """Remove the leftovers of killed exports in ``root``; returns the names removed.
 
     ``named()`` gives the export folders the catalog names (asked only when something is
-    left over, after the export that left it is known to be dead).
+    left over, after the export that left it is known to be dead). An object-store location
+    (``RemoteExports``) has no folders to lock: nothing is removed there.
     """
-    if fcntl is None or root is None or not root.is_dir():
+    if fcntl is None or not isinstance(root, Path) or not root.is_dir():
         return []
     removed: list[str] = []
     with _locked(root):

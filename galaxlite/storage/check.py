@@ -143,6 +143,7 @@ def table_problems(conn: apsw.Connection, tv: TableVersion, triggers: dict[str, 
         out.append(Finding(name, f"versioning triggers {what}: {', '.join(sorted(missing + changed))}"
                                  + (" (writes since then were not versioned)" if unversioned else ""),
                            "make them again"))
+    gone = check_data.rows_gone_without_history(conn, tv, ranges=False) if gone else 0
     if gone:
         out.append(Finding(name, f"{gone} companion row(s) without a current row (left by a "
                                  "REPLACE without recursive triggers)", "remove them"))

@@ -51,26 +51,28 @@ def overlapping_versions(conn: apsw.Connection, tv: TableVersion) -> int:
     return among + current
 
 
-def rows_gone_without_history(conn: apsw.Connection, tv: TableVersion) -> int:
+def rows_gone_without_history(conn: apsw.Connection, tv: TableVersion, ranges: bool = True) -> int:
     """Rows that had a version and are gone from the table, their version never closed in
-    history: companion rows without a current row, and (rowid tables) bulk ranges none of
-    whose rows is either current or in history. (Only meaningful once the table's
-    versioning triggers are missing: with them, a companion row left behind is a plain
-    REPLACE's, whose version did reach history.)"""
+    history: companion rows without a current row, and (rowid tables, with ``ranges``) bulk
+    ranges none of whose rows is either current or in history. (Only meaningful once the
+    table's versioning triggers are missing: with them, a companion row left behind is a
+    plain REPLACE's, whose version did reach history, and a range can lose all its rows
+    legitimately, e.g. rows a whole-table UPDATE versioned as one range and a REPLACE
+    deleted in that same version, which no one saw.)"""
     keys, key_exprs = companion_keys(tv)
     match = " AND ".join(f"t.{e} = c.{k}" for k, e in zip(keys, key_exprs, strict=True))
     (gone,) = next(conn.execute(
         f"SELECT count(*) FROM {q(tv.companion)} AS c WHERE NOT EXISTS "
         f"(SELECT 1 FROM {q(tv.name)} AS t WHERE {match})"
     ))
-    if tv.rowid_table:
+    if tv.rowid_table and ranges:
         rowid = tv.key_columns[0]
-        (ranges,) = next(conn.execute(
+        (empty,) = next(conn.execute(
             f"SELECT count(*) FROM {q(tv.ranges)} AS r WHERE NOT EXISTS (SELECT 1 FROM {q(tv.name)} "
             f"WHERE {rowid} BETWEEN r.lo AND r.hi) AND NOT EXISTS (SELECT 1 FROM {q(tv.history)} "
             "AS h WHERE h._gl_rowid BETWEEN r.lo AND r.hi AND h.valid_from >= r.valid_from)"
         ))
-        gone += ranges
+        gone += empty
     return gone
 
 
