@@ -745,3 +745,26 @@ def test_a_stash_note_does_not_outlive_a_bulk_insert(tmp_path, plain) -> None:
         client.execute(f"INSERT INTO _gl_c1 VALUES (20, {CLOCK})")
     client.close()
     assert {(20, "t", 0), (21, "u", 1)} <= set(_reads(path, ("v4",))[("v4", "docs")])
+
+
+def test_a_stash_note_does_not_outlive_galaxlites_row_by_row_inserts(tmp_path, plain) -> None:
+    """The same note, then galaxlite's one-row INSERTs of one transaction (triggers off),
+    which append that rowid among many: versioning them as one bulk range at settle removes
+    the notes the range covers, so none vouches for moving an appended row's version."""
+    path = _copy(tmp_path)
+    plain(path).execute("INSERT INTO _gl_p1 (_gl_k0) VALUES (100)")
+    with galaxlite.Database(path) as db:
+        db.begin()
+        for i in range(9, 400):
+            db.execute("INSERT INTO docs (body, label) VALUES (?, ?)", (f"r{i}", i))
+        db.commit()
+        assert db.query("SELECT count(*) FROM _gl_r1 WHERE lo = 9 AND hi = 399") == [(1,)]  # (one range)
+        db.create_tag("v4")
+    client = plain(path)
+    client.execute("UPDATE galaxlite_clock SET version = version + 1")
+    with pytest.raises(sqlite3.IntegrityError, match=FORGERY_REFUSED):
+        client.execute(f"INSERT INTO _gl_c1 VALUES (100, {CLOCK})")
+    client.close()
+    assert (100, "r100", 100) in _reads(path, ("v4",))[("v4", "docs")]
+    with galaxlite.Database(path) as db:
+        assert db.check() == []

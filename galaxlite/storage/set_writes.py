@@ -100,7 +100,9 @@ def version_appended_rows(conn: apsw.Connection, tv: TableVersion, rowids: list[
     exactly the rows of one rowid interval of at least ``RANGE_MIN_ROWS``, they get one range
     row (as a bulk insert's), else a companion row each: ranges stay few, as reading the past
     inlines them. (A companion row left in that interval by a plain client's REPLACE would
-    take precedence over the range: it goes.)
+    take precedence over the range: it goes. So do the stash's notes there: the insert
+    triggers, off here, would have dropped them, and a note left by another client would
+    let a range row's version move, as a new row's may: versioned.sql, companion_guards.)
     """
     lo, hi = min(rowids), max(rowids)
     distinct = len(set(rowids))
@@ -110,6 +112,7 @@ def version_appended_rows(conn: apsw.Connection, tv: TableVersion, rowids: list[
             f"SELECT count(*) FROM {q(tv.name)} WHERE {tv.key_columns[0]} BETWEEN ? AND ?", (lo, hi)))
         if present == distinct:
             conn.execute(f"DELETE FROM {q(tv.companion)} WHERE _gl_k0 BETWEEN ? AND ?", (lo, hi))
+            conn.execute(f"DELETE FROM {q(tv.stash)} WHERE _gl_k0 BETWEEN ? AND ?", (lo, hi))
             conn.execute(f"INSERT INTO {q(tv.ranges)} (lo, hi, valid_from) VALUES (?, ?, ?)", (lo, hi, v))
             return
     conn.execute(
