@@ -43,6 +43,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import galaxlite
+from galaxlite.storage.guards import GUARDS_LEVEL
 from galaxlite.transpile import quote_identifier as q
 
 OWNED = re.compile(r"^(galaxlite_|db4ai_|_gl_)", re.I)
@@ -680,12 +681,12 @@ def test_ordinary_plain_writes_around_bulk_ranges_still_version(tmp_path, plain,
     assert _reads(path, tuple(tags)) == expected
 
 
-OLD_FILE = Path(__file__).resolve().parent.parent / "fixtures" / "old_files" / "guards_level2.sql"
+OLD_FILES = Path(__file__).resolve().parent.parent / "fixtures" / "old_files"
 
 
-def _old_file(path: Path) -> Path:
+def _old_file(path: Path, level: int = 2) -> Path:
     conn = sqlite3.connect(path)
-    conn.executescript(OLD_FILE.read_text(encoding="utf-8"))
+    conn.executescript((OLD_FILES / f"guards_level{level}.sql").read_text(encoding="utf-8"))
     conn.close()
     return path
 
@@ -702,7 +703,7 @@ def test_a_file_with_an_older_galaxlites_guards_gets_todays_when_opened(tmp_path
         then = {t: sorted(db.query(f"SELECT * FROM {t} AT VERSION 'v1'")) for t in ("docs", "kv")}
     with galaxlite.Database(old) as db:
         assert db.check() == []
-        assert db.query("SELECT value FROM galaxlite_meta WHERE key = 'galaxlite_guards'") == [(3,)]
+        assert db.query("SELECT value FROM galaxlite_meta WHERE key = 'galaxlite_guards'") == [(GUARDS_LEVEL,)]
     client = plain(old)
     client.execute("UPDATE galaxlite_clock SET version = version + 1")
     with pytest.raises(sqlite3.IntegrityError, match=FORGERY_REFUSED):
@@ -768,3 +769,66 @@ def test_a_stash_note_does_not_outlive_galaxlites_row_by_row_inserts(tmp_path, p
     assert (100, "r100", 100) in _reads(path, ("v4",))[("v4", "docs")]
     with galaxlite.Database(path) as db:
         assert db.check() == []
+
+
+
+WITHOUT_INTEGER_KEY = {  # rowid tables whose history key index, if any, does not lead with the rowid
+    "no-primary-key": "CREATE TABLE notes (body TEXT, label INTEGER)",
+    "text-primary-key": "CREATE TABLE notes (body TEXT PRIMARY KEY, label INTEGER)",
+}
+
+
+def _forge_overlap(client, table_id: int, rowid: int) -> None:
+    """The history row of an UPDATE that kept the values of rowid ``rowid`` (two columns),
+    accepted (check finds it), then the same row again: it overlaps the first, refused."""
+    current = (f"coalesce((SELECT valid_from FROM _gl_c{table_id} WHERE _gl_k0 = {rowid}), "
+               f"(SELECT max(valid_from) FROM _gl_r{table_id} WHERE lo <= {rowid} AND hi >= {rowid}))")
+    forged = (f"INSERT INTO _gl_h{table_id} (h0, h1, _gl_rowid, valid_from, valid_to) "
+              f"VALUES ('forged', 0, {rowid}, {current}, {CLOCK})")
+    client.execute("UPDATE galaxlite_clock SET version = version + 1")
+    client.execute(forged)
+    client.execute("UPDATE galaxlite_clock SET version = version + 1")
+    with pytest.raises(sqlite3.IntegrityError, match=FORGERY_REFUSED):
+        client.execute(forged)
+
+
+@pytest.mark.parametrize("create", list(WITHOUT_INTEGER_KEY.values()), ids=list(WITHOUT_INTEGER_KEY))
+def test_an_overlapping_history_row_is_refused_without_an_integer_primary_key(tmp_path, plain, create) -> None:
+    """As above, on a rowid table without an INTEGER PRIMARY KEY: its history has an index
+    on the rowid, which the guard probes (a bulk row, a row updated since)."""
+    path = tmp_path / "n.db"
+    with galaxlite.Database(path) as db:
+        db.execute(create)
+        db.execute("BULK INSERT INTO notes VALUES ('a', 1), ('b', 2), ('c', 3), ('d', 4)")
+        db.create_tag("v1")
+        db.execute("UPDATE notes SET label = 20 WHERE rowid = 2")
+        db.execute("DELETE FROM notes WHERE rowid = 3")
+        db.create_tag("v2")
+    client = plain(path)
+    for rowid in (1, 2):
+        _forge_overlap(client, 1, rowid)
+    client.close()
+    with galaxlite.Database(path) as db:
+        assert [f.table for f in db.check()] == ["notes"]
+
+
+def test_a_level_3_file_gets_the_rowid_index_and_guard_when_opened(tmp_path, plain) -> None:
+    """A file of a galaxlite whose history guards did not look for an overlap on rowid
+    tables without an INTEGER PRIMARY KEY (one without a primary key, one with a TEXT one):
+    a writer opening it adds the rowid index and today's guards; the overlap is refused."""
+    old = _old_file(tmp_path / "old.db", level=3)
+    with galaxlite.Database(old, read_only=True) as db:
+        then = {t: sorted(db.query(f"SELECT * FROM {t} AT VERSION 'v1'")) for t in ("notes", "named")}
+    with galaxlite.Database(old) as db:
+        assert db.check() == []
+        assert db.query("SELECT name FROM sqlite_master WHERE name LIKE '%rowid' ORDER BY name") == [
+            ("_gl_h1_rowid",), ("_gl_h2_rowid",)]
+    client = plain(old)
+    for table_id, rowid in ((1, 2), (2, 1)):  # (rows whose version an UPDATE closed)
+        _forge_overlap(client, table_id, rowid)
+    client.close()
+    with galaxlite.Database(old) as db:
+        assert sorted(f.table for f in db.check()) == ["named", "notes"]
+        db.execute("UPDATE notes SET label = 0")  # galaxlite's own writes go on
+        db.execute("DELETE FROM named WHERE name = 'y'")
+        assert {t: sorted(db.query(f"SELECT * FROM {t} AT VERSION 'v1'")) for t in ("notes", "named")} == then

@@ -40,9 +40,8 @@ from galaxlite.storage import check_data, guards
 from galaxlite.storage.table_versions import TableVersion, current_versions, table_columns
 from galaxlite.storage.tables import (
     alter_table,
-    history_key_columns,
+    history_indexes,
     install_key_index,
-    key_index_name,
 )
 from galaxlite.storage.triggers import (
     companion_keys,
@@ -260,12 +259,13 @@ def columns_to_adopt(conn: apsw.Connection) -> list[TableVersion]:
 def outdated(conn: apsw.Connection) -> list[TableVersion]:
     """Versioned tables made by an older galaxlite: without the stash (see versioned.sql),
     their triggers would let a plain client's REPLACE drop history; without the key index
-    on history, reading one key of the past scans the versions closed since."""
+    on history, reading one key of the past scans the versions closed since (and, without
+    the rowid index, the history guard of a table without an INTEGER PRIMARY KEY)."""
     indexes = {n for (n,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
     return [tv for tv in current_versions(conn)
             if conn.table_exists("main", tv.name) and (
                 not conn.table_exists("main", tv.stash)
-                or (key_index_name(tv) not in indexes and history_key_columns(conn, tv)))]
+                or not set(history_indexes(conn, tv)) <= indexes)]
 
 
 def guards_outdated(conn: apsw.Connection) -> bool:

@@ -36,6 +36,7 @@ from galaxlite.storage.triggers import (
     companion_keys,
     exec_section,
     install_triggers,
+    rowid_history_column,
     valid_from_sql,
 )
 from galaxlite.transpile import quote_identifier as q
@@ -99,14 +100,28 @@ def key_index_name(tv: TableVersion) -> str:
     return tv.history + "_key"
 
 
+def rowid_index_name(tv: TableVersion) -> str:
+    return tv.history + "_rowid"
+
+
+def history_indexes(conn: apsw.Connection, tv: TableVersion) -> dict[str, list[str]]:
+    """Name → leading columns of the indexes on history that ``install_key_index`` makes."""
+    out = {}
+    if cols := history_key_columns(conn, tv):
+        out[key_index_name(tv)] = cols
+    if tv.rowid_table and rowid_history_column(conn, tv) is None:
+        out[rowid_index_name(tv)] = ["_gl_rowid"]
+    return out
+
+
 def install_key_index(conn: apsw.Connection, tv: TableVersion) -> None:
     """Index history by the primary key and valid_to, so that reading one key of the past
-    (``AT VERSION ... WHERE id = ?``) probes the versions of that key only."""
-    cols = history_key_columns(conn, tv)
-    if cols:
+    (``AT VERSION ... WHERE id = ?``) probes the versions of that key only; and a rowid
+    table without an INTEGER PRIMARY KEY by its rowid too, which its history guard probes
+    for a closed version a new one overlaps (versioned.sql, history_guards)."""
+    for name, cols in history_indexes(conn, tv).items():
         conn.execute(
-            f"CREATE INDEX IF NOT EXISTS {q(key_index_name(tv))} ON {q(tv.history)} "
-            f"({', '.join(cols)}, valid_to)"
+            f"CREATE INDEX IF NOT EXISTS {q(name)} ON {q(tv.history)} ({', '.join(cols)}, valid_to)"
         )
 
 

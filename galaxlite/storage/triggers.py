@@ -114,7 +114,8 @@ def _latest_range(tv: TableVersion, rowid: str) -> str:
 
 def rowid_history_column(conn: apsw.Connection, tv: TableVersion) -> str | None:
     """The history column of rowid table ``tv``'s INTEGER PRIMARY KEY (the first column of
-    its history key index), None if it has none."""
+    its history key index), None if it has none (then history has an index on ``_gl_rowid``
+    instead: ``tables.install_key_index``)."""
     if not tv.rowid_table:
         return None
     pk = [(r[1], r[2]) for r in conn.execute("SELECT * FROM pragma_table_info(?)", (tv.name,)) if r[5]]
@@ -133,8 +134,8 @@ def _history_guard_placeholders(tv: TableVersion, keys: list[str], rowid_column:
         probe = " AND ".join(f"h.{h} = NEW.{h}" for h in history_keys) + f" AND {overlap}"
     elif rowid_column:  # (the key index leads with it; it equals _gl_rowid)
         probe = f"h.{rowid_column} = NEW._gl_rowid AND h._gl_rowid = NEW._gl_rowid AND {overlap}"
-    else:
-        probe = "0"  # no index to probe: galaxlite check finds the overlap
+    else:  # (no INTEGER PRIMARY KEY: the rowid index, tables.install_key_index)
+        probe = f"h._gl_rowid = NEW._gl_rowid AND {overlap}"
     return {
         "h_current": valid_from_sql(tv, "NEW.", match, rowid="NEW._gl_rowid"),
         "h_overlaps_new": probe,
