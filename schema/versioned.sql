@@ -184,14 +184,16 @@ END;
 -- A trigger closes only a key's current version, so a new closed version starts where the
 -- key's current one does (its companion row's valid_from, or the bulk range's covering its
 -- rowid: a REPLACE's flush_stash runs before the companion row moves on) and overlaps no
--- other closed version of the key (one probe of the history key index, where the table has
--- one). (A row forged with exactly those values cannot be told from a trigger's by a
+-- other closed version of the key (one probe of an index of history: the key index, or in a
+-- rowid table without an INTEGER PRIMARY KEY the rowid index; with one, its value is the
+-- rowid, as in every row a trigger copies, or the key index probe would miss the overlap). (A row forged with exactly those values cannot be told from a trigger's by a
 -- trigger: galaxlite check finds it overlapping the current version, unless the companion
 -- row moves on too.)
 CREATE TRIGGER {prefix}_h_no_forgery BEFORE INSERT ON {history}
 WHEN NEW.valid_to IS NOT (SELECT version FROM galaxlite_clock)
     OR (NEW.valid_from < NEW.valid_to) IS NOT 1
     OR {h_current} IS NOT NEW.valid_from
+    OR {h_key_not_rowid}
     OR EXISTS (SELECT 1 FROM {history} AS h WHERE {h_overlaps_new})
 BEGIN
     SELECT RAISE(ABORT, 'galaxlite: closed row versions (history) are immutable (rows are added only by writes to the table)');

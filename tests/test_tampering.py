@@ -543,6 +543,9 @@ HISTORY_FORGERIES = {
     "kv-row-earlier": _KV_H + f"VALUES ('x', 'forged', NULL, {_TAG.format('v1')}, {CLOCK})",
     # an empty interval, at the key's current version
     "docs-empty": _DOCS_H + f"VALUES (5, 'forged', 0, 5, {CLOCK}, {CLOCK})",
+    # a current key's version with another INTEGER PRIMARY KEY than its rowid (which the key
+    # index probe for an overlap would miss)
+    "docs-key-not-rowid": _DOCS_H + f"VALUES (99, 'forged', 0, 5, {_current('docs', '5')}, {CLOCK})",
 }
 
 
@@ -708,7 +711,8 @@ def test_a_file_with_an_older_galaxlites_guards_gets_todays_when_opened(tmp_path
     client.execute("UPDATE galaxlite_clock SET version = version + 1")
     with pytest.raises(sqlite3.IntegrityError, match=FORGERY_REFUSED):
         client.execute(forge)
-    for sql in (HISTORY_FORGERIES["docs-new-key"], HISTORY_FORGERIES["kv-row-earlier"]):
+    for sql in (HISTORY_FORGERIES["docs-new-key"], HISTORY_FORGERIES["kv-row-earlier"],
+                _DOCS_H + f"VALUES (99, 'forged', 0, 4, {_current('docs', '4')}, {CLOCK})"):
         with pytest.raises(sqlite3.IntegrityError, match=FORGERY_REFUSED):
             client.execute(sql)
     for sql in FOLLOW_UP:

@@ -43,9 +43,9 @@ WRITER_FUNCTION = "galaxlite_catalog_writer"
 # The guards' generation, recorded in galaxlite_meta: files of a lower (or no) level were
 # made by an older galaxlite (level 0-1: guards that trusted a galaxlite_meta marker row any
 # client could insert; 2: history and companion guards that let through values a real
-# write would use, no stash guards; 3: history guards of rowid tables without an INTEGER
-# PRIMARY KEY that did not look for an overlap) and are brought up to date when a writer
-# opens them.
+# write would use, no stash guards; 3: history guards that did not look for an overlap in
+# rowid tables without an INTEGER PRIMARY KEY, nor, in those with one, for a row whose key
+# is not its rowid) and are brought up to date when a writer opens them.
 GUARDS_LEVEL = 4
 LEVEL_KEY = "galaxlite_guards"
 _LEGACY_MARKERS = ("galaxlite_catalog_writer", "db4ai_snapshot_writer")

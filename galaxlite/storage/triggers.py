@@ -138,6 +138,7 @@ def _history_guard_placeholders(tv: TableVersion, keys: list[str], rowid_column:
         probe = f"h._gl_rowid = NEW._gl_rowid AND {overlap}"
     return {
         "h_current": valid_from_sql(tv, "NEW.", match, rowid="NEW._gl_rowid"),
+        "h_key_not_rowid": f"NEW.{rowid_column} IS NOT NEW._gl_rowid" if rowid_column else "0",
         "h_overlaps_new": probe,
     }
 
