@@ -195,6 +195,7 @@ class Session:
         conn = self._conn
         if conn is None:
             return
+        self.plain_reads.clear()  # (the hot paths take ``write_paths.conn``)
         try:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")

@@ -24,7 +24,7 @@ from galaxlite.engine.binding import (
     binding_error,
     statement_error,
 )
-from galaxlite.engine.result import Result
+from galaxlite.engine.result import CursorResult, Result, run_on
 from galaxlite.engine.session import Session
 from galaxlite.engine.writes import ChangeCounter
 from galaxlite.params import Params
@@ -94,9 +94,15 @@ RUNNERS: dict[str, Runner] = {
 
 def execute(session: Session, sql: str, params: Params = None, cursor: apsw.Cursor | None = None) -> Result:
     """Run one statement (SQLite or galaxlite syntax). ``cursor``: an apsw cursor of the
-    session's connection to run a plain query on (the DB-API reuses its cursors)."""
+    session's connection to run a plain query on (the DB-API reuses its cursors).
+
+    ``Database.execute`` is this function bound to the database's session: every line of
+    the two hot paths below runs once per statement, and a call more would be most of what
+    galaxlite adds to SQLite's own time.
+    """
     if sql in session.plain_reads and not session.has_pending:
-        # The hot path of a plain query (no galaxlite syntax, plan cached): run as written.
+        # The hot path of a plain query (no galaxlite syntax, plan cached): run as written,
+        # on a new ``CursorResult`` (cheaper than apsw's Connection.execute and a wrapper).
         if type(params) is tuple:  # bindable()'s test inlined (plain values: one test each)
             for value in params:
                 if type(value) not in PLAIN_TYPES:
@@ -104,18 +110,21 @@ def execute(session: Session, sql: str, params: Params = None, cursor: apsw.Curs
                     break
         elif params is not None:
             params = bindable(params)
-        conn = session.conn
         try:
-            cur = conn.execute(sql, params) if cursor is None else cursor.execute(sql, params)
+            if cursor is None:
+                result = CursorResult(session.write_paths.conn)  # (``session.conn``: a property)
+                result.query = sql, params
+                return run_on(result, sql, params)
+            cursor.execute(sql, params)
         except BIND_ERRORS as exc:
             raise binding_error(exc, sql) from None
-        return Result(cur, None, (conn, sql, params))
+        return Result(cursor, None, (cursor.connection, sql, params))
     rowids = session.appends.get(sql)
     if rowids is not None and session.pinned:
         # The hot path of a one-row INSERT into a versioned table, again in the same
         # transaction (see ``Session.note_append``): run as written with the triggers off,
-        # its rowid noted for ``Session.settle``, which versions every row appended so far
-        # before the next other statement. Every such write pays for each line here.
+        # on one reused apsw cursor, its rowid noted for ``Session.settle``, which versions
+        # every row appended so far before the next other statement.
         if type(params) is tuple:
             for value in params:
                 if type(value) not in PLAIN_TYPES:
@@ -128,9 +137,14 @@ def execute(session: Session, sql: str, params: Params = None, cursor: apsw.Curs
             paths.triggers(False)
         conn = paths.conn
         try:
-            conn.execute(sql, params)
+            paths.cursor.execute(sql, params)
         except BIND_ERRORS as exc:
-            raise statement_error(exc, session.plan(sql), sql) from None
+            if not isinstance(exc, apsw.ThreadingViolationError):
+                raise statement_error(exc, session.plan(sql), sql) from None
+            try:  # the reused cursor is running this INSERT already (a function it calls
+                conn.execute(sql, params)  # runs it again): a cursor of its own, as before
+            except BIND_ERRORS as again:
+                raise statement_error(again, session.plan(sql), sql) from None
         lastrowid = conn.last_insert_rowid()
         changed = conn.changes()  # (0: INSERT OR IGNORE ignored it)
         if changed:
