@@ -48,7 +48,7 @@ def describe(conn: apsw.Connection, sql: str, params: Params, full: bool = False
     return found[0] if found else None
 
 
-class Result(metaclass=ABCMeta):
+class Result(metaclass=ABCMeta):  # noqa: B024 (concrete: ABCMeta for register(CursorResult))
     """The rows and metadata of one executed statement.
 
     Iterate it, or use ``fetchone``/``fetchmany``/``fetchall``. ``description`` holds PEP 249
