@@ -16,10 +16,10 @@ gets the same UPDATEs, so both user tables have the same rows and page layout):
   random ids, galaxlite through ``Database.execute``, plain through ``Connection.execute``;
 * (info) the same point lookups through raw apsw on galaxlite's file: the storage share of
   the difference, without galaxlite's Python front end; and through one Python function
-  returning a ``Result`` around that raw call: the least a Python ``execute`` returning a
-  ``Result`` can cost. Between that and ``Database.execute`` is what galaxlite's own code
-  adds (``Database.execute`` calling ``runners.execute``, the plain-read probe, the binding
-  check).
+  returning a ``Result`` around that raw call (what a Python wrapper costs; a plain query's
+  result is now its own apsw cursor, a ``CursorResult``, which costs less); and
+  ``Database.execute`` against raw apsw on the same file, back to back: what galaxlite's own
+  code adds (the plain-read probe, the binding check, the ``CursorResult``).
 
 Both sides are warm (a discarded first round) and interleaved; times are CPU times of this
 process (see ``common.timed``), medians of ``--repeat`` rounds (3× as many for point
@@ -81,6 +81,13 @@ def read_lines(db, plain, ids: list[int], repeat: int, label: str) -> list[C.Lin
     )
     lines.append(C.compared_line(f"{label}: (info) point lookup, raw apsw on galaxlite's file",
                                  t_raw, t_plain, None, "µs", len(ids)))
+    t_ours, t_raw = C.compare(
+        lambda: point_lookups(db.execute, ids), lambda: point_lookups(storage.execute, ids),
+        3 * repeat, cpu=True,
+    )
+    lines.append(C.compared_line(
+        f"{label}: (info) point lookup, Database.execute vs raw apsw on the same file (plain column)",
+        t_ours, t_raw, None, "µs", len(ids)))
 
     def wrapped(sql: str, params: tuple) -> Result:  # one Python call + a Result, no more
         return Result(storage.execute(sql, params), None, (storage, sql, params))

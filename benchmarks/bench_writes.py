@@ -17,7 +17,9 @@ round starts from two fresh files; both sides run back to back, the order altern
 * INSERT, row by row: ``--row-by-row`` ``execute()`` calls in one explicit transaction
   (``db.begin()`` ... ``db.commit()``): the set-based append path (triggers off, the rows
   appended so far versioned together before the next other statement), so what is left
-  over plain is the Python of each ``execute`` call.
+  over plain is the Python of each ``execute`` call. (info) The same against plain apsw
+  running every INSERT on one cursor (``Connection.execute`` makes a cursor per call;
+  galaxlite's hot path reuses one).
 * UPDATE / DELETE of 1 % of the rows, chosen at random, as one statement
   (``WHERE id IN (SELECT value FROM json_each(?))``), a fresh sample each round, on a
   ``--rows``-row table; (info) the same UPDATE on a contiguous id range.
@@ -138,6 +140,18 @@ def insert_lines(root: Path, n: int, row_by_row: int, repeat: int) -> list[C.Lin
     lines.append(C.compared_line(
         f"INSERT {len(few):,} rows, execute() each, one explicit transaction",
         t_ours, t_plain, 1.5, "µs", len(few)))
+
+    def plain_rows_one_cursor() -> None:  # Connection.execute makes a cursor per call
+        cur = fresh.plain.cursor()
+        cur.execute("BEGIN")
+        for r in few:
+            cur.execute(C.INSERT, r)
+        cur.execute("COMMIT")
+
+    t_ours, t_plain = C.compare(ours_rows, plain_rows_one_cursor, repeat, fresh.make_ours, fresh.make_plain)
+    lines.append(C.compared_line(
+        f"(info) the same, plain on one reused apsw cursor ({len(few):,} rows)",
+        t_ours, t_plain, None, "µs", len(few)))
     fresh.close()
     return lines
 

@@ -14,6 +14,7 @@ from galaxlite.database import Database, Result
 from galaxlite.dbapi.rows import resolve_row_factory, row_converter
 from galaxlite.dbapi.transactions import CLOSED_MESSAGE, DML, READ, Transactions
 from galaxlite.engine.binding import BIND_ERRORS, PLAIN_TYPES, bindable, binding_error
+from galaxlite.engine.session import PLAIN_READ
 from galaxlite.errors import ProgrammingError, from_apsw
 from galaxlite.exports.arrow import result_to_arrow
 from galaxlite.params import Params
@@ -154,8 +155,8 @@ class Cursor:
         if db is None or self._closed or (owner is not None and owner != get_ident()):
             self._usable()
         session = db.session
-        if sql in session.plain_reads and not session.has_pending and not tx.shaping:
-            # The hot path: a query that runs as written (``Session.plain_reads``), bound
+        if session.as_written.get(sql) is PLAIN_READ and not session.has_pending and not tx.shaping:
+            # The hot path: a query that runs as written (``Session.as_written``), bound
             # and stepped on this cursor's apsw cursor, whose rows the fetch methods read
             # directly; its ``Result`` (description, Arrow) is made when asked for
             # (``_opened``). Same results and errors as ``runners.execute``.
@@ -201,7 +202,7 @@ class Cursor:
                 rowcount = result.rowcount
             else:
                 cur = self._apsw_cursor
-                if sql in session.plain_reads:  # runs on this cursor's apsw cursor
+                if session.as_written.get(sql) is PLAIN_READ:  # on this cursor's apsw cursor
                     if cur is None:
                         cur = self._apsw_cursor = session.conn.cursor()
                     result = runners.execute(session, sql, parameters, cur)

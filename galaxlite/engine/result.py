@@ -3,11 +3,17 @@
 ``describe`` finds a statement's column names and declared types by preparing it without
 running it, which is how a finished statement (or a RETURNING that wrote no row) still has
 a ``description``.
+
+A plain query's result is a ``CursorResult``: the apsw cursor that runs it, with ``Result``'s
+API (and registered as a ``Result``). Wrapping a cursor in a Python object, or having
+``Connection.execute`` make one, costs more per statement than SQLite's point lookup leaves
+to spare.
 """
 
 from __future__ import annotations
 
 import itertools
+from abc import ABCMeta
 from collections.abc import Iterator
 from typing import Any
 
@@ -42,7 +48,7 @@ def describe(conn: apsw.Connection, sql: str, params: Params, full: bool = False
     return found[0] if found else None
 
 
-class Result:
+class Result(metaclass=ABCMeta):  # noqa: B024 (concrete: ABCMeta for register(CursorResult))
     """The rows and metadata of one executed statement.
 
     Iterate it, or use ``fetchone``/``fetchmany``/``fetchall``. ``description`` holds PEP 249
@@ -108,3 +114,91 @@ class Result:
             return list(self._rows)
         except apsw.Error as exc:
             raise E.from_apsw(exc) from None
+
+
+run_on = apsw.Cursor.execute  # run_on(result, sql, params): runs sql on a new CursorResult
+_fetchone = apsw.Cursor.fetchone
+_fetchall = apsw.Cursor.fetchall
+_connection = apsw.Cursor.connection.__get__
+
+
+class _CursorRows(apsw.Cursor):
+    """The layout of a ``CursorResult`` (shared with ``_Stepping``)."""
+
+    __slots__ = ("query", "_raw_description")
+
+
+class _Stepping(_CursorRows):
+    """A ``CursorResult`` while ``fetchall`` steps it: apsw's own iteration, at C speed
+    (``CursorResult.__next__``, which ``list()`` would call for every row, is Python)."""
+
+    __slots__ = ()
+
+
+class CursorResult(_CursorRows):
+    """A plain query's ``Result``: the apsw cursor that runs it (``run_on``). ``query`` is
+    ``(sql, params)``, which describes the statement once it has finished. Errors met while
+    stepping are galaxlite errors, as ``Result``'s; the cursor's own ways of running SQL or
+    reaching its connection are not offered.
+
+    >>> c = apsw.Connection(":memory:")
+    >>> r = CursorResult(c)
+    >>> r.query = "SELECT 1 AS n UNION ALL SELECT 2", None
+    >>> r = run_on(r, *r.query)
+    >>> r.fetchone(), r.fetchall(), r.columns, r.rowcount, isinstance(r, Result)
+    ((1,), [(2,)], ['n'], -1, True)
+    """
+
+    __slots__ = ()
+    rowcount = -1
+    lastrowid = None
+    columns = Result.columns
+    fetchmany = Result.fetchmany
+
+    @property
+    def description(self) -> tuple | None:
+        try:
+            raw = self._raw_description
+        except AttributeError:
+            try:
+                raw = self.get_description()  # still running
+            except apsw.ExecutionCompleteError:
+                raw = describe(_connection(self), *self.query)
+            self._raw_description = raw
+        if not raw:
+            return None
+        return tuple((name, decl, None, None, None, None, None) for name, decl in raw)
+
+    def __next__(self) -> tuple:
+        try:
+            row = _fetchone(self)
+        except apsw.Error as exc:
+            raise E.from_apsw(exc) from None
+        if row is None:
+            raise StopIteration
+        return row
+
+    def fetchone(self) -> tuple | None:
+        try:
+            return _fetchone(self)
+        except apsw.Error as exc:
+            raise E.from_apsw(exc) from None
+
+    def fetchall(self) -> list[tuple]:
+        self.__class__ = _Stepping
+        try:
+            return _fetchall(self)
+        except apsw.Error as exc:
+            raise E.from_apsw(exc) from None
+        finally:
+            self.__class__ = CursorResult
+
+    def _not_offered(self, *_args: object, **_kwargs: object) -> None:
+        raise AttributeError("a galaxlite Result runs no SQL and has no connection: use the Database")
+
+    execute = executemany = get_connection = getconnection = _not_offered
+    connection = property(_not_offered)
+
+
+Result.register(CursorResult)
+

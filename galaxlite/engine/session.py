@@ -6,8 +6,8 @@ runners, snapshots, semantic search and exports all work through a session, neve
 
 * ``conn`` — the apsw connection (``InterfaceError`` once closed); opening it sets WAL,
   ``synchronous = NORMAL``, foreign keys, and creates the catalog if it is missing;
-* ``plan(sql)`` — the front end's plan of a statement, cached by text; ``plain_reads``
-  holds the texts that run exactly as written (the hot path);
+* ``plan(sql)`` — the front end's plan of a statement, cached by text; ``as_written``
+  holds the texts that run exactly as written (the two hot paths of ``runners.execute``);
 * ``writing(...)`` — a write scope (``galaxlite.engine.writes``): the transaction or
   savepoint a write runs in, with the clock pinned once per transaction (``pin``,
   ``pinned``); ``claim_write_lock()`` takes the write lock before a write's first read;
@@ -44,6 +44,7 @@ from galaxlite.storage.tags import export_folders
 from galaxlite.transpile import plan as P
 
 RESERVED_PREFIXES = ("_gl_", "galaxlite_")
+PLAIN_READ = "plain read"  # ``Session.as_written`` of a query that runs as written
 PLAN_CACHE_SIZE = 2048
 
 
@@ -97,7 +98,9 @@ class Session:
             self._close_quietly()
             raise
         self._plans: dict[str, P.Plan | None] = {}
-        self.plain_reads: set[str] = set()  # SQL texts that run as written (no rewrite)
+        # SQL texts that run as written (one probe for both hot paths): a plain query → PLAIN_READ,
+        # a one-row INSERT of the open transaction → its run of rowids (``note_append``)
+        self.as_written: dict[str, object] = {}
         self.outer_savepoint: str | None = None
         self.last_changes = 0  # what SQL changes() reports: rows changed by the last user write
         self.total_changes = 0  # the sum of them since the connection opened
@@ -195,6 +198,7 @@ class Session:
         conn = self._conn
         if conn is None:
             return
+        self.as_written.clear()  # (the hot paths take ``write_paths.conn``)
         try:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
@@ -229,10 +233,11 @@ class Session:
             raise E.from_transpile(exc) from None
         if len(self._plans) > PLAN_CACHE_SIZE:
             self._plans.clear()
-            self.plain_reads.clear()
+            self.as_written.clear()
+            self.as_written.update(self.appends)
         self._plans[sql] = plan
         if plan is not None and plan.kind == P.READ and not plan.refs and plan.sql == sql:
-            self.plain_reads.add(sql)
+            self.as_written[sql] = PLAIN_READ
         return plan
 
     # ------------------------------------------------------------------ writes
@@ -246,7 +251,8 @@ class Session:
         if dialect != self.dialect:
             self.dialect = dialect
             self._plans.clear()
-            self.plain_reads.clear()
+            self.as_written.clear()
+            self._end_append_runs()  # (rows they appended are still versioned by settle)
 
     def _transaction_ended(self) -> bool:
         self.local_settings.clear()
@@ -269,9 +275,15 @@ class Session:
         return False  # (returning True would turn the commit into a rollback)
 
     def _forget_appends(self) -> None:
-        self.appends.clear()
+        self._end_append_runs()
         self.pending.clear()
         self.has_pending = False
+
+    def _end_append_runs(self) -> None:
+        """The one-row INSERTs of the hot path take the general path again."""
+        for sql in self.appends:
+            self.as_written.pop(sql, None)
+        self.appends.clear()
 
     def note_append(self, sql: str, tv: TableVersion, rowid: int) -> None:
         """A one-row INSERT ``sql`` appended ``rowid`` to ``tv`` with the triggers off, in the
@@ -281,7 +293,7 @@ class Session:
         if entry is None:
             entry = self.pending[tv.table_id] = (tv, [])
         entry[1].append(rowid)
-        self.appends[sql] = entry[1]
+        self.appends[sql] = self.as_written[sql] = entry[1]
         self.has_pending = True
 
     def is_plan_of(self, plan: P.Plan) -> bool:
@@ -350,14 +362,14 @@ class Session:
         """Forget every plan and everything learnt from the file (after the whole file was
         replaced, by a backup into it)."""
         self._plans.clear()
-        self.plain_reads.clear()
+        self.as_written.clear()
         self.schema_changed()
 
     def schema_changed(self) -> None:
         """Forget what was learnt from the schema (after DDL)."""
         self._schema_clauses = None
         self.settle()
-        self.appends.clear()
+        self._end_append_runs()
         self.write_paths.forget()
         self.write_epoch += 1
 

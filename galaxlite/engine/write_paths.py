@@ -74,10 +74,13 @@ def named_conflicts(conn: apsw.Connection) -> frozenset[str]:
 class WritePaths:
     """The path choice and the trigger switch of one session's connection."""
 
-    __slots__ = ("conn", "triggers_on", "_facts")
+    __slots__ = ("conn", "cursor", "triggers_on", "_facts")
 
     def __init__(self, conn: apsw.Connection):
         self.conn = conn
+        # the one apsw cursor every one-row INSERT of the hot path runs on (``runners``):
+        # a cursor made per statement costs more than the rest of that path's Python
+        self.cursor = conn.cursor()
         self.triggers_on = True
         self._facts: SchemaFacts | None = None
 

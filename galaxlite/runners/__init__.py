@@ -24,8 +24,8 @@ from galaxlite.engine.binding import (
     binding_error,
     statement_error,
 )
-from galaxlite.engine.result import Result
-from galaxlite.engine.session import Session
+from galaxlite.engine.result import CursorResult, Result, run_on
+from galaxlite.engine.session import PLAIN_READ, Session
 from galaxlite.engine.writes import ChangeCounter
 from galaxlite.params import Params
 from galaxlite.runners.embeddings import run_set_embedding, run_show_health
@@ -94,9 +94,14 @@ RUNNERS: dict[str, Runner] = {
 
 def execute(session: Session, sql: str, params: Params = None, cursor: apsw.Cursor | None = None) -> Result:
     """Run one statement (SQLite or galaxlite syntax). ``cursor``: an apsw cursor of the
-    session's connection to run a plain query on (the DB-API reuses its cursors)."""
-    if sql in session.plain_reads and not session.has_pending:
-        # The hot path of a plain query (no galaxlite syntax, plan cached): run as written.
+    session's connection to run a plain query on (the DB-API reuses its cursors).
+
+    ``Database.execute`` is this function bound to the database's session: every line of
+    the two hot paths below runs once per statement, and a call more would be most of what
+    galaxlite adds to SQLite's own time.
+    """
+    entry = session.as_written.get(sql)
+    if entry is not None:
         if type(params) is tuple:  # bindable()'s test inlined (plain values: one test each)
             for value in params:
                 if type(value) not in PLAIN_TYPES:
@@ -104,52 +109,58 @@ def execute(session: Session, sql: str, params: Params = None, cursor: apsw.Curs
                     break
         elif params is not None:
             params = bindable(params)
-        conn = session.conn
-        try:
-            cur = conn.execute(sql, params) if cursor is None else cursor.execute(sql, params)
-        except BIND_ERRORS as exc:
-            raise binding_error(exc, sql) from None
-        return Result(cur, None, (conn, sql, params))
-    rowids = session.appends.get(sql)
-    if rowids is not None and session.pinned:
-        # The hot path of a one-row INSERT into a versioned table, again in the same
-        # transaction (see ``Session.note_append``): run as written with the triggers off,
-        # its rowid noted for ``Session.settle``, which versions every row appended so far
-        # before the next other statement. Every such write pays for each line here.
-        if type(params) is tuple:
-            for value in params:
-                if type(value) not in PLAIN_TYPES:
-                    params = bindable(params)
-                    break
-        else:
-            params = bindable(params)
-        paths = session.write_paths
-        if paths.triggers_on:
-            paths.triggers(False)
-        conn = paths.conn
-        try:
-            conn.execute(sql, params)
-        except BIND_ERRORS as exc:
-            raise statement_error(exc, session.plan(sql), sql) from None
-        lastrowid = conn.last_insert_rowid()
-        changed = conn.changes()  # (0: INSERT OR IGNORE ignored it)
-        if changed:
-            rowids.append(lastrowid)
-            session.has_pending = True
-        session.last_changes = changed  # (``session.changes = changed``, without the call)
-        session.total_changes += changed
-        result = _APPENDED[0]
-        if getrefcount(result) == _UNHELD:  # nobody holds the previous one-row INSERT's
-            # result (it has no cursor, no snapshot): it serves again (saves an allocation)
-            result.rowcount, result.lastrowid = changed, lastrowid
+        if entry is PLAIN_READ:
+            if not session.has_pending:
+                # The hot path of a plain query (no galaxlite syntax, plan cached): run as
+                # written, on a new ``CursorResult`` (cheaper than apsw's
+                # Connection.execute, and than wrapping its cursor).
+                try:
+                    if cursor is None:
+                        result = CursorResult(session.write_paths.conn)  # (``conn``: a property)
+                        result.query = sql, params
+                        return run_on(result, sql, params)
+                    cursor.execute(sql, params)
+                except BIND_ERRORS as exc:
+                    raise binding_error(exc, sql) from None
+                return Result(cursor, None, (cursor.connection, sql, params))
+        elif session.pinned:
+            # The hot path of a one-row INSERT into a versioned table, again in the same
+            # transaction (``entry``: its run, see ``Session.note_append``): run as written
+            # with the triggers off, on one reused apsw cursor, its rowid noted for
+            # ``Session.settle``, which versions every row appended so far before the next
+            # other statement.
+            paths = session.write_paths
+            if paths.triggers_on:
+                paths.triggers(False)
+            conn = paths.conn
+            try:
+                paths.cursor.execute(sql, params)
+            except BIND_ERRORS as exc:
+                if not isinstance(exc, apsw.ThreadingViolationError):
+                    raise statement_error(exc, session.plan(sql), sql) from None
+                try:  # the reused cursor is running this INSERT already (a function it calls
+                    conn.execute(sql, params)  # runs it again): a cursor of its own, as before
+                except BIND_ERRORS as again:
+                    raise statement_error(again, session.plan(sql), sql) from None
+            lastrowid = conn.last_insert_rowid()
+            changed = conn.changes()  # (0: INSERT OR IGNORE ignored it)
+            if changed:
+                entry.append(lastrowid)
+                session.has_pending = True
+            session.last_changes = changed  # (``session.changes = changed``, without the call)
+            session.total_changes += changed
+            result = _APPENDED[0]
+            if getrefcount(result) == _UNHELD:  # nobody holds the previous one-row INSERT's
+                # result (it has no cursor, no snapshot): it serves again (saves an allocation)
+                result.rowcount, result.lastrowid = changed, lastrowid
+                return result
+            result = _APPENDED[0] = Result(_NO_ROWS, None, None, changed, lastrowid)
             return result
-        result = _APPENDED[0] = Result(_NO_ROWS, None, None, changed, lastrowid)
-        return result
     params = bindable(params)
     if session.has_pending:
         session.settle()
-    if sql in session.plain_reads:  # a plain query after appended rows were versioned
-        return execute(session, sql, params, cursor)
+    if session.as_written.get(sql) is PLAIN_READ:  # a plain query after appended rows
+        return execute(session, sql, params, cursor)  # were versioned
     plan = session.plan(sql)
     if plan is None:
         return Result(iter(()))
