@@ -211,8 +211,8 @@ class Target:
         if len({w.lower() for w in wanted}) != len(wanted):
             raise E.ProgrammingError(f"a column is named twice in the columns of {source.label}")
         picked = [writable[w.lower()] for w in wanted]
-        # The rowid's names: rowid / _rowid_ / oid, and an INTEGER PRIMARY KEY column (taken
-        # as one even when SQLite does not alias it: counting is then merely not skipped).
+        # The rowid's names: rowid / _rowid_ / oid, and an INTEGER PRIMARY KEY column (also
+        # one SQLite does not make an alias, as with DESC: its rows take new rowids anyway).
         pks = [(r[1], r[2] or "") for r in xinfo if r[5]]
         rowid_names = {"rowid", "_rowid_", "oid"} - {n.lower() for n, _, _ in info}
         if len(pks) == 1 and pks[0][1].upper() == "INTEGER":
