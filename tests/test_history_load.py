@@ -8,6 +8,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import galaxlite
+from galaxlite import storage
 from galaxlite.storage import load
 
 CSV = "id,name,score,note\n1,apple,1.5,fresh\n2,pear,2,\n3,fig,,\"a, b\"\n"
@@ -97,3 +98,43 @@ def test_arrow_and_csv_may_name_the_rowid(db, tmp_path):
     (tmp_path / "n.csv").write_text("rowid,body\n1,c\n")
     db.execute(f"BULK INSERT INTO notes FROM '{tmp_path / 'n.csv'}'")
     assert db.query("SELECT rowid, body FROM notes ORDER BY rowid") == [(1, "c"), (5, "a"), (9, "b")]
+
+
+def _versioning(db: galaxlite.Database, table: str) -> tuple[int, list[tuple[int, int]]]:
+    """(companion rows, bulk ranges) of ``table``: how its rows are versioned."""
+    tv = storage.current_version(db.session.conn, table)
+    conn = db.session.conn
+    (companions,) = next(conn.execute(f"SELECT count(*) FROM {tv.companion}"))
+    return companions, [tuple(r) for r in conn.execute(f"SELECT lo, hi FROM {tv.ranges} ORDER BY lo")]
+
+
+def test_loads_are_versioned_by_one_range_whatever_rowids_the_rows_give(items, tmp_path):
+    items.bulk_insert("items", pa.table({"id": [1, 2, 3], "name": ["a", "b", "c"]}))
+    first = items.version
+    items.bulk_insert("items", pa.table({"id": [None, 30], "name": ["auto", "given"]}))  # 4, 30
+    (tmp_path / "more.csv").write_text("name\nx\ny\n")  # no id: 31, 32
+    items.execute(f"BULK INSERT INTO items FROM '{tmp_path / 'more.csv'}'")
+    (tmp_path / "ids.csv").write_text("id,name\n40,p\n,q\n")  # an empty id: NULL, SQLite picks 41
+    items.execute(f"BULK INSERT INTO items FROM '{tmp_path / 'ids.csv'}'")
+    assert _versioning(items, "items") == (0, [(1, 3), (4, 30), (31, 32), (40, 41)])
+    assert items.query("SELECT id FROM items AT VERSION ? ORDER BY id", (first,)) == [(1,), (2,), (3,)]
+    # a row below the highest rowid: loaded through the triggers (a companion row per row)
+    items.bulk_insert("items", pa.table({"id": [20, 50], "name": ["low", "high"]}))
+    assert _versioning(items, "items") == (2, [(1, 3), (4, 30), (31, 32), (40, 41)])
+    assert items.query("SELECT pinned FROM galaxlite_clock") == [(0,)]
+    with pytest.raises(galaxlite.IntegrityError, match="row 2: UNIQUE"):
+        items.bulk_insert("items", pa.table({"id": [60, 60], "name": ["d", "d"]}))
+    assert items.query("SELECT count(*) FROM items") == [(11,)]
+
+
+def test_a_load_fires_the_tables_own_triggers(items):
+    items.execute("CREATE TABLE seen (id)")
+    items.execute("CREATE TRIGGER noted AFTER INSERT ON items BEGIN INSERT INTO seen VALUES (NEW.id); END")
+    before = items.version
+    with items.transaction():
+        items.execute("INSERT INTO items (id, name) VALUES (1, 'one')")
+        items.bulk_insert("items", pa.table({"id": [5, 6], "name": ["e", "f"]}))
+    assert items.query("SELECT id FROM seen ORDER BY id") == [(1,), (5,), (6,)]
+    assert items.query("SELECT count(*) FROM items AT VERSION ?", (before,)) == [(0,)]
+    assert items.query("SELECT count(DISTINCT _version) FROM items CHANGES BETWEEN VERSION ? AND VERSION ?",
+                       (before, items.version)) == [(1,)]

@@ -22,9 +22,11 @@ from pathlib import Path
 
 import apsw
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from galaxlite import errors as E
 from galaxlite.storage.affinity import affinity
+from galaxlite.storage.bulk import NO_ROWIDS, UNKNOWN_ROWIDS
 from galaxlite.transpile import quote_identifier as q
 
 Progress = Callable[[int, int | None], object]
@@ -174,10 +176,12 @@ class Target:
     columns: tuple[str, ...]
     affinities: tuple[str, ...]
     positions: tuple[int, ...]  # source column of each target column
+    keys: tuple[int, ...] = ()  # the target columns that give the rowid (rowid tables)
 
     @classmethod
     def of(cls, conn: apsw.Connection, table: str, columns: Iterable[str] | None, source: Source) -> Target:
-        info = [(r[1], r[2], r[6]) for r in conn.execute("SELECT * FROM pragma_table_xinfo(?)", (table,))]
+        xinfo = list(conn.execute("SELECT * FROM pragma_table_xinfo(?)", (table,)))
+        info = [(r[1], r[2], r[6]) for r in xinfo]
         if not info:
             raise E.ProgrammingError(f"no such table: {table}")
         writable = {n.lower(): (n, t) for n, t, hidden in info if hidden in (0, 1)}
@@ -207,8 +211,15 @@ class Target:
         if len({w.lower() for w in wanted}) != len(wanted):
             raise E.ProgrammingError(f"a column is named twice in the columns of {source.label}")
         picked = [writable[w.lower()] for w in wanted]
+        # The rowid's names: rowid / _rowid_ / oid, and an INTEGER PRIMARY KEY column (also
+        # one SQLite does not make an alias, as with DESC: its rows take new rowids anyway).
+        pks = [(r[1], r[2] or "") for r in xinfo if r[5]]
+        rowid_names = {"rowid", "_rowid_", "oid"} - {n.lower() for n, _, _ in info}
+        if len(pks) == 1 and pks[0][1].upper() == "INTEGER":
+            rowid_names.add(pks[0][0].lower())
+        keys = tuple(i for i, (n, _) in enumerate(picked) if not without_rowid and n.lower() in rowid_names)
         return cls(table, tuple(n for n, _ in picked), tuple(affinity(t) for _, t in picked),
-                   tuple(range(len(picked))))
+                   tuple(range(len(picked))), keys)
 
     @property
     def insert_sql(self) -> str:
@@ -268,20 +279,43 @@ def _cast(arr: pa.Array, to: pa.DataType) -> pa.Array | None:
         return None
 
 
+def lowest_rowid(arr: pa.Array | pa.ChunkedArray, values: list) -> float | None:
+    """The lowest rowid a batch's rowid column ``arr`` (converted: ``values``) gives, for
+    ``bulk.appended_span``: None when all are NULL (SQLite picks those rowids), -inf when
+    not all are numbers (SQLite refuses those: the rows are counted instead)."""
+    if pa.types.is_integer(arr.type):
+        return pc.min(arr).as_py()
+    try:
+        low = min(values, default=None)
+    except TypeError:  # NULLs among numbers, or texts
+        try:
+            low = min((v for v in values if v is not None), default=None)
+        except TypeError:
+            return UNKNOWN_ROWIDS
+    return low if low is None or isinstance(low, int | float) else UNKNOWN_ROWIDS
+
+
 class Inserter:
     """Runs the load: ``run`` (through the triggers) and ``run_fast`` (the bulk path) insert
     the source's rows batch by batch, each with one ``executemany`` inside a savepoint; a
-    batch that fails is rolled back and run again row by row to find the row to name."""
+    batch that fails is rolled back and run again row by row to find the row to name.
+    ``lowest``: after a run, the lowest rowid its rows gave (``NO_ROWIDS``: none)."""
 
     def __init__(self, conn: apsw.Connection, target: Target, source: Source, progress: Progress | None):
         self.conn, self.target, self.source, self.progress = conn, target, source, progress
+        self.lowest: float | None = NO_ROWIDS
 
     def run(self) -> int:
         done, src, tgt, conn = 0, self.source, self.target, self.conn
         sql, cur = tgt.insert_sql, conn.cursor()
+        self.lowest = NO_ROWIDS
         for batch in src.batches():
             cols = [convert(batch.column(p), a, c, src, done)
                     for p, a, c in zip(tgt.positions, tgt.affinities, tgt.columns, strict=True)]
+            for k in tgt.keys:
+                low = lowest_rowid(batch.column(tgt.positions[k]), cols[k])
+                if low is not None:
+                    self.lowest = low if self.lowest is None else min(self.lowest, low)
             conn.execute("SAVEPOINT _gl_load")
             try:
                 cur.executemany(sql, zip(*cols, strict=True))
