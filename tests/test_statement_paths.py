@@ -123,6 +123,7 @@ def test_one_row_inserts_report_as_sqlite_does(u: galaxlite.Database) -> None:
     assert u.session.has_pending  # the hot path ran
     with pytest.raises(galaxlite.IntegrityError, match="UNIQUE"):
         u.execute(INSERT, (9, 10))
+    assert u.query("SELECT changes()") == [(0,)]  # as SQLite's after a failed INSERT
     ignore = "INSERT OR IGNORE INTO u (id, n) VALUES (?, ?)"
     for key, n in ((5, 50), (6, 10), (7, 70)):
         r = u.execute(ignore, (key, n))

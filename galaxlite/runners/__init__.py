@@ -137,10 +137,12 @@ def execute(session: Session, sql: str, params: Params = None, cursor: apsw.Curs
                 paths.cursor.execute(sql, params)
             except BIND_ERRORS as exc:
                 if not isinstance(exc, apsw.ThreadingViolationError):
+                    failed_write(session, sql, params)  # changes() as SQLite's after it
                     raise statement_error(exc, session.plan(sql), sql) from None
                 try:  # the reused cursor is running this INSERT already (a function it calls
                     conn.execute(sql, params)  # runs it again): a cursor of its own, as before
                 except BIND_ERRORS as again:
+                    failed_write(session, sql, params)
                     raise statement_error(again, session.plan(sql), sql) from None
             lastrowid = conn.last_insert_rowid()
             changed = conn.changes()  # (0: INSERT OR IGNORE ignored it)
