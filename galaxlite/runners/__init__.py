@@ -28,6 +28,7 @@ from galaxlite.engine.result import CursorResult, Result, run_on
 from galaxlite.engine.session import PLAIN_READ, Session
 from galaxlite.engine.writes import ChangeCounter
 from galaxlite.params import Params
+from galaxlite.runners.bulk_writes import bulk_insert
 from galaxlite.runners.embeddings import run_set_embedding, run_show_health
 from galaxlite.runners.history import run_bulk_load, run_purge_history, run_restore
 from galaxlite.runners.snapshot_statements import (
@@ -55,7 +56,6 @@ from galaxlite.runners.transactions import (
     run_rollback_to,
     run_savepoint,
 )
-from galaxlite.storage import clock
 from galaxlite.transpile import plan as P
 
 BULK_EXECUTEMANY_MIN = 64  # executemany of at least this many INSERTs takes the bulk path
@@ -211,8 +211,7 @@ def executemany(session: Session, sql: str, seq_of_parameters: Iterable[Params])
         plan.kind == P.BULK_INSERT or len(seq_of_parameters) >= BULK_EXECUTEMANY_MIN
     )
     try:
-        with session.writing(plan):
-            version = clock.current(conn)
+        with session.writing(plan, pin=not bulk, triggers=not bulk):
 
             def run() -> int:  # rowcount: the sum of changes() of every execution
                 counter.reset()
@@ -227,7 +226,8 @@ def executemany(session: Session, sql: str, seq_of_parameters: Iterable[Params])
                 counter.last = conn.changes()
                 return conn.total_changes() - before
 
-            inserted = session.bulk(target, version, run, fast_run) if bulk else run()
+            replaces = bool(plan.conflict_clauses) or plan.detail.upsert if bulk else True
+            inserted = bulk_insert(session, target, run, fast_run, replaces=replaces) if bulk else run()
             lastrowid = conn.last_insert_rowid()
     except BIND_ERRORS as exc:
         raise binding_error(exc, plan.source, plan.position) from None

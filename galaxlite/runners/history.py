@@ -17,8 +17,9 @@ from galaxlite.engine.render import readable, version_of
 from galaxlite.engine.result import Result
 from galaxlite.engine.session import Session
 from galaxlite.params import Params
+from galaxlite.runners.bulk_writes import bulk_insert
 from galaxlite.runners.statements import run_read
-from galaxlite.storage import bulk, changes, clock, load, restore, retention
+from galaxlite.storage import changes, clock, load, restore, retention
 from galaxlite.storage.guards import catalog_writer
 from galaxlite.transpile import history as H
 from galaxlite.transpile import plan as P
@@ -118,54 +119,10 @@ def load_rows(session: Session, table: str, source: load.Source, columns=None, p
     target = load.Target.of(conn, name, columns, source)
     inserter = load.Inserter(conn, target, source, progress)
     with session.writing(pin=False, triggers=False):
-        count = _load_untriggered(session, tv, inserter) if tv is not None else None
-        if count is None:
-            session.write_paths.triggers(True)
-            session.pin()
-            count = session.bulk(P.TableName(None, name), clock.current(conn), inserter.run, inserter.run_fast)
+        count = bulk_insert(session, P.TableName(None, name), inserter.run, inserter.run_fast,
+                            replaces=False, lowest=lambda: inserter.lowest)
         conn.set_last_insert_rowid(conn.last_insert_rowid())
     session.changes = count
-    return count
-
-
-def _load_untriggered(session: Session, tv: storage.TableVersion, inserter: load.Inserter) -> int | None:
-    """The load with the connection's triggers off, its rows versioned by one range row
-    (``storage.bulk``), when the table has no user trigger and no conflict clause: each
-    row inserted is then one new row and nothing else changes, so the new rows need not be
-    counted. None, with nothing done, when the table does not allow it.
-
-    The transaction's version is pinned after the rows are in: the clock's page is then
-    first written at the end, as its unpin is (a page written early in a large
-    transaction, spilled to the log and written again before COMMIT makes SQLite re-read
-    the whole log at COMMIT to recompute its checksums)."""
-    conn, paths = session.conn, session.write_paths
-    facts = paths.facts()
-    if tv.name.lower() in facts.triggered | facts.conflicts or session.schema_conflicts():
-        return None
-    possible, high = bulk.old_maximum(conn, tv)
-    if not possible:
-        return None
-    conn.execute("SAVEPOINT _gl_load_untriggered")
-    try:
-        paths.triggers(False)
-        try:
-            count = inserter.run_fast()
-        finally:
-            paths.triggers(True)
-        span = bulk.appended_span(conn, tv, high, count, inserter.lowest, trusted=True)
-        if span is not None:
-            session.pin()
-            bulk.add_range(conn, tv, span, clock.current(conn))
-    except BaseException:
-        conn.execute("ROLLBACK TO _gl_load_untriggered")
-        conn.execute("RELEASE _gl_load_untriggered")
-        raise
-    if span is None:  # rows at low rowids, or a stale companion row: through the triggers
-        conn.execute("ROLLBACK TO _gl_load_untriggered")
-    conn.execute("RELEASE _gl_load_untriggered")
-    if span is None:
-        session.pin()
-        return inserter.run()
     return count
 
 

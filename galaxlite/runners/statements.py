@@ -17,6 +17,7 @@ from galaxlite.engine.result import Result, describe
 from galaxlite.engine.session import Session
 from galaxlite.params import Params
 from galaxlite.runners import embeddings
+from galaxlite.runners.bulk_writes import bulk_insert
 from galaxlite.semantic import declared
 from galaxlite.storage import clock, set_writes
 from galaxlite.storage.guards import catalog_writer
@@ -160,8 +161,8 @@ def run_bulk_insert(session: Session, plan: P.Plan, params: Params) -> Result:
         return conn.changes()
 
     try:
-        with session.writing(plan):
-            count = session.bulk(d.table, clock.current(conn), run)
+        with session.writing(plan, pin=False, triggers=False):
+            count = bulk_insert(session, d.table, run, replaces=bool(plan.conflict_clauses) or d.upsert)
             lastrowid = conn.last_insert_rowid()
     except BIND_ERRORS as exc:
         raise statement_error(exc, plan, sql) from None

@@ -80,6 +80,10 @@ def add_range(conn: apsw.Connection, tv: TableVersion, span: tuple[int, int] | N
     last_rowid = conn.last_insert_rowid()
     with catalog_writer(conn):  # (only galaxlite adds ranges: versioned.sql)
         conn.execute(f"INSERT INTO {q(tv.ranges)} (lo, hi, valid_from) VALUES (?, ?, ?)", (*span, version))
+        # a stash note another client left for a rowid the range now versions would let that
+        # row's version move, as a new row's may (the insert triggers, when they ran, dropped
+        # their own notes; an untriggered insert leaves the stash as it was)
+        conn.execute(f"DELETE FROM {q(tv.stash)} WHERE _gl_k0 BETWEEN ? AND ?", span)
     conn.set_last_insert_rowid(last_rowid)
 
 
