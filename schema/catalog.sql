@@ -74,6 +74,28 @@ CREATE TABLE IF NOT EXISTS galaxlite_embedding_columns (
     PRIMARY KEY (table_name, column_name)
 );
 
+-- Every row galaxlite_embedding_columns has had, with the versions it was in force: from
+-- valid_from (included) to valid_to (excluded; NULL: in force now). The triggers
+-- galaxlite_embedding_columns_history_* below keep it: a row inserted there (or replaced),
+-- changed (another embedder, dimension or `declared`) or deleted closes the open row here and
+-- opens the new one, at the version of the change: the transaction's pinned version, else the
+-- one after the last version handed out (later than every tag made before, earlier than or
+-- equal to every tag made after). A rename renames the rows here too (galaxlite.semantic.declared).
+-- An export of a tag uses the declarations in force at the tag's version (galaxlite.exports.plan),
+-- so that it holds what an export at tag time held. Files of an older galaxlite get this
+-- catalog when a writer opens them, its declarations in force since version 0 (what exports
+-- of their tags used until then: galaxlite.storage.guards.make_catalogs).
+CREATE TABLE IF NOT EXISTS galaxlite_embedding_history (
+    table_name  TEXT NOT NULL COLLATE NOCASE,
+    column_name TEXT NOT NULL COLLATE NOCASE,
+    embedder    TEXT NOT NULL,
+    dim         INTEGER NOT NULL,
+    declared    INTEGER NOT NULL,
+    valid_from  INTEGER NOT NULL,
+    valid_to    INTEGER
+);
+CREATE INDEX IF NOT EXISTS galaxlite_embedding_history_by_column ON galaxlite_embedding_history (table_name, column_name, valid_from);
+
 -- Training exports (CREATE VERSION TAG ... FOR TRAINING, Database.export_training): one row per
 -- table exported as a Lance dataset. `path` is relative to the database's exports folder and
 -- tells the exports of one tag apart (several precisions or seeds coexist). `tag` is the tag's
@@ -212,6 +234,56 @@ CREATE TRIGGER IF NOT EXISTS galaxlite_embedding_columns_no_delete BEFORE DELETE
 WHEN NOT galaxlite_catalog_writer()
 BEGIN
     SELECT RAISE(ABORT, 'galaxlite: the embedder of a column is recorded only by galaxlite''s semantic search');
+END;
+-- Its history (galaxlite_embedding_history), kept by these triggers. A row opened and closed in
+-- one version (never in force) is deleted rather than closed. (A galaxlite write transaction
+-- pins the clock, pinned = 1: its version; otherwise the next version, version + 1.)
+CREATE TRIGGER IF NOT EXISTS galaxlite_embedding_columns_history_insert AFTER INSERT ON galaxlite_embedding_columns
+BEGIN
+    DELETE FROM galaxlite_embedding_history
+    WHERE table_name = NEW.table_name AND column_name = NEW.column_name AND valid_to IS NULL
+        AND valid_from = (SELECT version + 1 - pinned FROM galaxlite_clock);
+    UPDATE galaxlite_embedding_history SET valid_to = (SELECT version + 1 - pinned FROM galaxlite_clock)
+    WHERE table_name = NEW.table_name AND column_name = NEW.column_name AND valid_to IS NULL;
+    INSERT INTO galaxlite_embedding_history
+        (table_name, column_name, embedder, dim, declared, valid_from, valid_to)
+    VALUES (NEW.table_name, NEW.column_name, NEW.embedder, NEW.dim, NEW.declared, (SELECT version + 1 - pinned FROM galaxlite_clock), NULL);
+END;
+CREATE TRIGGER IF NOT EXISTS galaxlite_embedding_columns_history_update AFTER UPDATE ON galaxlite_embedding_columns
+WHEN NEW.embedder IS NOT OLD.embedder OR NEW.dim IS NOT OLD.dim OR NEW.declared IS NOT OLD.declared
+BEGIN
+    DELETE FROM galaxlite_embedding_history
+    WHERE table_name = OLD.table_name AND column_name = OLD.column_name AND valid_to IS NULL
+        AND valid_from = (SELECT version + 1 - pinned FROM galaxlite_clock);
+    UPDATE galaxlite_embedding_history SET valid_to = (SELECT version + 1 - pinned FROM galaxlite_clock)
+    WHERE table_name = OLD.table_name AND column_name = OLD.column_name AND valid_to IS NULL;
+    INSERT INTO galaxlite_embedding_history
+        (table_name, column_name, embedder, dim, declared, valid_from, valid_to)
+    VALUES (NEW.table_name, NEW.column_name, NEW.embedder, NEW.dim, NEW.declared, (SELECT version + 1 - pinned FROM galaxlite_clock), NULL);
+END;
+CREATE TRIGGER IF NOT EXISTS galaxlite_embedding_columns_history_delete AFTER DELETE ON galaxlite_embedding_columns
+BEGIN
+    DELETE FROM galaxlite_embedding_history
+    WHERE table_name = OLD.table_name AND column_name = OLD.column_name AND valid_to IS NULL
+        AND valid_from = (SELECT version + 1 - pinned FROM galaxlite_clock);
+    UPDATE galaxlite_embedding_history SET valid_to = (SELECT version + 1 - pinned FROM galaxlite_clock)
+    WHERE table_name = OLD.table_name AND column_name = OLD.column_name AND valid_to IS NULL;
+END;
+-- The history of embedding declarations is written only by those triggers, inside galaxlite.
+CREATE TRIGGER IF NOT EXISTS galaxlite_embedding_history_no_insert BEFORE INSERT ON galaxlite_embedding_history
+WHEN NOT galaxlite_catalog_writer()
+BEGIN
+    SELECT RAISE(ABORT, 'galaxlite: the history of embedding declarations is written only by galaxlite');
+END;
+CREATE TRIGGER IF NOT EXISTS galaxlite_embedding_history_no_update BEFORE UPDATE ON galaxlite_embedding_history
+WHEN NOT galaxlite_catalog_writer()
+BEGIN
+    SELECT RAISE(ABORT, 'galaxlite: the history of embedding declarations is written only by galaxlite');
+END;
+CREATE TRIGGER IF NOT EXISTS galaxlite_embedding_history_no_delete BEFORE DELETE ON galaxlite_embedding_history
+WHEN NOT galaxlite_catalog_writer()
+BEGIN
+    SELECT RAISE(ABORT, 'galaxlite: the history of embedding declarations is written only by galaxlite');
 END;
 -- The clock only moves forward, for everyone. Pinning (pinned 0 -> 1) always draws a new
 -- version: a client that set pinned without it would make its writes share an old version,

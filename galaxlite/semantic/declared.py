@@ -9,6 +9,10 @@ embedder under its own name, its text beside it as ``<col>__text``
 (``galaxlite.exports.layout``). The declaration follows the column through RENAME and goes
 with DROP COLUMN / DROP TABLE (``follow_schema_change``).
 
+``galaxlite_embedding_history`` keeps every row the catalog has had with the versions it was
+in force (triggers in ``schema/catalog.sql`` write it); ``records_at`` reads the declarations
+in force at a version, which an export of a tag uses (``galaxlite.exports.plan``).
+
 ``health`` counts, per column, the non-NULL text values and how many of them have a vector
 of the column's embedder in the file's cache (``galaxlite_embeddings``); the rest are
 embedded, in batches, when an export, a search or ``Database.embed`` needs them.
@@ -23,6 +27,8 @@ import apsw
 from galaxlite import storage
 from galaxlite.semantic.cache import cached_vectors, text_hash
 from galaxlite.transpile import quote_identifier as q
+
+HISTORY = "galaxlite_embedding_history"
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +79,22 @@ def records(conn: apsw.Connection, table: str | None = None) -> list[ColumnRecor
     ]
 
 
+def records_at(conn: apsw.Connection, table: str, version: int) -> list[ColumnRecord]:
+    """The embedding columns of ``table`` (its name now) as they were at ``version``: the
+    declarations in force then, whatever was declared, dropped or switched since. (A file of
+    an older galaxlite that no writer has opened since has no history: its declarations now.)"""
+    if not conn.table_exists("main", HISTORY):
+        return records(conn, table)
+    return [
+        ColumnRecord(t, c, e, d, bool(flag))
+        for t, c, e, d, flag in conn.execute(
+            f"SELECT table_name, column_name, embedder, dim, declared FROM {HISTORY} "
+            "WHERE table_name = ? AND valid_from <= ? AND (valid_to IS NULL OR valid_to > ?) "
+            "ORDER BY column_name", (table, version, version),
+        )
+    ]
+
+
 def record(conn: apsw.Connection, table: str, column: str) -> ColumnRecord | None:
     """The row of ``table.column``, or None."""
     found = [r for r in records(conn, table) if r.column.lower() == column.lower()]
@@ -105,13 +127,13 @@ def follow_schema_change(
 ) -> None:
     """Keep the rows of ``table`` in step with ``ALTER TABLE`` ``action`` (rename_table,
     rename_column, drop_column) or ``drop_table``, in the caller's transaction."""
-    if action == "rename_table":
-        conn.execute("UPDATE galaxlite_embedding_columns SET table_name = ? WHERE table_name = ?", (new, table))
-    elif action == "rename_column":
-        conn.execute(
-            "UPDATE galaxlite_embedding_columns SET column_name = ? WHERE table_name = ? AND column_name = ?",
-            (new, table, old),
-        )
+    if action in ("rename_table", "rename_column"):  # the history (past rows too) follows
+        for catalog in ("galaxlite_embedding_columns", HISTORY):
+            if action == "rename_table":
+                conn.execute(f"UPDATE {catalog} SET table_name = ? WHERE table_name = ?", (new, table))
+            else:
+                conn.execute(f"UPDATE {catalog} SET column_name = ? WHERE table_name = ? AND column_name = ?",
+                             (new, table, old))
     elif action == "drop_column":
         forget(conn, table, old)
     elif action == "drop_table":
