@@ -4,6 +4,7 @@ the same content hash as the export made at tag time. Real files and Lance datas
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import apsw
@@ -182,3 +183,28 @@ def test_a_file_of_an_older_galaxlite_gets_the_history_at_open(tmp_path):
         assert db.check() == []
         db.execute("ALTER TABLE docs ALTER COLUMN body SET EMBEDDING MODEL 'hash-64'")
         assert hashes(db.export_training("t")) == at_tag_time
+
+
+OLD_FILE = Path(__file__).resolve().parent.parent / "fixtures" / "old_files" / "declarations_unversioned.sql"
+
+
+def test_a_file_an_older_galaxlite_made_exports_its_old_tag_as_it_did(tmp_path):
+    """The file (fixtures/old_files) records the content hash of tag v1's export, made by
+    that galaxlite: after the upgrade at open, and declarations changed since, an export of
+    v1 has that hash again."""
+    path = tmp_path / "old" / "galaxlite.db"
+    path.parent.mkdir()
+    conn = sqlite3.connect(path)
+    conn.executescript(OLD_FILE.read_text(encoding="utf-8"))
+    conn.close()
+    with galaxlite.Database(path.parent, embedder="hash") as db:
+        (recorded,) = db.exports("v1")
+        assert db.check() == []
+        assert db.query("SELECT column_name, embedder, declared, valid_from, valid_to FROM "
+                        "galaxlite_embedding_history ORDER BY column_name") == [
+            ("body", "hash", 1, 0, None), ("note", "hash", 0, 0, None)]
+        db.execute("ALTER TABLE docs ALTER COLUMN body DROP EMBEDDING")
+        db.execute("ALTER TABLE docs ALTER COLUMN note SET EMBEDDING MODEL 'hash-64'")
+        (again,) = db.export_training("v1")
+        assert again.content_hash == recorded.content_hash
+        assert db.check() == []
