@@ -103,6 +103,22 @@ def test_an_export_of_a_tag_has_the_columns_declared_then(tmp_path):
             ("body", "hash", 0), ("summary", "hash", 1), ("note", "hash", 1)]
 
 
+def test_a_name_taken_over_brings_no_declaration_of_its_former_table(tmp_path):
+    """A plain table's declarations go with it: a versioned table renamed to its name later
+    exports, for an old tag, what it had then."""
+    with galaxlite.Database(tmp_path / "data", embedder="hash") as db:
+        db.execute("CREATE TABLE x (id INTEGER PRIMARY KEY, body TEXT EMBEDDING MODEL 'hash') WITHOUT VERSIONING")
+        db.execute("CREATE TABLE y (id INTEGER PRIMARY KEY, body TEXT)")
+        db.executemany("INSERT INTO y (body) VALUES (?)", [("one",), ("two",)])
+        db.create_training_snapshot("t")
+        at_tag_time = hashes(db.exports("t"))
+        db.execute("DROP TABLE x")
+        db.execute("ALTER TABLE y RENAME TO x")
+        assert hashes(db.export_training("t")) == at_tag_time
+        assert db.query("SELECT count(*) FROM galaxlite_embedding_history") == [(0,)]
+        assert db.check() == []
+
+
 OPS = st.sampled_from([
     "ALTER TABLE docs ALTER COLUMN body SET EMBEDDING MODEL 'hash'",
     "ALTER TABLE docs ALTER COLUMN body SET EMBEDDING MODEL 'hash-64'",

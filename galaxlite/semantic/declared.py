@@ -126,18 +126,26 @@ def follow_schema_change(
     conn: apsw.Connection, action: str, table: str, old: str | None = None, new: str | None = None
 ) -> None:
     """Keep the rows of ``table`` in step with ``ALTER TABLE`` ``action`` (rename_table,
-    rename_column, drop_column) or ``drop_table``, in the caller's transaction."""
-    if action in ("rename_table", "rename_column"):  # the history (past rows too) follows
-        for catalog in ("galaxlite_embedding_columns", HISTORY):
-            if action == "rename_table":
-                conn.execute(f"UPDATE {catalog} SET table_name = ? WHERE table_name = ?", (new, table))
-            else:
-                conn.execute(f"UPDATE {catalog} SET column_name = ? WHERE table_name = ? AND column_name = ?",
-                             (new, table, old))
-    elif action == "drop_column":
+    rename_column, drop_column) or ``drop_table``, in the caller's transaction.
+
+    The history follows: its rows (past ones too) are renamed, so that the rows under a name
+    are those of the table or column of that name now; a dropped one's go (no export of a tag
+    that had it can be made, and a table or column given its name later is another one)."""
+    catalogs = ["galaxlite_embedding_columns"] + ([HISTORY] if conn.table_exists("main", HISTORY) else [])
+    if action == "drop_column":
         forget(conn, table, old)
     elif action == "drop_table":
         forget(conn, table)
+    for catalog in catalogs[1:] if action.startswith("drop") else catalogs:
+        if action == "rename_table":
+            conn.execute(f"UPDATE {catalog} SET table_name = ? WHERE table_name = ?", (new, table))
+        elif action == "rename_column":
+            conn.execute(f"UPDATE {catalog} SET column_name = ? WHERE table_name = ? AND column_name = ?",
+                         (new, table, old))
+        elif action == "drop_column":
+            conn.execute(f"DELETE FROM {catalog} WHERE table_name = ? AND column_name = ?", (table, old))
+        elif action == "drop_table":
+            conn.execute(f"DELETE FROM {catalog} WHERE table_name = ?", (table,))
 
 
 def health(conn: apsw.Connection, declared_only: bool = False) -> list[EmbeddingHealth]:

@@ -199,9 +199,10 @@ def restore_clock(conn: apsw.Connection) -> None:
 
 def _latest_version(conn: apsw.Connection) -> int:
     """The latest version the file records anywhere (tags, table versions, history,
-    companions, ranges, exports)."""
+    companions, ranges, exports, embedding declarations)."""
     parts = ["SELECT max(version) FROM galaxlite_tags", "SELECT max(valid_from) FROM galaxlite_tables",
-             "SELECT max(valid_to) FROM galaxlite_tables", "SELECT max(version) FROM galaxlite_exports"]
+             "SELECT max(valid_to) FROM galaxlite_tables", "SELECT max(version) FROM galaxlite_exports",
+             "SELECT max(max(valid_from), coalesce(max(valid_to), 0)) FROM galaxlite_embedding_history"]
     for (tid,) in conn.execute("SELECT DISTINCT table_id FROM galaxlite_tables"):
         for table, column in ((f"_gl_h{tid}", "valid_to"), (f"_gl_c{tid}", "valid_from"), (f"_gl_r{tid}", "valid_from")):
             if isinstance(tid, int) and conn.table_exists("main", table):
