@@ -224,3 +224,11 @@ def test_a_file_an_older_galaxlite_made_exports_its_old_tag_as_it_did(tmp_path):
         (again,) = db.export_training("v1")
         assert again.content_hash == recorded.content_hash
         assert db.check() == []
+
+
+def test_a_dropped_history_is_an_error_at_open_not_made_again_empty(tmp_path, plain):
+    with build(tmp_path / "data"):
+        pass
+    plain(tmp_path / "data" / "galaxlite.db").execute("DROP TABLE galaxlite_embedding_history")
+    with pytest.raises(galaxlite.DatabaseError, match="catalog galaxlite_embedding_history is missing .*older tags"):
+        galaxlite.Database(tmp_path / "data")
