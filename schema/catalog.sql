@@ -75,16 +75,15 @@ CREATE TABLE IF NOT EXISTS galaxlite_embedding_columns (
 );
 
 -- Every row galaxlite_embedding_columns has had, with the versions it was in force: from
--- valid_from (included) to valid_to (excluded; NULL: in force now). The triggers
--- galaxlite_embedding_columns_history_* below keep it: a row inserted there (or replaced),
--- changed (another embedder, dimension or `declared`) or deleted closes the open row here and
--- opens the new one, at the version of the change: the transaction's pinned version, else the
--- one after the last version handed out (later than every tag made before, earlier than or
--- equal to every tag made after). A rename renames the rows here too (galaxlite.semantic.declared).
--- An export of a tag uses the declarations in force at the tag's version (galaxlite.exports.plan),
--- so that it holds what an export at tag time held. Files of an older galaxlite get this
--- catalog when a writer opens them, its declarations in force since version 0 (what exports
--- of their tags used until then: galaxlite.storage.guards.make_catalogs).
+-- valid_from (included) to valid_to (excluded; NULL: in force now). Every write of
+-- galaxlite_embedding_columns (a declaration, DROP EMBEDDING, first use, another embedder)
+-- closes the row in force here and opens the new one, at the version of the change, in its
+-- transaction; a rename renames the rows here too, a dropped table's or column's rows go
+-- (galaxlite.storage.declarations). An export of a tag uses the declarations in force at the
+-- tag's version (galaxlite.exports.plan), so that it holds what an export at tag time held.
+-- Files of an older galaxlite get it when a writer opens them, their declarations in force
+-- since version 0 (what exports of their tags used until then); galaxlite_meta row
+-- 'embedding_history' says that the file has it.
 CREATE TABLE IF NOT EXISTS galaxlite_embedding_history (
     table_name  TEXT NOT NULL COLLATE NOCASE,
     column_name TEXT NOT NULL COLLATE NOCASE,
@@ -235,41 +234,7 @@ WHEN NOT galaxlite_catalog_writer()
 BEGIN
     SELECT RAISE(ABORT, 'galaxlite: the embedder of a column is recorded only by galaxlite''s semantic search');
 END;
--- Its history (galaxlite_embedding_history), kept by these triggers. A row opened and closed in
--- one version (never in force) is deleted rather than closed. (A galaxlite write transaction
--- pins the clock, pinned = 1: its version; otherwise the next version, version + 1.)
-CREATE TRIGGER IF NOT EXISTS galaxlite_embedding_columns_history_insert AFTER INSERT ON galaxlite_embedding_columns
-BEGIN
-    DELETE FROM galaxlite_embedding_history
-    WHERE table_name = NEW.table_name AND column_name = NEW.column_name AND valid_to IS NULL
-        AND valid_from = (SELECT version + 1 - pinned FROM galaxlite_clock);
-    UPDATE galaxlite_embedding_history SET valid_to = (SELECT version + 1 - pinned FROM galaxlite_clock)
-    WHERE table_name = NEW.table_name AND column_name = NEW.column_name AND valid_to IS NULL;
-    INSERT INTO galaxlite_embedding_history
-        (table_name, column_name, embedder, dim, declared, valid_from, valid_to)
-    VALUES (NEW.table_name, NEW.column_name, NEW.embedder, NEW.dim, NEW.declared, (SELECT version + 1 - pinned FROM galaxlite_clock), NULL);
-END;
-CREATE TRIGGER IF NOT EXISTS galaxlite_embedding_columns_history_update AFTER UPDATE ON galaxlite_embedding_columns
-WHEN NEW.embedder IS NOT OLD.embedder OR NEW.dim IS NOT OLD.dim OR NEW.declared IS NOT OLD.declared
-BEGIN
-    DELETE FROM galaxlite_embedding_history
-    WHERE table_name = OLD.table_name AND column_name = OLD.column_name AND valid_to IS NULL
-        AND valid_from = (SELECT version + 1 - pinned FROM galaxlite_clock);
-    UPDATE galaxlite_embedding_history SET valid_to = (SELECT version + 1 - pinned FROM galaxlite_clock)
-    WHERE table_name = OLD.table_name AND column_name = OLD.column_name AND valid_to IS NULL;
-    INSERT INTO galaxlite_embedding_history
-        (table_name, column_name, embedder, dim, declared, valid_from, valid_to)
-    VALUES (NEW.table_name, NEW.column_name, NEW.embedder, NEW.dim, NEW.declared, (SELECT version + 1 - pinned FROM galaxlite_clock), NULL);
-END;
-CREATE TRIGGER IF NOT EXISTS galaxlite_embedding_columns_history_delete AFTER DELETE ON galaxlite_embedding_columns
-BEGIN
-    DELETE FROM galaxlite_embedding_history
-    WHERE table_name = OLD.table_name AND column_name = OLD.column_name AND valid_to IS NULL
-        AND valid_from = (SELECT version + 1 - pinned FROM galaxlite_clock);
-    UPDATE galaxlite_embedding_history SET valid_to = (SELECT version + 1 - pinned FROM galaxlite_clock)
-    WHERE table_name = OLD.table_name AND column_name = OLD.column_name AND valid_to IS NULL;
-END;
--- The history of embedding declarations is written only by those triggers, inside galaxlite.
+-- The history of embedding declarations is written only by galaxlite (galaxlite.storage.declarations).
 CREATE TRIGGER IF NOT EXISTS galaxlite_embedding_history_no_insert BEFORE INSERT ON galaxlite_embedding_history
 WHEN NOT galaxlite_catalog_writer()
 BEGIN

@@ -10,8 +10,9 @@ embedder under its own name, its text beside it as ``<col>__text``
 with DROP COLUMN / DROP TABLE (``follow_schema_change``).
 
 ``galaxlite_embedding_history`` keeps every row the catalog has had with the versions it was
-in force (triggers in ``schema/catalog.sql`` write it); ``records_at`` reads the declarations
-in force at a version, which an export of a tag uses (``galaxlite.exports.plan``).
+in force: each write here brings it in step (``galaxlite.storage.declarations``);
+``records_at`` reads the declarations in force at a version, which an export of a tag uses
+(``galaxlite.exports.plan``).
 
 ``health`` counts, per column, the non-NULL text values and how many of them have a vector
 of the column's embedder in the file's cache (``galaxlite_embeddings``); the rest are
@@ -26,9 +27,9 @@ import apsw
 
 from galaxlite import storage
 from galaxlite.semantic.cache import cached_vectors, text_hash
+from galaxlite.storage import declarations
+from galaxlite.storage.declarations import HISTORY
 from galaxlite.transpile import quote_identifier as q
-
-HISTORY = "galaxlite_embedding_history"
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,14 +86,7 @@ def records_at(conn: apsw.Connection, table: str, version: int) -> list[ColumnRe
     an older galaxlite that no writer has opened since has no history: its declarations now.)"""
     if not conn.table_exists("main", HISTORY):
         return records(conn, table)
-    return [
-        ColumnRecord(t, c, e, d, bool(flag))
-        for t, c, e, d, flag in conn.execute(
-            f"SELECT table_name, column_name, embedder, dim, declared FROM {HISTORY} "
-            "WHERE table_name = ? AND valid_from <= ? AND (valid_to IS NULL OR valid_to > ?) "
-            "ORDER BY column_name", (table, version, version),
-        )
-    ]
+    return [ColumnRecord(t, c, e, d, bool(flag)) for t, c, e, d, flag in declarations.in_force(conn, table, version)]
 
 
 def record(conn: apsw.Connection, table: str, column: str) -> ColumnRecord | None:
@@ -109,6 +103,23 @@ def declare(conn: apsw.Connection, table: str, column: str, embedder: str, dim: 
         "(table_name, column_name, embedder, dim, declared) VALUES (?, ?, ?, ?, 1)",
         (table, column, embedder, dim),
     )
+    in_history(conn, table, column)
+
+
+def record_use(conn: apsw.Connection, table: str, column: str, embedder: str, dim: int) -> None:
+    """Record that ``table.column`` is embedded with ``embedder`` (first use by SEMANTIC_MATCH
+    or ``Database.embed``, or a switch to another embedder), in the caller's transaction."""
+    conn.execute(
+        "INSERT OR REPLACE INTO galaxlite_embedding_columns (table_name, column_name, embedder, dim) "
+        "VALUES (?, ?, ?, ?)", (table, column, embedder, dim),
+    )
+    in_history(conn, table, column)
+
+
+def in_history(conn: apsw.Connection, table: str, column: str | None = None) -> None:
+    """Bring the history of ``table``'s (``table.column``'s) declarations in step with the
+    catalog, at the version of this change."""
+    declarations.sync(conn, declarations.change_version(conn), table, column)
 
 
 def forget(conn: apsw.Connection, table: str, column: str | None = None) -> None:
@@ -120,6 +131,7 @@ def forget(conn: apsw.Connection, table: str, column: str | None = None) -> None
             "DELETE FROM galaxlite_embedding_columns WHERE table_name = ? AND column_name = ?",
             (table, column),
         )
+    in_history(conn, table, column)
 
 
 def follow_schema_change(

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import apsw
 
-from galaxlite.storage import guards
+from galaxlite.storage import declarations, guards
 from galaxlite.storage.snapshot_catalog import all_snapshots
 from galaxlite.storage.table_versions import TableVersion
 from galaxlite.storage.triggers import companion_keys, valid_from_sql
@@ -119,45 +119,18 @@ def repair_snapshots(conn: apsw.Connection) -> None:
 
 # ---------------------------------------------------------------------- embedding declarations
 
-_DECLARED = "lower(table_name), lower(column_name), embedder, dim, declared"
-
-
-def _declarations(conn: apsw.Connection) -> tuple[set[tuple], set[tuple]]:
-    """(rows of galaxlite_embedding_columns, open rows of galaxlite_embedding_history)."""
-    now = set(conn.execute(f"SELECT {_DECLARED} FROM galaxlite_embedding_columns"))
-    open_ = set(conn.execute(f"SELECT {_DECLARED} FROM galaxlite_embedding_history WHERE valid_to IS NULL"))
-    return now, open_
-
 
 def embedding_history_problems(conn: apsw.Connection) -> list[tuple[str, str]]:
-    """(problem, repair): the declarations in force by the history are not the catalog's
-    (its triggers were dropped outside galaxlite while declarations changed)."""
-    if not {"galaxlite_embedding_columns", "galaxlite_embedding_history"} <= {
-            n.lower() for (n,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}:
-        return []
-    now, open_ = _declarations(conn)
-    differ = sorted({f"{t}.{c}" for t, c, *_ in now ^ open_})
+    """(problem, repair): the declarations in force by the history are not the catalog's."""
+    differ = declarations.out_of_step(conn)
     if not differ:
         return []
     return [(f"catalog galaxlite_embedding_history is out of step with galaxlite_embedding_columns "
-             f"for {', '.join(differ)} (their triggers were missing while declarations changed): "
-             "exports of older tags may use other declarations than at tag time",
-             "record the declarations of now from now on")]
+             f"for {', '.join(differ)} (changed outside galaxlite): exports of older tags may use "
+             "other declarations than at tag time", "record the declarations of now from now on")]
 
 
 def repair_embedding_history(conn: apsw.Connection, version: int) -> None:
-    """Close the history's open rows that are not the catalog's, and open the catalog's rows
-    the history lacks, at ``version`` (inside ``guards.catalog_writer``)."""
-    if not embedding_history_problems(conn):
-        return
-    now, open_ = _declarations(conn)
-    for t, c, e, d, flag in open_ - now:
-        conn.execute("UPDATE galaxlite_embedding_history SET valid_to = ? WHERE lower(table_name) = ? AND "
-                     "lower(column_name) = ? AND embedder = ? AND dim = ? AND declared = ? AND valid_to IS NULL",
-                     (version, t, c, e, d, flag))
-    conn.execute(
-        "INSERT INTO galaxlite_embedding_history (table_name, column_name, embedder, dim, declared, valid_from) "
-        "SELECT table_name, column_name, embedder, dim, declared, ? FROM galaxlite_embedding_columns AS e "
-        "WHERE NOT EXISTS (SELECT 1 FROM galaxlite_embedding_history AS h WHERE h.valid_to IS NULL AND "
-        "h.table_name = e.table_name AND h.column_name = e.column_name AND h.embedder = e.embedder AND "
-        "h.dim = e.dim AND h.declared = e.declared)", (version,))
+    """Record the declarations of now from ``version`` on (inside ``guards.catalog_writer``)."""
+    if declarations.out_of_step(conn):
+        declarations.sync(conn, version)

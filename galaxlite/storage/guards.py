@@ -36,7 +36,7 @@ import apsw
 
 from galaxlite import errors as E
 from galaxlite import schema
-from galaxlite.storage import table_versions
+from galaxlite.storage import declarations, table_versions
 from galaxlite.transpile import quote_identifier as q
 
 WRITER_FUNCTION = "galaxlite_catalog_writer"
@@ -230,8 +230,8 @@ def _referred_to(conn: apsw.Connection, catalog: str, present: set[str]) -> bool
         return rows("galaxlite_tags", "for_training")
     if catalog == "galaxlite_embedding_columns":
         return rows("galaxlite_embeddings")
-    if catalog == "galaxlite_embedding_history":  # its triggers outlive it; an older file has neither
-        return any(t.startswith(HISTORY_TRIGGERS) for t in triggers(conn))
+    if catalog == declarations.HISTORY:
+        return rows("galaxlite_meta", f"key = '{declarations.MARKER}'")
     if catalog == "galaxlite_tables":
         return any(re.fullmatch(r"_gl_[hc]\d+", t) for t in present)
     if catalog == "galaxlite_tags":
@@ -274,28 +274,10 @@ def make_catalogs(conn: apsw.Connection, tables: list[str]) -> None:
             conn.execute(sql)
     if "galaxlite_clock" in wanted and not new:
         conn.execute("UPDATE galaxlite_clock SET version = ?", (_latest_version(conn),))
-    if "galaxlite_embedding_history" in wanted and not new:
-        _start_embedding_history(conn)
+    if declarations.HISTORY in wanted:
+        declarations.start(conn)
     if new:
         set_level(conn)
-
-
-HISTORY_TRIGGERS = "galaxlite_embedding_columns_history_"  # the triggers that keep the history
-
-
-def _start_embedding_history(conn: apsw.Connection) -> None:
-    """Give a file of an older galaxlite the history of its embedding declarations: each in
-    force since version 0 (what exports of its tags used so far), and the triggers that keep
-    the history from now on."""
-    have = {r[1] for r in conn.execute("SELECT * FROM pragma_table_info('galaxlite_embedding_columns')")}
-    declared = "declared" if "declared" in have else "0"  # (added later at open: storage.check)
-    conn.execute(
-        "INSERT INTO galaxlite_embedding_history (table_name, column_name, embedder, dim, declared, "
-        f"valid_from, valid_to) SELECT table_name, column_name, embedder, dim, {declared}, 0, NULL "
-        "FROM galaxlite_embedding_columns"
-    )
-    wanted = catalog_trigger_sql()
-    remake_triggers(conn, wanted, [n for n in wanted if n.startswith(HISTORY_TRIGGERS)])
 
 
 def _tables(conn: apsw.Connection) -> set[str]:
