@@ -16,7 +16,7 @@ import galaxlite
 from galaxlite.semantic import embedders as EMB
 from galaxlite.semantic.hashing import HashEmbedder
 
-EMB.register_embedder("hash-64", lambda: HashEmbedder(dim=64, name="hash-64"), replace=True)
+EMB.register_embedder("hash64d", lambda: HashEmbedder(dim=64, name="hash64d"), replace=True)
 
 
 def build(path: Path) -> galaxlite.Database:
@@ -37,22 +37,22 @@ def hashes(records) -> dict[str, str]:
 CHANGES = {
     "SET EMBEDDING on a plain column": ["ALTER TABLE docs ALTER COLUMN note SET EMBEDDING MODEL 'hash'"],
     "DROP EMBEDDING": ["ALTER TABLE docs ALTER COLUMN body DROP EMBEDDING"],
-    "another model": ["ALTER TABLE docs ALTER COLUMN body SET EMBEDDING MODEL 'hash-64'"],
-    "ADD COLUMN ... EMBEDDING": ["ALTER TABLE docs ADD COLUMN extra TEXT EMBEDDING MODEL 'hash-64'",
+    "another model": ["ALTER TABLE docs ALTER COLUMN body SET EMBEDDING MODEL 'hash64d'"],
+    "ADD COLUMN ... EMBEDDING": ["ALTER TABLE docs ADD COLUMN extra TEXT EMBEDDING MODEL 'hash64d'",
                                 "UPDATE docs SET extra = body"],
     "first use by SEMANTIC_MATCH": ["SELECT count(*) FROM docs WHERE SEMANTIC_MATCH(note, 'note 1', 0.5)"],
     "first use by db.embed": [("embed", "note", None)],
     "first use after a one-row write": ["INSERT INTO docs (id, body, note) VALUES (100, 'x', 'y')",
                                         "SELECT count(*) FROM docs WHERE SEMANTIC_MATCH(note, 'y', 0.5)"],
-    "db.embed switches the embedder": [("embed", "summary", "hash-64")],
+    "db.embed switches the embedder": [("embed", "summary", "hash64d")],
     "dropped and declared again": ["ALTER TABLE docs ALTER COLUMN body DROP EMBEDDING",
                                    "ALTER TABLE docs ALTER COLUMN body SET EMBEDDING MODEL 'hash'"],
     "renamed, then dropped": ["ALTER TABLE docs RENAME COLUMN body TO content",
                               "ALTER TABLE docs ALTER COLUMN content DROP EMBEDDING",
                               "ALTER TABLE docs RENAME COLUMN note TO body",
-                              "ALTER TABLE docs ALTER COLUMN body SET EMBEDDING MODEL 'hash-64'"],
+                              "ALTER TABLE docs ALTER COLUMN body SET EMBEDDING MODEL 'hash64d'"],
     "table renamed, then switched": ["ALTER TABLE docs RENAME TO papers",
-                                     "ALTER TABLE papers ALTER COLUMN body SET EMBEDDING MODEL 'hash-64'"],
+                                     "ALTER TABLE papers ALTER COLUMN body SET EMBEDDING MODEL 'hash64d'"],
     "in one transaction with writes": ["BEGIN", "UPDATE docs SET label = 9",
                                        "ALTER TABLE docs ALTER COLUMN note SET EMBEDDING MODEL 'hash'",
                                        "ALTER TABLE docs ALTER COLUMN body DROP EMBEDDING", "COMMIT"],
@@ -124,8 +124,8 @@ def test_a_name_taken_over_brings_no_declaration_of_its_former_table(tmp_path):
 
 OPS = st.sampled_from([
     "ALTER TABLE docs ALTER COLUMN body SET EMBEDDING MODEL 'hash'",
-    "ALTER TABLE docs ALTER COLUMN body SET EMBEDDING MODEL 'hash-64'",
-    "ALTER TABLE docs ALTER COLUMN note SET EMBEDDING MODEL 'hash-64'",
+    "ALTER TABLE docs ALTER COLUMN body SET EMBEDDING MODEL 'hash64d'",
+    "ALTER TABLE docs ALTER COLUMN note SET EMBEDDING MODEL 'hash64d'",
     "ALTER TABLE docs ALTER COLUMN body DROP EMBEDDING",
     "ALTER TABLE docs ALTER COLUMN note DROP EMBEDDING",
     "SELECT count(*) FROM docs WHERE SEMANTIC_MATCH(note, 'note 2', 0.5)",
@@ -159,7 +159,7 @@ def test_plain_clients_cannot_write_the_history(tmp_path, plain):
         db.execute("ALTER TABLE docs ALTER COLUMN note SET EMBEDDING")
         before = db.query("SELECT * FROM galaxlite_embedding_history ORDER BY rowid")
     for sql in ("DELETE FROM galaxlite_embedding_history",
-                "UPDATE galaxlite_embedding_history SET embedder = 'hash-64'",
+                "UPDATE galaxlite_embedding_history SET embedder = 'hash64d'",
                 "INSERT INTO galaxlite_embedding_history VALUES ('docs', 'label', 'hash', 384, 1, 0, NULL)"):
         with pytest.raises(Exception, match=r"galaxlite: |no such function: galaxlite_catalog_writer"):
             plain(tmp_path / "data" / "galaxlite.db").execute(sql)
@@ -201,7 +201,7 @@ def test_a_file_of_an_older_galaxlite_gets_the_history_at_open(tmp_path):
                         "FROM galaxlite_embedding_history ORDER BY column_name") == [
             ("docs", "body", "hash", 0, None), ("docs", "summary", "hash", 0, None)]
         assert db.check() == []
-        db.execute("ALTER TABLE docs ALTER COLUMN body SET EMBEDDING MODEL 'hash-64'")
+        db.execute("ALTER TABLE docs ALTER COLUMN body SET EMBEDDING MODEL 'hash64d'")
         assert hashes(db.export_training("t")) == at_tag_time
 
 
@@ -224,7 +224,7 @@ def test_a_file_an_older_galaxlite_made_exports_its_old_tag_as_it_did(tmp_path):
                         "galaxlite_embedding_history ORDER BY column_name") == [
             ("body", "hash", 1, 0, None), ("note", "hash", 0, 0, None)]
         db.execute("ALTER TABLE docs ALTER COLUMN body DROP EMBEDDING")
-        db.execute("ALTER TABLE docs ALTER COLUMN note SET EMBEDDING MODEL 'hash-64'")
+        db.execute("ALTER TABLE docs ALTER COLUMN note SET EMBEDDING MODEL 'hash64d'")
         (again,) = db.export_training("v1")
         assert again.content_hash == recorded.content_hash
         assert db.check() == []
