@@ -74,6 +74,27 @@ CREATE TABLE IF NOT EXISTS galaxlite_embedding_columns (
     PRIMARY KEY (table_name, column_name)
 );
 
+-- Every row galaxlite_embedding_columns has had, with the versions it was in force: from
+-- valid_from (included) to valid_to (excluded; NULL: in force now). Every write of
+-- galaxlite_embedding_columns (a declaration, DROP EMBEDDING, first use, another embedder)
+-- closes the row in force here and opens the new one, at the version of the change, in its
+-- transaction; a rename renames the rows here too, a dropped table's or column's rows go
+-- (galaxlite.storage.declarations). An export of a tag uses the declarations in force at the
+-- tag's version (galaxlite.exports.plan), so that it holds what an export at tag time held.
+-- Files of an older galaxlite get it when a writer opens them, their declarations in force
+-- since version 0 (what exports of their tags used until then); galaxlite_meta row
+-- 'embedding_history' says that the file has it.
+CREATE TABLE IF NOT EXISTS galaxlite_embedding_history (
+    table_name  TEXT NOT NULL COLLATE NOCASE,
+    column_name TEXT NOT NULL COLLATE NOCASE,
+    embedder    TEXT NOT NULL,
+    dim         INTEGER NOT NULL,
+    declared    INTEGER NOT NULL,
+    valid_from  INTEGER NOT NULL,
+    valid_to    INTEGER
+);
+CREATE INDEX IF NOT EXISTS galaxlite_embedding_history_by_column ON galaxlite_embedding_history (table_name, column_name, valid_from);
+
 -- Training exports (CREATE VERSION TAG ... FOR TRAINING, Database.export_training): one row per
 -- table exported as a Lance dataset. `path` is relative to the database's exports folder and
 -- tells the exports of one tag apart (several precisions or seeds coexist). `tag` is the tag's
@@ -212,6 +233,22 @@ CREATE TRIGGER IF NOT EXISTS galaxlite_embedding_columns_no_delete BEFORE DELETE
 WHEN NOT galaxlite_catalog_writer()
 BEGIN
     SELECT RAISE(ABORT, 'galaxlite: the embedder of a column is recorded only by galaxlite''s semantic search');
+END;
+-- The history of embedding declarations is written only by galaxlite (galaxlite.storage.declarations).
+CREATE TRIGGER IF NOT EXISTS galaxlite_embedding_history_no_insert BEFORE INSERT ON galaxlite_embedding_history
+WHEN NOT galaxlite_catalog_writer()
+BEGIN
+    SELECT RAISE(ABORT, 'galaxlite: the history of embedding declarations is written only by galaxlite');
+END;
+CREATE TRIGGER IF NOT EXISTS galaxlite_embedding_history_no_update BEFORE UPDATE ON galaxlite_embedding_history
+WHEN NOT galaxlite_catalog_writer()
+BEGIN
+    SELECT RAISE(ABORT, 'galaxlite: the history of embedding declarations is written only by galaxlite');
+END;
+CREATE TRIGGER IF NOT EXISTS galaxlite_embedding_history_no_delete BEFORE DELETE ON galaxlite_embedding_history
+WHEN NOT galaxlite_catalog_writer()
+BEGIN
+    SELECT RAISE(ABORT, 'galaxlite: the history of embedding declarations is written only by galaxlite');
 END;
 -- The clock only moves forward, for everyone. Pinning (pinned 0 -> 1) always draws a new
 -- version: a client that set pinned without it would make its writes share an old version,

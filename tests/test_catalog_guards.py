@@ -49,6 +49,8 @@ TAMPERING = [
     "INSERT INTO galaxlite_meta VALUES ('galaxlite_catalog_writer', 1)",
     "DELETE FROM galaxlite_meta",
     "UPDATE galaxlite_embedding_columns SET embedder = 'other'",
+    "DELETE FROM galaxlite_embedding_history",
+    "UPDATE galaxlite_embedding_history SET valid_to = 1",
     "INSERT INTO galaxlite_embeddings VALUES ('hash', x'00', 1, x'00000000')",
     "DELETE FROM db4ai_snapshot",
 ]

@@ -225,6 +225,9 @@ def test_an_older_catalog_is_brought_up_to_date_at_open(tmp_path):
         db.execute("INSERT INTO t (body) VALUES ('a')")
         db.embed("t", "body")
     plain = apsw.Connection(str(path))  # what an older galaxlite's catalog looked like
+    plain.create_scalar_function("galaxlite_catalog_writer", lambda: 1, 0)  # (past the guards)
+    plain.execute("DROP TABLE galaxlite_embedding_history")  # (the history came later still)
+    plain.execute("DELETE FROM galaxlite_meta WHERE key = 'embedding_history'")
     plain.execute("ALTER TABLE galaxlite_embedding_columns DROP COLUMN declared")
     plain.close()
     with galaxlite.Database(path, embedder="hash") as db:

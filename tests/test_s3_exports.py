@@ -8,6 +8,7 @@ with the reason.
 from __future__ import annotations
 
 import importlib.util
+import json
 import socket
 import subprocess
 import sys
@@ -139,3 +140,28 @@ def test_other_schemes_and_misplaced_options_are_refused(tmp_path, s3):
             db.create_training_snapshot("t")
         assert db.tags() == []
 
+
+
+def test_the_command_line_exports_to_and_verifies_the_object_store(tmp_path, s3):
+    """``--exports s3://...`` with ``--storage-option KEY=VALUE``, as real subprocesses."""
+    from helpers import gl, ok
+
+    data = str(tmp_path / "data")
+    ok(data, "CREATE TABLE docs (id INTEGER PRIMARY KEY, body TEXT EMBEDDING MODEL 'hash', label INTEGER);"
+             "INSERT INTO docs (body, label) VALUES ('a', 1), ('b', 0), ('c', 1)")
+    uri = "s3://galaxlite-test/cli"
+    where = ["--exports", uri, *(a for k, v in s3.items() for a in ("--storage-option", f"{k}={v}"))]
+    proc = gl("export", data, "t1", "--precision", "sq8", *where)
+    assert proc.returncode == 0, proc.stderr
+    assert f"1 table exported (sq8, primary-key order) to {uri}/t1-" in proc.stdout
+    verified = ok("verify", data, *where).splitlines()
+    assert verified[0].startswith(f"ok: t1/docs (sq8) {uri}/t1-") and verified[-1] == "ok: 1 export dataset(s) intact"
+    assert f"exports   {uri} (1 dataset in 1 export)" in ok("info", data, *where)
+    (listed,) = json.loads(ok("exports", data, "--format", "json", *where))
+    with galaxlite.Database(data, exports=uri, storage_options=s3) as db:
+        (record,) = db.exports()
+        assert [(r.status, r.content_hash) for r in db.verify_export()] == [("ok", record.content_hash)]
+    assert listed["dataset"] == record.path and galaxlite.content_hash(record.path, storage_options=s3) == record.content_hash
+    assert not (tmp_path / "data" / "exports").exists()  # nothing local
+    # the datasets are not next to the database
+    assert gl("verify", data).stdout.startswith("missing: t1/docs")

@@ -19,8 +19,9 @@ and the ``galaxlite.*`` functions). Its modules import in one direction:
     galaxlite.cli.narration  the demo's narrator: steps, SQL, results           (imports output)
     galaxlite.cli.demo_history, galaxlite.cli.demo   ``galaxlite demo``: the narrated tour
                                                                  (import narration, output)
-    galaxlite.cli.commands   the click group and its commands           (imports those above)
-    galaxlite.cli.maintenance, galaxlite.cli.browse   more commands          (import commands)
+    galaxlite.cli.commands   the click group, its options and commands  (imports those above)
+    galaxlite.cli.exporting, galaxlite.cli.maintenance, galaxlite.cli.history,
+    galaxlite.cli.browse     more commands                                  (import commands)
     galaxlite.cli            the entry point                                 (imports commands)
 """
 
@@ -34,7 +35,7 @@ from collections.abc import Sequence
 import click
 
 from galaxlite import errors
-from galaxlite.cli import browse, history, maintenance  # noqa: F401 - add their commands to the group
+from galaxlite.cli import browse, exporting, history, maintenance  # noqa: F401 - add their commands to the group
 from galaxlite.cli.commands import STATE, cli
 
 __all__ = ["cli", "main", "run"]

@@ -8,8 +8,9 @@
 Errors print one line, ``galaxlite: error: <message>``, on stderr and exit non-zero
 (1; 2 for a usage error); ``--debug`` adds the traceback.
 
-This module holds the click group ``cli`` and its commands; ``galaxlite.cli`` runs it and turns
-what it raises into that one line. What the commands print comes from ``galaxlite.cli.output``,
+This module holds the click group ``cli``, its general commands and the options commands
+share (``--debug``; ``--exports`` / ``--storage-option``, the exports location, with
+``open_db``); ``galaxlite.cli`` runs it and turns what it raises into that one line. What the commands print comes from ``galaxlite.cli.output``,
 the ``shell`` command's loop from ``galaxlite.cli.shell`` and the ``demo`` command's narration
 from ``galaxlite.cli.demo``.
 """
@@ -31,18 +32,15 @@ from galaxlite.cli.demo import run_demo
 from galaxlite.cli.output import (
     FORMATS,
     Listing,
-    export_rows,
     info_lines,
     lineage_lines,
     snapshot_rows,
-    table_lines,
     tag_rows,
     write_rows,
 )
-from galaxlite.cli.running import OPEN_TRANSACTION, open_database, run_sql
+from galaxlite.cli.running import OPEN_TRANSACTION, interruptible, run_sql
 from galaxlite.cli.shell import Shell
-
-MAX_SEED = 2**64 - 1
+from galaxlite.storage.files import OBJECT_STORE_SCHEMES, is_uri
 
 
 class _State:
@@ -50,6 +48,8 @@ class _State:
 
     debug = bool(os.environ.get("GALAXLITE_DEBUG"))
     dialect = "sqlite"  # --dialect: how query and shell read SQL
+    exports: str | None = None  # --exports: the exports location (None: next to the database)
+    storage_options: dict[str, str] = {}  # --storage-option KEY=VALUE, for an object store
 
 
 STATE = _State()
@@ -73,6 +73,53 @@ def debug_option(f):
         callback=_set_debug,
         help="Show the full traceback of an error.",
     )(f)
+
+
+def _set_exports(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    if value is not None and is_uri(value):
+        scheme = value.partition("://")[0]
+        if scheme.lower() not in OBJECT_STORE_SCHEMES:
+            raise click.BadParameter(
+                f"{scheme}:// is not supported as an exports location (s3:// is, including "
+                "S3-compatible servers with --storage-option aws_endpoint=URL; a folder needs no scheme)"
+            )
+    if value == "":
+        raise click.BadParameter("the exports location must not be empty")
+    STATE.exports = value
+
+
+def _set_storage_options(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> None:
+    options = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"expected KEY=VALUE, got {item!r}")
+        options[key.strip()] = value
+    STATE.storage_options = options
+
+
+def exports_options(f):
+    """``--exports LOCATION`` and ``--storage-option KEY=VALUE`` (repeatable) on a command
+    whose database's training exports matter: where they are (see ``open_db``)."""
+    f = click.option(
+        "--storage-option", "storage_options", metavar="KEY=VALUE", multiple=True, expose_value=False,
+        callback=_set_storage_options,
+        help="A Lance storage option for an object-store --exports (aws_access_key_id, "
+        "aws_secret_access_key, aws_region, aws_endpoint, allow_http, ...); repeatable.",
+    )(f)
+    return click.option(
+        "--exports", metavar="LOCATION", expose_value=False, callback=_set_exports,
+        help="Where DB's training exports are: a folder, or an object store URI "
+        "(s3://bucket/prefix). Default: DB/exports, or DB.exports for a file.",
+    )(f)
+
+
+def open_db(path: str, **options) -> Database:
+    """``Database(path, **options)`` with the exports location given by ``--exports`` and
+    ``--storage-option`` (``exports_options``)."""
+    if STATE.storage_options and (STATE.exports is None or not is_uri(STATE.exports)):
+        raise click.UsageError("--storage-option goes with an object store --exports LOCATION (s3://bucket/prefix)")
+    return Database(path, exports=STATE.exports, storage_options=STATE.storage_options or None, **options)
 
 
 def _set_dialect(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
@@ -131,7 +178,9 @@ def cli() -> None:
     """galaxlite: a single-file, versioned SQL database for ML training data.
 
     DB is a database file (shop.db) or a directory (./data, which holds galaxlite.db and
-    the exports/ folder). Without a command, the arguments go to `query`.
+    the exports/ folder). Without a command, the arguments go to `query`. Commands whose
+    training exports matter take --exports LOCATION (a folder, or s3://bucket/prefix with
+    --storage-option KEY=VALUE) for exports kept elsewhere.
 
     \b
     Examples:
@@ -148,6 +197,7 @@ def cli() -> None:
 @click.option("-f", "--file", "sql_file", type=click.File("r"), help="Read the SQL from FILE ('-': stdin).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
               help="How to print result rows.")
+@exports_options
 @debug_option
 def query(db: str, sql: str | None, sql_file: TextIO | None, fmt: str) -> None:
     """Run SQL on database DB and print the results.
@@ -168,7 +218,7 @@ def query(db: str, sql: str | None, sql_file: TextIO | None, fmt: str) -> None:
     """
     text = _sql_text(sql, sql_file)
     out = sys.stdout
-    with open_database(db, STATE.dialect) as database:
+    with interruptible(open_db(db, dialect=STATE.dialect)) as database:
         run_sql(database, text, fmt, out)
         if database.in_transaction:
             raise click.ClickException(OPEN_TRANSACTION)
@@ -189,6 +239,7 @@ def _sql_text(sql: str | None, sql_file: TextIO | None) -> str:
 
 @cli.command()
 @click.argument("db", type=DB_PATH)
+@exports_options
 @debug_option
 def shell(db: str) -> None:
     """Interactive SQL shell on database DB.
@@ -204,7 +255,7 @@ def shell(db: str) -> None:
       galaxlite> SELECT count(*) FROM items
            ...> AT VERSION 'v1';
     """
-    with open_database(db, STATE.dialect) as database:
+    with interruptible(open_db(db, dialect=STATE.dialect)) as database:
         code = Shell(database).run()
     if code:
         sys.exit(code)
@@ -212,24 +263,27 @@ def shell(db: str) -> None:
 
 def print_listing(db: str, rows: Callable[[Database], Listing], fmt: str) -> None:
     """Print ``rows(database)`` (column names, rows) of database ``db`` in format ``fmt``."""
-    with Database(db) as database:
+    with open_db(db) as database:
         columns, found = rows(database)
         write_rows(sys.stdout, columns, found, fmt)
 
 
-def listing_command(rows: Callable[[Database], Listing]):
+def listing_command(rows: Callable[[Database], Listing], exports: bool = False):
     """Make the decorated function a command ``galaxlite NAME DB [--format F]`` that prints
-    ``rows(database)``; the function gives the command its name and help text."""
+    ``rows(database)`` (with ``exports``: and takes ``exports_options``); the function gives
+    the command its name and help text."""
 
     def decorate(described: Callable[[], None]) -> click.Command:
-        @cli.command(name=described.__name__, help=described.__doc__)
         @click.argument("db", type=EXISTING_DB)
         @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
         @debug_option
         def command(db: str, fmt: str) -> None:
             print_listing(db, rows, fmt)
 
-        return command
+        return cli.command(name=described.__name__, help=described.__doc__)(
+            exports_options(command) if exports else command)
+
+    return decorate
 
     return decorate
 
@@ -293,97 +347,7 @@ def lineage(db: str, snapshot: str, fmt: str) -> None:
 
 @cli.command()
 @click.argument("db", type=EXISTING_DB)
-@click.argument("tag", required=False)
-@click.option("--tag", "existing", metavar="NAME",
-              help="Export existing version tag NAME, with the data it had, instead of creating TAG.")
-@click.option("--precision", type=click.Choice(transpile.PRECISIONS), default="float32",
-              show_default=True,
-              help="How vectors are stored in the exported datasets.")
-@click.option("--seed", type=click.IntRange(0, MAX_SEED),
-              help="Shuffle the rows with this seed (default: primary-key order).")
-@debug_option
-def export(db: str, tag: str | None, existing: str | None, precision: str, seed: int | None) -> None:
-    """Create training tag TAG and export every versioned table as a Lance dataset, or with
-    --tag NAME export existing tag NAME (exactly the data an export at tag time would have
-    had, beside the tag's other exports).
-
-    TAG is the same as `CREATE VERSION TAG 'TAG' FOR TRAINING WITH TRAINING PRECISION 'P'
-    TRAINING SEED n`. The datasets go to the database's exports folder (DB/exports for a
-    directory database, DB.exports for a file), one folder per export; a progress bar shows on
-    standard error and the datasets are listed on standard output. All or nothing: after an
-    error there is no new tag and no folder.
-
-    \b
-    Examples:
-      galaxlite export ./data train-v1
-      galaxlite export ./data train-v1-sq8 --precision sq8 --seed 42
-      galaxlite export ./data --tag train-v1 --precision rabitq4
-    """
-    if (tag is None) == (existing is None):
-        raise click.UsageError("give TAG (a new training tag) or --tag NAME (an existing tag), one of the two")
-    name = tag if existing is None else existing
-    if not name:
-        raise click.BadParameter("a tag name must not be empty", param_hint="TAG")
-    bar = ExportProgress(f"exporting tag {name!r} ({precision})")
-    with Database(db) as database:
-        try:
-            if existing is None:
-                version = database.create_training_snapshot(name, seed=seed, precision=precision, progress=bar.update)
-                done = [e for e in database.exports(name) if e.version == version]
-            else:
-                done = database.export_training(name, precision=precision, seed=seed, progress=bar.update)
-                version = database.tag_version(name)
-        finally:
-            bar.close()
-        order = "primary-key order" if seed is None else f"shuffled with seed {seed}"
-        folder = f" to {Path(done[0].path).parent}" if done else ""
-        click.echo(
-            f"tag {name!r} = version {version}: {len(done)} table{'' if len(done) == 1 else 's'} "
-            f"exported ({precision}, {order}){folder}"
-        )
-        if done:
-            rows = [(e.table, e.rows, Path(e.path).name) for e in done]
-            for line in table_lines(["table", "rows", "dataset"], rows):
-                click.echo(line)
-
-
-class ExportProgress:
-    """A click progress bar on stderr, fed by ``create_training_snapshot(progress=...)``; made
-    at the first report, when the total is known (only its label shows when stderr is not a
-    terminal)."""
-
-    def __init__(self, label: str):
-        self.label = label
-        self.bar = None
-        self.shown = 0
-
-    def update(self, done: int, total: int) -> None:
-        if self.bar is None:
-            self.bar = click.progressbar(length=total, label=self.label, file=sys.stderr,
-                                         show_pos=True, show_eta=True)
-            self.bar.__enter__()
-        self.bar.update(done - self.shown)
-        self.shown = done
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.__exit__(None, None, None)
-            self.bar = None
-
-
-@listing_command(lambda database: export_rows(database, full=True))
-def exports() -> None:
-    """List the training exports of database DB (one Lance dataset per table), oldest first.
-
-    \b
-    Example:
-      galaxlite exports shop.db
-      galaxlite exports shop.db --format json
-    """
-
-
-@cli.command()
-@click.argument("db", type=EXISTING_DB)
+@exports_options
 @debug_option
 def info(db: str) -> None:
     """Show sizes, tables with their history depth, tags and exports of DB.
@@ -393,7 +357,7 @@ def info(db: str) -> None:
       galaxlite info shop.db
     """
     out = sys.stdout
-    with Database(db, dialect=STATE.dialect) as database:
+    with open_db(db, dialect=STATE.dialect) as database:
         for line in info_lines(database):
             out.write(line + "\n")
 

@@ -11,7 +11,7 @@ import sys
 import click
 
 from galaxlite import Database
-from galaxlite.cli.commands import EXISTING_DB, cli, debug_option
+from galaxlite.cli.commands import EXISTING_DB, cli, debug_option, exports_options, open_db
 from galaxlite.cli.output import FORMATS, human_size, table_lines, write_rows
 
 
@@ -63,6 +63,7 @@ def diff(db: str, a: str, b: str, table: str | None, rows: bool, fmt: str) -> No
               help="Keep what this version (a tag name or µs timestamp) and later ones see.")
 @click.option("--table", "table", help="Only this table's history.")
 @click.option("--vacuum", is_flag=True, help="Then VACUUM, giving the freed pages back to the file system.")
+@exports_options
 @debug_option
 def gc(db: str, before: str, table: str | None, vacuum: bool) -> None:
     """Purge history of DB: PURGE HISTORY [OF TABLE] BEFORE VERSION TAG. Every tag, and
@@ -74,7 +75,7 @@ def gc(db: str, before: str, table: str | None, vacuum: bool) -> None:
       galaxlite gc shop.db --before v3
       galaxlite gc shop.db --before v3 --vacuum
     """
-    with Database(db) as database:
+    with open_db(db) as database:
         purged = database.purge_history(_version(before), table)
         lines = table_lines(["table", "rows freed", "bytes freed"],
                             [(p.table, p.rows, human_size(p.bytes)) for p in purged])

@@ -1,5 +1,5 @@
-"""Commands that look after a database file: ``galaxlite check``, ``galaxlite verify`` and
-``galaxlite backup``.
+"""Commands that look after a database file: ``galaxlite check`` and ``galaxlite backup``
+(``galaxlite verify``, of the training exports, is in ``galaxlite.cli.exporting``).
 
 They add themselves to the click group of ``galaxlite.cli.commands`` (imported for it by
 ``galaxlite.cli``), as any command module would.
@@ -12,8 +12,7 @@ import sys
 
 import click
 
-from galaxlite import Database
-from galaxlite.cli.commands import EXISTING_DB, cli, debug_option
+from galaxlite.cli.commands import EXISTING_DB, cli, debug_option, exports_options, open_db
 from galaxlite.transpile import quote_identifier
 
 _BARE = re.compile(r"[A-Za-z_][A-Za-z_0-9]*")  # a table name SQL may give unquoted
@@ -22,6 +21,7 @@ _BARE = re.compile(r"[A-Za-z_][A-Za-z_0-9]*")  # a table name SQL may give unquo
 @cli.command()
 @click.argument("db", type=EXISTING_DB)
 @click.option("--repair", is_flag=True, help="Mend what can be mended without inventing history first.")
+@exports_options
 @debug_option
 def check(db: str, repair: bool) -> None:
     """Check the versioning of DB: every versioned table has its triggers, companion, ranges
@@ -33,7 +33,7 @@ def check(db: str, repair: bool) -> None:
       galaxlite check shop.db
       galaxlite check shop.db --repair
     """
-    with Database(db) as database:
+    with open_db(db) as database:
         problems = database.check(repair=repair)
         plain = database.unversioned_tables()
         tables = len(database.versioned_tables())
@@ -50,6 +50,7 @@ def check(db: str, repair: bool) -> None:
 @cli.command()
 @click.argument("db", type=EXISTING_DB)
 @click.argument("dest", type=click.Path(path_type=str))
+@exports_options
 @debug_option
 def backup(db: str, dest: str) -> None:
     """Copy DB to DEST (a file, or a directory database) while other connections keep
@@ -58,32 +59,9 @@ def backup(db: str, dest: str) -> None:
     \b
     Example:
       galaxlite backup shop.db /backups/shop-2026-12-07.db
+
+    With --exports LOCATION, the exports copied are those there; exports on an object store
+    stay where they are (open the copy with the same --exports).
     """
-    with Database(db) as database:
+    with open_db(db) as database:
         click.echo(database.backup(dest))
-
-
-@cli.command()
-@click.argument("db", type=EXISTING_DB)
-@click.argument("tag", required=False)
-@debug_option
-def verify(db: str, tag: str | None) -> None:
-    """Recompute the content hash of every training export of DB (of tag TAG) from its files,
-    at the Lance version it was written as, and compare it with the catalog's. One line per
-    dataset; exit status 1 if any changed or is missing.
-
-    \b
-    Example:
-      galaxlite verify shop.db
-      galaxlite verify shop.db train-v1
-    """
-    with Database(db) as database:
-        results = database.verify_export(tag)
-    for r in results:
-        click.echo(f"{r.status}: {r.export.tag}/{r.export.table} ({r.export.precision}) "
-                   f"{r.export.path}: {r.detail}")
-    bad = [r for r in results if not r.ok]
-    if bad:
-        click.echo(f"{len(bad)} of {len(results)} export dataset(s) changed or missing", err=True)
-        sys.exit(1)
-    click.echo(f"ok: {len(results)} export dataset(s) intact")

@@ -251,7 +251,7 @@ def export_rows(db: Database, full: bool = False) -> Listing:
     """The training exports as a table, one row per exported table: short hashes and paths
     relative to the exports folder (``galaxlite info``), or in ``full`` (``galaxlite exports``)."""
     columns = ["tag", "table", "rows", "precision", "seed", "content hash", "dataset"]
-    root = db.exports_dir.resolve() if db.exports_dir is not None else None
+    root = db.exports_dir.resolve() if isinstance(db.exports_dir, Path) else None  # (not a URI)
     rows = []
     for e in db.exports():
         path = Path(e.path)
@@ -319,18 +319,18 @@ def info_lines(db: Database) -> list[str]:
         f"size      {human_size(size)} ({size:,} bytes); WAL {human_size(wal)}",
         f"version   {db.version}" + (f" ({when(db.version)})" if db.version else " (no writes yet)"),
     ]
-    exports = db.exports_dir
+    exports = db.exports_dir.resolve() if isinstance(db.exports_dir, Path) else getattr(db.exports_dir, "uri", None)
     export_columns, exported = export_rows(db)
     if exports is None:
         lines.append("exports   none (in-memory database)")
     elif exported:
         n = len({e.version for e in db.exports()})
         lines.append(
-            f"exports   {exports.resolve()} ({len(exported)} dataset{'s' if len(exported) != 1 else ''} "
+            f"exports   {exports} ({len(exported)} dataset{'s' if len(exported) != 1 else ''} "
             f"in {n} export{'s' if n != 1 else ''})"
         )
     else:
-        lines.append(f"exports   {exports.resolve()} (none yet)")
+        lines.append(f"exports   {exports} (none yet)")
     sizes = {h.table: (human_size(h.bytes), h.horizon or "-") for h in db.history_sizes()}
     tables = [(*row, *sizes.get(row[0], ("-", "-"))) for row in versioned_table_rows(db)]
     lines += ["", f"versioned tables: {len(tables)}"]

@@ -3,7 +3,7 @@ statement, errors say where they are in the whole script, and a script that leav
 transaction open is an error.
 
 Ctrl-C: while SQLite runs a statement, Python's SIGINT handler (which raises
-``KeyboardInterrupt``) cannot run, since no Python code runs. ``open_database`` sets a
+``KeyboardInterrupt``) cannot run, since no Python code runs. ``interruptible`` sets a
 progress handler that does nothing, every ``INTERRUPT_STEPS`` SQLite steps: while it runs,
 Python runs the pending signal handler, and the ``KeyboardInterrupt`` it raises aborts the
 statement (which is rolled back like any failed statement). Its cost is one Python call per
@@ -37,9 +37,8 @@ def _let_signals_run() -> bool:
     return False  # never aborts by itself: a pending Ctrl-C raises KeyboardInterrupt here
 
 
-def open_database(path: str, dialect: str = "sqlite") -> Database:
-    """``Database(path, dialect=dialect)`` whose statements Ctrl-C interrupts."""
-    database = Database(path, dialect=dialect)
+def interruptible(database: Database) -> Database:
+    """``database``, whose statements Ctrl-C interrupts from now on."""
     database.set_progress_handler(_let_signals_run, INTERRUPT_STEPS)
     return database
 

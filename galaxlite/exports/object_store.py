@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from galaxlite import errors
+from galaxlite.storage.files import OBJECT_STORE_SCHEMES
 
 
 def _option(options: dict, *names: str) -> Any:
@@ -24,7 +25,7 @@ def _option(options: dict, *names: str) -> Any:
 def filesystem(uri: str, options: dict) -> tuple[Any, str]:
     """(pyarrow file system, path in it) for an object store URI."""
     parsed = urlparse(uri)
-    if parsed.scheme not in ("s3", "s3a"):
+    if parsed.scheme not in OBJECT_STORE_SCHEMES:
         raise errors.NotSupportedError(
             f"training exports on {parsed.scheme}:// are not supported yet (s3:// is, including "
             "S3-compatible servers through storage_options={'aws_endpoint': ...})"

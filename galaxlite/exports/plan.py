@@ -3,8 +3,9 @@
 Columns:
 
 * a ``VECTOR(n)`` column becomes a fixed-size vector under its own name;
-* a text column that carries embeddings (recorded in ``galaxlite_embedding_columns`` by
-  ``Database.embed`` or ``SEMANTIC_MATCH``) becomes the vector of its embedder under its own
+* a text column that carries embeddings at the version exported (declared ``EMBEDDING``, or
+  recorded by ``Database.embed`` or ``SEMANTIC_MATCH``: ``galaxlite_embedding_history``, see
+  ``galaxlite.semantic.declared.records_at``) becomes the vector of its embedder then under its own
   name, and its text moves to the companion column ``<col>__text``; the vectors come from
   the file's embedding cache (texts not cached yet are embedded now, and cached);
 * every other column keeps an Arrow type: int64, float64, string, binary (from the declared
@@ -12,8 +13,8 @@ Columns:
   null, vectors included.
 
 Row order: the primary key (declared PRIMARY KEY columns, else the rowid). The table is read
-as of the tag's version with its schema then (see :func:`plan_table`), so an export of an old
-tag holds what an export at tag time held.
+as of the tag's version with its schema and embedding declarations then (see
+:func:`plan_table`), so an export of an old tag holds what an export at tag time held.
 
 The plan also sizes the work: rows per record batch (about :data:`BATCH_BYTES`) and rows
 taken from SQLite at a time (about :data:`READ_BLOCK_BYTES`).
@@ -30,6 +31,7 @@ import pyarrow as pa
 from galaxlite import errors, storage
 from galaxlite.exports.arrow import affinity_type
 from galaxlite.exports.layout import TEXT_SUFFIX
+from galaxlite.semantic import declared
 from galaxlite.semantic.vectors import parse_vector_type
 from galaxlite.transpile import PRECISIONS, quote_identifier
 
@@ -111,13 +113,8 @@ def plan_table(conn: apsw.Connection, table: str, version: int, file: str) -> Ta
         back.get(row[1].lower(), row[1])
         for row in sorted((r for r in info.values() if r[5]), key=lambda r: r[5])
     )
-    embedded = {
-        column.lower(): (embedder, dim)
-        for column, embedder, dim in conn.execute(
-            "SELECT column_name, embedder, dim FROM galaxlite_embedding_columns WHERE table_name = ?",
-            (now.name,),
-        )
-    }
+    # the embedding declarations in force at the version, by the columns' names now
+    embedded = {r.column.lower(): (r.embedder, r.dim) for r in declared.records_at(conn, now.name, version)}
     columns = []
     for name, _ in past.columns:
         current = then[name.lower()].lower()

@@ -20,8 +20,10 @@ import apsw
 from galaxlite import errors as E
 from galaxlite import exports
 from galaxlite.engine.session import Session
+from galaxlite.exports import object_store
 from galaxlite.exports.layout import folder_name
 from galaxlite.storage import check, clock
+from galaxlite.storage.files import RemoteExports
 from galaxlite.storage.guards import catalog_writer
 from galaxlite.storage.tags import (
     SEED_BITS,
@@ -165,14 +167,17 @@ def verify(session: Session, tag: str | None = None) -> list[Verification]:
         if tag_version(session.conn, tag) is None:
             raise E.UnknownTagError(f"unknown version tag {tag!r}")
         raise E.TrainingExportError(f"version tag {tag!r} has no training export to verify")
-    return [_verify_one(e) for e in records]
+    options = session.exports_dir.storage_options if isinstance(session.exports_dir, RemoteExports) else None
+    return [_verify_one(e, options) for e in records]
 
 
-def _verify_one(e: TrainingExport) -> Verification:
-    if not Path(e.path).is_dir():
+def _verify_one(e: TrainingExport, options: dict | None) -> Verification:
+    """``options``: the storage options of an object store location (None: a folder)."""
+    if not (object_store.exists(e.path, options) if options is not None else Path(e.path).is_dir()):
         return Verification(e, "missing", f"{e.path} does not exist", None)
     try:
-        found = exports.content_hash(e.path, version=e.lance_version, algorithm=e.content_hash.partition(":")[0])
+        found = exports.content_hash(e.path, version=e.lance_version, storage_options=options,
+                                     algorithm=e.content_hash.partition(":")[0])
     except (E.TrainingExportError, E.DataError, OSError) as exc:
         return Verification(e, "changed", f"version {e.lance_version} cannot be read: {exc}", None)
     if found != e.content_hash:

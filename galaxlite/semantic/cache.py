@@ -240,12 +240,18 @@ def cached_vectors(conn: apsw.Connection, embedder: str, dim: int, hashes: list[
 
 
 def bookkeeping_write(conn: apsw.Connection, sql: str, rows: list[tuple]) -> bool:
-    """Bookkeeping write (cache rows, column records); skipped if the file is busy or
-    read-only: the cache is an optimisation, the query goes on."""
+    """Bookkeeping write (cache rows); skipped if the file is busy or read-only: the cache is
+    an optimisation, the query goes on."""
+    return bookkeeping(conn, lambda: conn.executemany(sql, rows))
+
+
+def bookkeeping(conn: apsw.Connection, write: Callable[[], object]) -> bool:
+    """Run ``write()`` (cache rows, column records) in a transaction of its own (a savepoint
+    inside the caller's), or skip it if the file is busy or read-only."""
     last_id = conn.last_insert_rowid()
     try:
         with conn, catalog_writer(conn):  # (the cache is read-only for other clients)
-            conn.executemany(sql, rows)
+            write()
         return True
     except (apsw.BusyError, apsw.ReadOnlyError, apsw.LockedError, apsw.CantOpenError):
         return False

@@ -43,7 +43,7 @@ from galaxlite.semantic import declared
 from galaxlite.semantic import embedders as EMB
 from galaxlite.semantic import targets as T
 from galaxlite.semantic.bindings import VectorBindings
-from galaxlite.semantic.cache import SourceCache, bookkeeping_write
+from galaxlite.semantic.cache import SourceCache, bookkeeping
 from galaxlite.semantic.protocol import Embedder
 from galaxlite.semantic.temps import TempTables, temp_rows
 from galaxlite.transpile import plan as P
@@ -199,12 +199,8 @@ class SemanticEngine:
                 f"'[...]' string) or choose an embedder of dimension {target.dim}",
             )
         if record is None or record.embedder != name:
-            bookkeeping_write(
-                self.conn,
-                "INSERT OR REPLACE INTO galaxlite_embedding_columns "
-                "(table_name, column_name, embedder, dim) VALUES (?, ?, ?, ?)",
-                [(target.table, target.column, name, emb.dim)],
-            )
+            bookkeeping(self.conn, lambda: declared.record_use(
+                self.conn, target.table, target.column, name, emb.dim))
         return emb
 
     def text_vectors(

@@ -9,6 +9,7 @@
 * ``bulk`` — the trigger-free bulk-insert path.
 * ``as_of`` — reading a table as it was at a version.
 * ``tags`` — version tags and training-export records.
+* ``declarations`` — the history of embedding declarations (what an export of a tag uses).
 
 The names below are this layer's public API; the modules above hold them.
 """

@@ -184,6 +184,8 @@ def find_problems(conn: apsw.Connection) -> list[Finding]:
         out.extend(_checked(f"table {tv.name}", tv.name, lambda tv=tv: table_problems(conn, tv, triggers)))
     out.extend(_checked("the snapshots (catalog db4ai_snapshot)", None, lambda: [
         Finding(None, problem, fix) for problem, fix in check_data.snapshot_problems(conn)]))
+    out.extend(_checked("the embedding declarations", None, lambda: [
+        Finding(None, problem, fix) for problem, fix in check_data.embedding_history_problems(conn)]))
     return out
 
 
@@ -215,6 +217,7 @@ def repair(conn: apsw.Connection, version: int) -> None:
     columns have history)."""
     guards.repair_guards(conn)
     check_data.repair_snapshots(conn)
+    check_data.repair_embedding_history(conn, version)
     triggers = guards.triggers(conn)
     for tv in current_versions(conn):
         found = table_problems(conn, tv, triggers)

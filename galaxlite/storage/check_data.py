@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import apsw
 
-from galaxlite.storage import guards
+from galaxlite.storage import declarations, guards
 from galaxlite.storage.snapshot_catalog import all_snapshots
 from galaxlite.storage.table_versions import TableVersion
 from galaxlite.storage.triggers import companion_keys, valid_from_sql
@@ -115,3 +115,22 @@ def repair_snapshots(conn: apsw.Connection) -> None:
             expected = guards.read_only_triggers(storage)
             bad = [n for n in expected if n not in have or not guards.same_sql(have[n], expected[n])]
             guards.remake_triggers(conn, expected, bad)
+
+
+# ---------------------------------------------------------------------- embedding declarations
+
+
+def embedding_history_problems(conn: apsw.Connection) -> list[tuple[str, str]]:
+    """(problem, repair): the declarations in force by the history are not the catalog's."""
+    differ = declarations.out_of_step(conn)
+    if not differ:
+        return []
+    return [(f"catalog galaxlite_embedding_history is out of step with galaxlite_embedding_columns "
+             f"for {', '.join(differ)} (changed outside galaxlite): exports of older tags may use "
+             "other declarations than at tag time", "record the declarations of now from now on")]
+
+
+def repair_embedding_history(conn: apsw.Connection, version: int) -> None:
+    """Record the declarations of now from ``version`` on (inside ``guards.catalog_writer``)."""
+    if declarations.out_of_step(conn):
+        declarations.sync(conn, version)

@@ -18,6 +18,7 @@ import apsw
 from galaxlite import errors as E
 
 DATABASE_FILE = "galaxlite.db"  # the file inside a database directory
+OBJECT_STORE_SCHEMES = ("s3", "s3a")  # the object stores training exports can go to
 
 
 @dataclass(frozen=True, slots=True)

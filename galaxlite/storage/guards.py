@@ -36,7 +36,7 @@ import apsw
 
 from galaxlite import errors as E
 from galaxlite import schema
-from galaxlite.storage import table_versions
+from galaxlite.storage import declarations, table_versions
 from galaxlite.transpile import quote_identifier as q
 
 WRITER_FUNCTION = "galaxlite_catalog_writer"
@@ -116,6 +116,7 @@ _WHAT_IS_LOST = {
     "galaxlite_tables": "which tables are versioned and where their history is",
     "galaxlite_exports": "the records of the training exports",
     "galaxlite_embedding_columns": "which embedder each column's embeddings come from",
+    "galaxlite_embedding_history": "which embedding declarations exports of older tags use",
     "db4ai_snapshot": "every snapshot",
     "galaxlite_purges": "which versions PURGE HISTORY removed (their reads would be incomplete)",
 }
@@ -200,9 +201,10 @@ def restore_clock(conn: apsw.Connection) -> None:
 
 def _latest_version(conn: apsw.Connection) -> int:
     """The latest version the file records anywhere (tags, table versions, history,
-    companions, ranges, exports)."""
+    companions, ranges, exports, embedding declarations)."""
     parts = ["SELECT max(version) FROM galaxlite_tags", "SELECT max(valid_from) FROM galaxlite_tables",
-             "SELECT max(valid_to) FROM galaxlite_tables", "SELECT max(version) FROM galaxlite_exports"]
+             "SELECT max(valid_to) FROM galaxlite_tables", "SELECT max(version) FROM galaxlite_exports",
+             "SELECT max(max(valid_from), coalesce(max(valid_to), 0)) FROM galaxlite_embedding_history"]
     for (tid,) in conn.execute("SELECT DISTINCT table_id FROM galaxlite_tables"):
         for table, column in ((f"_gl_h{tid}", "valid_to"), (f"_gl_c{tid}", "valid_from"), (f"_gl_r{tid}", "valid_from")):
             if isinstance(tid, int) and conn.table_exists("main", table):
@@ -230,6 +232,8 @@ def _referred_to(conn: apsw.Connection, catalog: str, present: set[str]) -> bool
         return rows("galaxlite_tags", "for_training")
     if catalog == "galaxlite_embedding_columns":
         return rows("galaxlite_embeddings")
+    if catalog == declarations.HISTORY:
+        return rows("galaxlite_meta", f"key = '{declarations.MARKER}'")
     if catalog == "galaxlite_tables":
         return any(re.fullmatch(r"_gl_[hc]\d+", t) for t in present)
     if catalog == "galaxlite_tags":
@@ -272,6 +276,8 @@ def make_catalogs(conn: apsw.Connection, tables: list[str]) -> None:
             conn.execute(sql)
     if "galaxlite_clock" in wanted and not new:
         conn.execute("UPDATE galaxlite_clock SET version = ?", (_latest_version(conn),))
+    if declarations.HISTORY in wanted:
+        declarations.start(conn)
     if new:
         set_level(conn)
 
