@@ -28,6 +28,10 @@ KINDS = {
                      "n INTEGER UNIQUE, note) WITHOUT ROWID",
 }
 KEY = {"integer_pk": "id", "hidden_rowid": "rowid", "without_rowid": "id"}
+# Rows that refer to u and would change if a restore deleted u's rows for a moment: the
+# restore must move their parents' UNIQUE values aside instead, as restore_by_hand does.
+CHILDREN = ("CREATE TABLE c (id INTEGER PRIMARY KEY, uid INTEGER REFERENCES u (id) ON DELETE CASCADE, "
+            "email TEXT REFERENCES u (email) ON UPDATE CASCADE ON DELETE SET NULL)")
 
 STEP = st.one_of(
     st.tuples(st.just("cycle"), st.lists(st.integers(0, 30), min_size=2, max_size=5, unique=True),
@@ -44,12 +48,15 @@ STEP = st.one_of(
 class Twin:
     """One database and the plain copy of ``u`` (key → (id, email, n, note)) it should hold."""
 
-    def __init__(self, path: Path, kind: str) -> None:
+    def __init__(self, path: Path, kind: str, children: bool = False) -> None:
         self.db, self.kind, self.key = galaxlite.Database(path), kind, KEY[kind]
         self.db.execute(KINDS[kind])
         self.db.executemany(f"INSERT INTO u ({self.key}, id, email, n, note) VALUES (?, ?, ?, ?, ?)"
                             if kind == "hidden_rowid" else "INSERT INTO u (id, email, n, note) VALUES (?, ?, ?, ?)",
                             [((i,) if kind == "hidden_rowid" else ()) + (i, f"e{i}", i, None) for i in range(6)])
+        if children:
+            self.db.execute(CHILDREN)
+            self.db.executemany("INSERT INTO c VALUES (?, ?, ?)", [(10 + i, i, f"e{(i + 1) % 6}") for i in range(6)])
         self.fresh = 100
 
     def rows(self) -> dict[int, tuple]:
@@ -111,9 +118,9 @@ class Twin:
                                 "INSERT INTO u (id, email, n, note) VALUES (?, ?, ?, ?)",
                                 ((k,) if self.kind == "hidden_rowid" else ()) + copy[k])
 
-    def storage(self) -> dict[str, list[tuple]]:
-        """History, companion and ranges of ``u``, versions replaced by their rank."""
-        ((tid,),) = self.db.query("SELECT table_id FROM galaxlite_tables WHERE name = 'u' AND valid_to IS NULL")
+    def storage(self, table: str = "u") -> dict[str, list[tuple]]:
+        """History, companion and ranges of ``table``, versions replaced by their rank."""
+        ((tid,),) = self.db.query("SELECT table_id FROM galaxlite_tables WHERE name = ? AND valid_to IS NULL", (table,))
         history, companion, ranges = f"_gl_h{tid}", f"_gl_c{tid}", f"_gl_r{tid}"
         tables = {name: self.db.query(f"SELECT * FROM {name}") if self.db.query(
             "SELECT 1 FROM sqlite_schema WHERE name = ?", (name,)) else [] for name in (history, companion, ranges)}
@@ -129,12 +136,14 @@ class Twin:
         return out
 
 
-@pytest.mark.parametrize("kind", list(KINDS))
+@pytest.mark.parametrize(("kind", "children"), [(kind, False) for kind in KINDS]
+                         + [("integer_pk", True), ("without_rowid", True)])
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(steps=st.lists(STEP, max_size=14), data=st.data())
-def test_restore_after_swaps_and_cycles_leaves_what_a_user_would(kind: str, steps: list[tuple], data) -> None:
+def test_restore_after_swaps_and_cycles_leaves_what_a_user_would(kind: str, children: bool, steps: list[tuple],
+                                                                 data) -> None:
     with tempfile.TemporaryDirectory() as folder:
-        ours, theirs = Twin(Path(folder) / "a.db", kind), Twin(Path(folder) / "b.db", kind)
+        ours, theirs = Twin(Path(folder) / "a.db", kind, children), Twin(Path(folder) / "b.db", kind, children)
         copies = {}
         for i, step in enumerate([("tag", None, None), *steps]):
             if step[0] == "tag":
@@ -146,7 +155,7 @@ def test_restore_after_swaps_and_cycles_leaves_what_a_user_would(kind: str, step
                     twin.step(step)
         assert ours.storage() == theirs.storage()
         target = data.draw(st.sampled_from(sorted(copies)))
-        before = ours.db.version
+        before, theirs_before = ours.db.version, theirs.db.version
         now = ours.rows()
         changed = sum(now.get(k) != copies[target].get(k) for k in now.keys() | copies[target].keys())
         assert ours.db.execute(f"RESTORE TABLE u TO VERSION '{target}'").rowcount == changed
@@ -155,6 +164,13 @@ def test_restore_after_swaps_and_cycles_leaves_what_a_user_would(kind: str, step
         assert len(set(ours.db.query("SELECT _version FROM u CHANGES BETWEEN VERSION ? AND VERSION ?",
                                      (before, ours.db.version)))) <= 1  # one version
         assert ours.storage() == theirs.storage()
+        if children:  # they followed their parents' values as an UPDATE would carry them
+            assert ours.db.query("SELECT * FROM c ORDER BY id") == theirs.db.query("SELECT * FROM c ORDER BY id")
+            # (the user's way moves aside rows that need not move, which writes their children
+            # again with the same values: the same changes, not the same history)
+            changes = "SELECT id, uid, email, _change FROM c CHANGES BETWEEN VERSION ? AND VERSION ? ORDER BY 1, 4"
+            assert ours.db.query(changes, (before, ours.db.version)) == theirs.db.query(
+                changes, (theirs_before, theirs.db.version))
         for name, copy in copies.items():  # the past still reads
             assert sorted(ours.db.query(f"SELECT id, email, n, note FROM u AT VERSION '{name}'"),
                           key=repr) == sorted(copy.values(), key=repr)
@@ -210,28 +226,32 @@ def test_swapped_parents_keep_their_children(db: galaxlite.Database) -> None:
     assert db.query("SELECT * FROM orders ORDER BY id") == [(10, 1), (11, 2)]
 
 
-def test_swapped_parents_with_cascading_children_are_refused(db: galaxlite.Database) -> None:
-    """Deleting the swapped rows for a moment would cascade to their children: refused by
-    name, nothing changed; once one value is moved aside by hand, the restore goes through."""
+def test_swapped_parents_with_cascading_children_keep_them(db: galaxlite.Database) -> None:
+    """Deleting the swapped rows for a moment would cascade to their children: their UNIQUE
+    values are moved aside and updated back instead, and the children stay as they were."""
     db.execute("CREATE TABLE u (id INTEGER PRIMARY KEY, email TEXT NOT NULL UNIQUE)")
     db.execute("CREATE TABLE orders (id INTEGER PRIMARY KEY, user_id INTEGER REFERENCES u (id) ON DELETE CASCADE)")
+    db.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, user_id INTEGER REFERENCES u (id) ON DELETE SET NULL)")
     db.execute("INSERT INTO u VALUES (1, 'x'), (2, 'y')")
     db.execute("INSERT INTO orders VALUES (10, 1)")
+    db.execute("INSERT INTO notes VALUES (30, 2)")
     db.create_tag("a")
     swap_emails(db)
-    version = db.version
-    with pytest.raises(galaxlite.NotSupportedError, match=r"orders\(user_id\) ON DELETE CASCADE"):
-        db.execute("RESTORE TABLE u TO VERSION 'a'")
-    assert db.version == version and db.query("SELECT * FROM u ORDER BY id") == [(1, "y"), (2, "x")]
-    db.execute("UPDATE u SET email = 'aside' WHERE id = 1")
-    db.execute("RESTORE TABLE u TO VERSION 'a'")
+    before = db.version
+    assert db.execute("RESTORE TABLE u TO VERSION 'a'").rowcount == 2
     assert db.query("SELECT * FROM u ORDER BY id") == [(1, "x"), (2, "y")]
-    assert db.query("SELECT * FROM orders") == [(10, 1)]
+    assert db.query("SELECT * FROM orders") == [(10, 1)] and db.query("SELECT * FROM notes") == [(30, 2)]
+    for table in ("orders", "notes"):  # not even for a moment
+        assert db.query(f"SELECT count(*) FROM {table} CHANGES BETWEEN VERSION ? AND VERSION ?",
+                        (before, db.version)) == [(0,)]
+    assert db.query("SELECT count(*) FROM u CHANGES BETWEEN VERSION 'a' AND VERSION ?", (db.version,)) == [(0,)]
+    assert db.check() == []
 
 
-def test_swapped_values_that_children_follow_on_update_are_refused(db: galaxlite.Database) -> None:
-    """Children referring to the swapped UNIQUE column ON UPDATE CASCADE would follow an UPDATE
-    but not a delete and insert: refused by name; a key referred to ON UPDATE CASCADE is fine."""
+def test_swapped_values_that_children_follow_on_update_carry_them(db: galaxlite.Database) -> None:
+    """Children referring to the swapped UNIQUE column ON UPDATE CASCADE follow the values back
+    as an UPDATE would carry them (through the value set aside); a key referred to ON UPDATE
+    CASCADE never changes."""
     db.execute("CREATE TABLE u (id INTEGER PRIMARY KEY, email TEXT NOT NULL UNIQUE)")
     db.execute("CREATE TABLE mail (id INTEGER PRIMARY KEY, email TEXT REFERENCES u (email) ON UPDATE CASCADE)")
     db.execute("CREATE TABLE owner (id INTEGER PRIMARY KEY, u INTEGER REFERENCES u (id) ON UPDATE CASCADE)")
@@ -239,9 +259,39 @@ def test_swapped_values_that_children_follow_on_update_are_refused(db: galaxlite
     db.execute("INSERT INTO owner VALUES (10, 1)")
     db.create_tag("a")
     swap_emails(db)
-    db.execute("RESTORE TABLE u TO VERSION 'a'")  # owner refers to the key, which never changes
+    db.execute("RESTORE TABLE u TO VERSION 'a'")
     assert db.query("SELECT * FROM u ORDER BY id") == [(1, "x"), (2, "y")]
     swap_emails(db)
-    db.execute("INSERT INTO mail VALUES (20, 'y')")  # refers to row 1 (email 'y' now)
-    with pytest.raises(galaxlite.NotSupportedError, match=r"mail\(email\) ON UPDATE CASCADE"):
-        db.execute("RESTORE TABLE u TO VERSION 'a'")
+    db.execute("INSERT INTO mail VALUES (20, 'y'), (21, 'x')")  # row 1's e-mail now, row 2's
+    db.execute("RESTORE TABLE u TO VERSION 'a'")
+    assert db.query("SELECT * FROM u ORDER BY id") == [(1, "x"), (2, "y")]
+    assert db.query("SELECT * FROM mail ORDER BY id") == [(20, "x"), (21, "y")]  # with their rows
+    assert db.query("SELECT * FROM owner") == [(10, 1)]
+    assert db.check() == []
+
+
+def test_a_swap_whose_values_cannot_be_set_aside_is_refused(db: galaxlite.Database) -> None:
+    """A CHECK that refuses any other value, or a UNIQUE index on an expression only, leaves no
+    way to update the rows back one at a time and no right to delete them: refused by name,
+    nothing changed; once the user moves one value aside, the restore goes through."""
+    db.execute("CREATE TABLE u (id INTEGER PRIMARY KEY, email TEXT NOT NULL UNIQUE CHECK (email IN ('x', 'y', 'z', 'tmp')))")
+    db.execute("CREATE TABLE v (id INTEGER PRIMARY KEY, email TEXT NOT NULL)")
+    db.execute("CREATE UNIQUE INDEX v_email ON v (lower(email))")
+    for table in ("u", "v"):
+        db.execute(f"CREATE TABLE {table}_orders (id INTEGER PRIMARY KEY, "
+                   f"user_id INTEGER REFERENCES {table} (id) ON DELETE CASCADE)")
+        db.execute(f"INSERT INTO {table} VALUES (1, 'x'), (2, 'y')")
+        db.execute(f"INSERT INTO {table}_orders VALUES (10, 1)")
+    db.create_tag("a")
+    for table in ("u", "v"):
+        swap_emails(db, table)
+    for table, why in (("u", r"moving their UNIQUE columns \(email\) aside .* failed"),
+                       ("v", "a UNIQUE index on an expression")):
+        version = db.version
+        with pytest.raises(galaxlite.NotSupportedError, match=rf"{table}_orders\(user_id\) ON DELETE CASCADE.*{why}"):
+            db.execute(f"RESTORE TABLE {table} TO VERSION 'a'")
+        assert db.version == version and db.query(f"SELECT * FROM {table} ORDER BY id") == [(1, "y"), (2, "x")]
+        db.execute(f"UPDATE {table} SET email = 'z' WHERE id = 1")
+        db.execute(f"RESTORE TABLE {table} TO VERSION 'a'")
+        assert db.query(f"SELECT * FROM {table} ORDER BY id") == [(1, "x"), (2, "y")]
+        assert db.query(f"SELECT * FROM {table}_orders") == [(10, 1)]

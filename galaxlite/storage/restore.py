@@ -11,7 +11,9 @@ Rows that took one another's UNIQUE values since ``a`` (a swap, a cycle) cannot 
 back one at a time: UPDATE OR IGNORE moves every row whose old values are free, again while
 that frees more (a chain); the rows left are deleted and inserted again with their old
 values (foreign keys to them deferred to the commit). Within one version that leaves the
-same history as the UPDATE would: the old version closed, the new one current.
+same history as the UPDATE would: the old version closed, the new one current. If deleting
+them would fire a foreign key's action on the rows that refer to them, their UNIQUE columns
+are moved aside to fresh values instead and updated back from there (``_move_aside``).
 """
 
 from __future__ import annotations
@@ -93,12 +95,10 @@ def _apply(conn: apsw.Connection, tv: TableVersion) -> int:
     if left and _delete_action(conn, tv, key_cols):
         left = moves.run(None)  # every pass it takes, rather than delete rows others refer to
         if left and (action := _delete_action(conn, tv, key_cols)):
-            raise E.NotSupportedError(
-                f"cannot restore table {tv.name!r}: some of its rows took one another's UNIQUE values "
-                f"since (a swap or a cycle), so they would be deleted and inserted again, and the foreign "
-                f"key {action} would change the rows that refer to them; move one of the values aside "
-                "with an UPDATE first, then restore"
-            )
+            # deleting them would fire the action on the rows that refer to them: move their
+            # UNIQUE values aside instead, as a user would, and update them back from there
+            _move_aside(conn, tv, moves, key_cols, action)
+            left = 0
     if not left:
         if into:
             conn.execute(insert)
@@ -116,6 +116,64 @@ def _apply(conn: apsw.Connection, tv: TableVersion) -> int:
     finally:
         conn.pragma("defer_foreign_keys", deferred)
     return written
+
+
+def _move_aside(conn: apsw.Connection, tv: TableVersion, moves: _Moves, key_cols: list[str], action: str) -> None:
+    """Set the pending rows' UNIQUE columns to values no row has (of the same type), then
+    update them back to their values at the version. Referring rows see two UPDATEs, which
+    leave what one would: ON UPDATE actions follow the values, ON DELETE actions never fire;
+    foreign keys to the values in between are checked at the commit."""
+    table = q(tv.name)
+    keys = {k.strip('"').lower() for k in key_cols}
+    columns = [c for c in unique_columns(conn, tv.name) if c.lower() not in keys]
+    fresh = ", ".join(f"{q(c)} = {_FRESH.format(c=q(c))}" for c in columns)
+    refused = (f"cannot restore table {tv.name!r}: some of its rows took one another's UNIQUE values since "
+               f"(a swap or a cycle), and the foreign key {action} rules out deleting and inserting them "
+               "again")
+    deferred = conn.pragma("defer_foreign_keys")
+    conn.pragma("defer_foreign_keys", 1)
+    try:
+        if columns:
+            try:
+                conn.execute(f"UPDATE {table} SET {fresh} WHERE ({', '.join(key_cols)}) IN (SELECT * FROM {_PENDING})")
+            except apsw.ConstraintError as exc:
+                raise E.NotSupportedError(
+                    f"{refused}, and moving their UNIQUE columns ({', '.join(columns)}) aside to values no "
+                    f"row has failed ({exc}); move one of the values aside with an UPDATE first, then restore"
+                ) from None
+        if moves.run(None):
+            raise E.NotSupportedError(
+                f"{refused}, and a UNIQUE index on an expression keeps them from being updated back one at a "
+                "time; move one of the values aside with an UPDATE first, then restore"
+            )
+    finally:
+        conn.pragma("defer_foreign_keys", deferred)
+
+
+# A value of the same type that no row has: a random one (a collision is a 2^-62 chance per
+# row, and the UPDATE fails rather than merge rows), positive for CHECK (x > 0)-style rules.
+_FRESH = ("CASE typeof({c}) WHEN 'integer' THEN (random() & 4611686018427387903) + 1 "
+          "WHEN 'real' THEN CAST((random() & 4611686018427387903) + 1 AS REAL) "
+          "WHEN 'text' THEN '_gl_restore_' || lower(hex(randomblob(12))) "
+          "WHEN 'blob' THEN randomblob(12) ELSE {c} END")
+
+
+def unique_columns(conn: apsw.Connection, table: str) -> list[str]:
+    """The columns named in the table's UNIQUE indexes (its primary key's included), in
+    table order; expressions in an index are not columns and are left out.
+
+    >>> conn = apsw.Connection(":memory:")
+    >>> conn.execute("CREATE TABLE t (a, b UNIQUE, c, d, UNIQUE (d, a))")  # doctest: +ELLIPSIS
+    <apsw.Cursor ...>
+    >>> unique_columns(conn, "t")
+    ['a', 'b', 'd']
+    """
+    named = {
+        name.lower()
+        for (index,) in conn.execute("SELECT name FROM pragma_index_list(?) WHERE \"unique\"", (table,))
+        for (name,) in conn.execute("SELECT name FROM pragma_index_info(?) WHERE name IS NOT NULL", (index,))
+    }
+    return [name for (name,) in conn.execute("SELECT name FROM pragma_table_info(?)", (table,)) if name.lower() in named]
 
 
 class _Moves:
