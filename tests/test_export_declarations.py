@@ -149,8 +149,39 @@ def test_every_tag_exports_as_at_its_time_after_any_declaration_history(tmp_path
                 db.execute(op).fetchall()
             except galaxlite.SemanticError:  # nothing to drop: the statement changed nothing
                 pass
+        # PURGE HISTORY trims the declarations no tag had in force, and every tag keeps its own
+        db.purge_history(f"t{len(ops)}")  # (the last tag)
+        assert db.query("SELECT count(*) FROM galaxlite_embedding_history AS h WHERE valid_to IS NOT NULL "
+                        "AND NOT EXISTS (SELECT 1 FROM galaxlite_tags AS g WHERE g.version >= h.valid_from "
+                        "AND g.version < h.valid_to)") == [(0,)]
         for tag, expected in made.items():
             assert hashes(db.export_training(tag, seed=int(tag[1:]))) == expected, (tag, ops)
+        assert db.check() == []
+
+
+def test_purge_history_trims_the_declarations_no_tag_had(tmp_path):
+    """Declarations closed before the horizon that no tag saw go; those a tag saw, those in
+    force at or after the horizon, and (with OF t) other tables' stay."""
+    with build(tmp_path / "data") as db:
+        db.execute("CREATE TABLE other (id INTEGER PRIMARY KEY, body TEXT EMBEDDING MODEL 'hash')")
+        db.create_tag("t")
+        for model in ("hash64d", "hash", "hash64d"):  # two declarations of body no tag sees
+            db.execute(f"ALTER TABLE docs ALTER COLUMN body SET EMBEDDING MODEL '{model}'")
+            db.execute(f"ALTER TABLE other ALTER COLUMN body SET EMBEDDING MODEL '{model}'")
+            db.execute("UPDATE docs SET label = label + 1 WHERE id = 1")  # (a new version)
+        db.create_tag("u")
+        db.execute("ALTER TABLE docs ALTER COLUMN body SET EMBEDDING MODEL 'hash'")  # after u
+
+        def rows(table: str) -> list[tuple]:
+            return db.query("SELECT embedder, valid_to IS NULL FROM galaxlite_embedding_history "
+                            "WHERE table_name = ? AND column_name = 'body' ORDER BY valid_from", (table,))
+
+        assert len(rows("docs")) == 5 and len(rows("other")) == 4
+        db.purge_history("u", table="docs")
+        assert rows("docs") == [("hash", 0), ("hash64d", 0), ("hash", 1)]  # t's, u's, now
+        assert len(rows("other")) == 4  # (OF docs)
+        db.purge_history("u")
+        assert rows("other") == [("hash", 0), ("hash64d", 1)]
         assert db.check() == []
 
 

@@ -14,6 +14,7 @@ A file made before the history gets it when a writer opens it (``start``), each 
 in force since version 0: what exports of its tags used until then. The row ``MARKER`` of
 ``galaxlite_meta`` says that the file has a history, so that a history dropped outside
 galaxlite is damage, not a catalog to make again empty (``galaxlite.storage.guards``).
+``PURGE HISTORY`` trims it as it trims the tables' histories (``purge``).
 """
 
 from __future__ import annotations
@@ -88,3 +89,17 @@ def in_force(conn: apsw.Connection, table: str, version: int) -> list[tuple[str,
     return list(conn.execute(
         f"SELECT table_name, column_name, {_ROW} FROM {HISTORY} WHERE table_name = ? AND valid_from <= ? "
         "AND (valid_to IS NULL OR valid_to > ?) ORDER BY column_name", (table, version, version)))
+
+
+def purge(conn: apsw.Connection, before: int, table: str | None = None) -> int:
+    """Delete the declarations (of ``table``, or of every table) that no version ``>= before``
+    and no tag had in force: closed at or before ``before``, no tag in ``[valid_from,
+    valid_to)``. Only exports of tags read this history, and every tag keeps its rows. Returns
+    the rows deleted (inside ``PURGE HISTORY``'s transaction and ``guards.catalog_writer``)."""
+    if not conn.table_exists("main", HISTORY):
+        return 0
+    one, args = ("AND table_name = ?", (before, table)) if table is not None else ("", (before,))
+    conn.execute(
+        f"DELETE FROM {HISTORY} WHERE valid_to <= ? {one} AND NOT EXISTS (SELECT 1 FROM galaxlite_tags "
+        f"AS g WHERE g.version >= {HISTORY}.valid_from AND g.version < {HISTORY}.valid_to)", args)
+    return conn.changes()

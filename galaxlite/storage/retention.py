@@ -4,7 +4,8 @@ A history row ``[valid_from, valid_to)`` is seen by version ``v`` iff ``valid_fr
 valid_to``. Purging before ``a`` deletes the rows no version ``>= a`` sees (``valid_to <=
 a``: found through the ``valid_to`` index) and no tag sees (a range probe of the tags'
 ``UNIQUE (version)`` index), nor a version a view or trigger definition reads (its SQL
-names the version). Dataset snapshots keep rows of their own and need no history. Current
+names the version). Dataset snapshots keep rows of their own and need no history. The
+history of embedding declarations is trimmed the same way (``declarations.purge``). Current
 rows, companions and bulk ranges are untouched, so every tag and every version ``>= a``
 reads the same before and after.
 
@@ -26,7 +27,7 @@ from dataclasses import dataclass
 import apsw
 
 from galaxlite import errors as E
-from galaxlite.storage import clock
+from galaxlite.storage import clock, declarations
 from galaxlite.storage.table_versions import TableVersion, version_of_row
 from galaxlite.transpile import quote_identifier as q
 
@@ -124,6 +125,10 @@ def purge(conn: apsw.Connection, before: int, table_id: int | None = None) -> li
         )
         out.append(Purged(tv.name, rows, max(0, free_after - free_before) * page_size,
                           max(before, horizon(conn, tv.table_id) or before)))
+    if table_id is None:
+        declarations.purge(conn, before)
+    elif out:
+        declarations.purge(conn, before, out[0].table)
     return out
 
 
