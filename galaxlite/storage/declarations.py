@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import apsw
 
+from galaxlite.storage.tags import no_tag_sees
+
 HISTORY = "galaxlite_embedding_history"
 MARKER = "embedding_history"  # galaxlite_meta key: the file keeps a history of declarations
 _ROW = "embedder, dim, declared"
@@ -99,7 +101,5 @@ def purge(conn: apsw.Connection, before: int, table: str | None = None) -> int:
     if not conn.table_exists("main", HISTORY):
         return 0
     one, args = ("AND table_name = ?", (before, table)) if table is not None else ("", (before,))
-    conn.execute(
-        f"DELETE FROM {HISTORY} WHERE valid_to <= ? {one} AND NOT EXISTS (SELECT 1 FROM galaxlite_tags "
-        f"AS g WHERE g.version >= {HISTORY}.valid_from AND g.version < {HISTORY}.valid_to)", args)
+    conn.execute(f"DELETE FROM {HISTORY} WHERE valid_to <= ? {one} AND {no_tag_sees(HISTORY)}", args)
     return conn.changes()

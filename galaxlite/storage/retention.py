@@ -29,6 +29,7 @@ import apsw
 from galaxlite import errors as E
 from galaxlite.storage import clock, declarations
 from galaxlite.storage.table_versions import TableVersion, version_of_row
+from galaxlite.storage.tags import no_tag_sees
 from galaxlite.transpile import quote_identifier as q
 
 PURGES = "galaxlite_purges"  # (a catalog: schema/catalog.sql)
@@ -108,9 +109,7 @@ def purge(conn: apsw.Connection, before: int, table_id: int | None = None) -> li
         pinned = json.dumps(pinned_versions(conn, tv))
         # (the caller's catalog_writer opens the history's delete guard)
         conn.execute(
-            f"DELETE FROM {q(tv.history)} WHERE valid_to <= ? "
-            "AND NOT EXISTS (SELECT 1 FROM galaxlite_tags AS g WHERE g.version >= "
-            f"{q(tv.history)}.valid_from AND g.version < {q(tv.history)}.valid_to) "
+            f"DELETE FROM {q(tv.history)} WHERE valid_to <= ? AND {no_tag_sees(q(tv.history))} "
             "AND NOT EXISTS (SELECT 1 FROM json_each(?) AS p WHERE p.value >= "
             f"{q(tv.history)}.valid_from AND p.value < {q(tv.history)}.valid_to)",
             (before, pinned),

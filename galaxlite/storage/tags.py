@@ -131,3 +131,14 @@ def versioned_tables(conn: apsw.Connection) -> list[str]:
             "SELECT name FROM galaxlite_tables WHERE valid_to IS NULL ORDER BY name"
         )
     ]
+
+
+def no_tag_sees(rows: str) -> str:
+    """SQL true for a row of ``rows`` (a table with ``valid_from``/``valid_to``) that no tag's
+    version falls in: what ``PURGE HISTORY`` may delete (a range probe of ``UNIQUE (version)``).
+
+    >>> no_tag_sees("h")
+    'NOT EXISTS (SELECT 1 FROM galaxlite_tags AS g WHERE g.version >= h.valid_from AND g.version < h.valid_to)'
+    """
+    return (f"NOT EXISTS (SELECT 1 FROM galaxlite_tags AS g WHERE g.version >= {rows}.valid_from "
+            f"AND g.version < {rows}.valid_to)")
