@@ -14,6 +14,7 @@ from galaxlite.database import Database, Result
 from galaxlite.dbapi.rows import resolve_row_factory, row_converter
 from galaxlite.dbapi.transactions import CLOSED_MESSAGE, DML, READ, Transactions
 from galaxlite.engine.binding import BIND_ERRORS, PLAIN_TYPES, bindable, binding_error
+from galaxlite.engine.connection import plain_cursor
 from galaxlite.engine.session import PLAIN_READ
 from galaxlite.errors import ProgrammingError, from_apsw
 from galaxlite.exports.arrow import result_to_arrow
@@ -165,7 +166,7 @@ class Cursor:
             cur = self._apsw_cursor
             try:
                 if cur is None:
-                    cur = self._apsw_cursor = session.conn.cursor()
+                    cur = self._apsw_cursor = plain_cursor(session.conn)
                 if type(parameters) is tuple:  # bindable()'s test inlined, for plain values
                     for value in parameters:
                         if type(value) not in PLAIN_TYPES:
@@ -204,7 +205,7 @@ class Cursor:
                 cur = self._apsw_cursor
                 if session.as_written.get(sql) is PLAIN_READ:  # on this cursor's apsw cursor
                     if cur is None:
-                        cur = self._apsw_cursor = session.conn.cursor()
+                        cur = self._apsw_cursor = plain_cursor(session.conn)
                     result = runners.execute(session, sql, parameters, cur)
                 else:
                     if cur is not None:

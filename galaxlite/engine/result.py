@@ -20,13 +20,20 @@ from typing import Any
 import apsw
 
 from galaxlite import errors as E
+from galaxlite.engine.connection import PersistentCursor, plain_cursor
 from galaxlite.params import Params
 
 
-def describe(conn: apsw.Connection, sql: str, params: Params, full: bool = False) -> tuple | None:
+def describe(
+    conn: apsw.Connection, sql: str, params: Params, full: bool = False, persistent: bool = True
+) -> tuple | None:
     """Column names and declared types of ``sql``, found by preparing it without running it
     (``full``: apsw's ``description_full``, which adds each column's origin database, table
-    and column).
+    and column). ``persistent``: whether ``sql`` ran on one of the connection's own cursors
+    (``galaxlite.engine.connection``) or on a plain apsw cursor (the hot paths): prepared the
+    same way, it is the statement that ran, found in apsw's cache, stepped since any schema
+    change (a cached statement not stepped since an ALTER TABLE still reports its old
+    columns; one prepared afresh could fail, as a CREATE that ran does).
 
     >>> c = apsw.Connection(":memory:")
     >>> _ = c.execute("CREATE TABLE t (a INTEGER, b TEXT)")
@@ -39,7 +46,7 @@ def describe(conn: apsw.Connection, sql: str, params: Params, full: bool = False
         found.append(cursor.description_full if full else cursor.get_description())
         return False
 
-    cur = conn.cursor()
+    cur = conn.cursor() if persistent else plain_cursor(conn)
     cur.exec_trace = tracer
     try:
         cur.execute(sql, params)
@@ -81,7 +88,7 @@ class Result(metaclass=ABCMeta):  # noqa: B024 (concrete: ABCMeta for register(C
             try:
                 raw = self._rows.get_description()  # still running
             except (apsw.ExecutionCompleteError, AttributeError):
-                raw = describe(conn, sql, params)
+                raw = describe(conn, sql, params, persistent=isinstance(self._rows, PersistentCursor))
             self._raw_description, self._source = raw, None
         if not raw:
             return None
@@ -163,7 +170,7 @@ class CursorResult(_CursorRows):
             try:
                 raw = self.get_description()  # still running
             except apsw.ExecutionCompleteError:
-                raw = describe(_connection(self), *self.query)
+                raw = describe(_connection(self), *self.query, persistent=False)
             self._raw_description = raw
         if not raw:
             return None

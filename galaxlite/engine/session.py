@@ -24,6 +24,7 @@ import apsw
 
 from galaxlite import errors as E
 from galaxlite import exports, transpile
+from galaxlite.engine.connection import open_connection
 from galaxlite.engine.memo import Memo
 from galaxlite.engine.write_paths import WritePaths, named_conflicts
 from galaxlite.engine.writes import WriteScope, claim_write_lock
@@ -71,9 +72,7 @@ class Session:
         self.read_only = read_only
         self._conn: apsw.Connection | None = None
         try:
-            flags = apsw.SQLITE_OPEN_READONLY if read_only else (
-                apsw.SQLITE_OPEN_READWRITE | apsw.SQLITE_OPEN_CREATE)
-            conn = apsw.Connection(filename, flags=flags)
+            conn = open_connection(filename, read_only)  # statements kept off the lookaside
             self._conn = conn
             conn.set_busy_timeout(int(timeout * 1000))
             if read_only:

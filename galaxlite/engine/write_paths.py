@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 import apsw
 
+from galaxlite.engine.connection import plain_cursor
 from galaxlite.params import Params
 from galaxlite.storage import TableVersion, current_version
 from galaxlite.transpile import plan as P
@@ -80,7 +81,7 @@ class WritePaths:
         self.conn = conn
         # the one apsw cursor every one-row INSERT of the hot path runs on (``runners``):
         # a cursor made per statement costs more than the rest of that path's Python
-        self.cursor = conn.cursor()
+        self.cursor = plain_cursor(conn)  # (apsw's own execute: see engine.connection)
         self.triggers_on = True
         self._facts: SchemaFacts | None = None
 
